@@ -1,0 +1,172 @@
+"""Llama Stack (or OGX), configured to use the MCP server as a tool connector."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Mapping, Optional
+
+import pulumi
+
+from . import llama_stack_config as server_config
+from . import meta, workload
+from .mcp_server import public_url
+from .meta import Manifest
+from .registry import register_all
+from .settings import StackSettings
+from .workload import App, PodTemplate
+
+CONTAINER = meta.LLAMA_STACK
+SECRET_NAME = f"{meta.LLAMA_STACK}-secrets"
+CONFIG_MAP_NAME = f"{meta.LLAMA_STACK}-config"
+DATA_CLAIM = f"{meta.LLAMA_STACK}-data"
+SERVING_CERT_SECRET = f"{meta.LLAMA_STACK}-tls"
+
+
+def app(settings: StackSettings) -> App:
+    return App(meta.LLAMA_STACK, settings.namespace.name, "agent-api", meta.LLAMA_STACK_PORT)
+
+
+def tls_secret(settings: StackSettings) -> Optional[str]:
+    """The Secret holding the server's own certificate, when it serves TLS."""
+    stack = settings.llama_stack
+    if not stack.serves_tls:
+        return None
+    return stack.tls.secret_name or SERVING_CERT_SECRET  # OpenShift's service CA fills the latter
+
+
+def internal_url(settings: StackSettings) -> str:
+    scheme = "https" if settings.llama_stack.serves_tls else "http"
+    return f"{scheme}://{app(settings).service_host}:{meta.LLAMA_STACK_PORT}"
+
+
+def secret_env(secrets: Mapping[str, Any]) -> dict[str, str]:
+    """Secret key -> environment variable, for the secrets that are set."""
+    names = {"inferenceApiKey": server_config.INFERENCE_API_KEY_ENV,
+             "postgresPassword": server_config.POSTGRES_PASSWORD_ENV}
+    return {names[k]: names[k] for k in sorted(secrets) if k in names}
+
+
+def command(settings: StackSettings) -> list[str]:
+    # The port is explicit: the CLI's own default overrides server.port in the file.
+    stack = settings.llama_stack
+    port = ["--port", str(meta.LLAMA_STACK_PORT)]
+    if stack.distribution == "ogx":
+        return ["ogx", "run", server_config.config_path(), *port, *(["--insecure"] if stack.tls.insecure else [])]
+    return ["llama", "stack", "run", server_config.config_path(), *port]
+
+
+def config_map(settings: StackSettings, mcp_url: str) -> Manifest:
+    a = app(settings)
+    text = server_config.render_text(settings.llama_stack, mcp_url)
+    return meta.manifest("v1", "ConfigMap", a.metadata(CONFIG_MAP_NAME), data={server_config.CONFIG_FILE: text})
+
+
+def secret(settings: StackSettings, secrets: Mapping[str, Any]) -> Optional[Manifest]:
+    env = secret_env(secrets)
+    if not env:
+        return None
+    by_env = {server_config.INFERENCE_API_KEY_ENV: "inferenceApiKey",
+              server_config.POSTGRES_PASSWORD_ENV: "postgresPassword"}
+    return meta.manifest("v1", "Secret", app(settings).metadata(SECRET_NAME), type="Opaque",
+                         stringData={name: secrets[by_env[name]] for name in env})
+
+
+def data_claim(settings: StackSettings) -> Optional[Manifest]:
+    storage = settings.llama_stack.storage
+    if storage.backend != "sqlite":
+        return None
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage.size}}}
+    if storage.storage_class_name:
+        spec["storageClassName"] = storage.storage_class_name
+    return meta.manifest("v1", "PersistentVolumeClaim", app(settings).metadata(DATA_CLAIM), spec=spec)
+
+
+def deployment(settings: StackSettings, mcp_url: str, secrets: Mapping[str, Any]) -> Manifest:
+    a, stack = app(settings), settings.llama_stack
+    uid = meta.LLAMA_STACK_UID if settings.platform == "kubernetes" else None
+    config_text = server_config.render_text(stack, mcp_url)
+    data = server_config.data_dir(stack)
+
+    volumes: list[dict[str, Any]] = [{"name": "config", "configMap": {"name": CONFIG_MAP_NAME}}]
+    mounts: list[dict[str, Any]] = [{"name": "config", "mountPath": server_config.CONFIG_DIR, "readOnly": True}]
+    if stack.storage.backend == "sqlite":
+        volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": DATA_CLAIM}})
+        mounts.append({"name": "data", "mountPath": data})
+    else:
+        scratch_volume, scratch_mount = meta.empty_dir("data", data)
+        volumes.append(scratch_volume)
+        mounts.append(scratch_mount)
+    for name, path in (("tmp", "/tmp"), ("cache", "/.cache")):
+        v, m = meta.empty_dir(name, path)
+        volumes.append(v)
+        mounts.append(m)
+    cert = tls_secret(settings)
+    if cert:
+        volumes.append({"name": "tls", "secret": {"secretName": cert}})
+        mounts.append({"name": "tls", "mountPath": server_config.TLS_DIR, "readOnly": True})
+
+    env: list[dict[str, Any]] = [{"name": "KUBERNETES_MCP_URL", "value": mcp_url}]
+    env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": name}}}
+            for name in secret_env(secrets)]
+
+    container = {
+        "name": CONTAINER,
+        "image": stack.image_ref,
+        "imagePullPolicy": "IfNotPresent",
+        "command": command(settings),
+        "env": env,
+        "ports": [{"name": "http", "containerPort": meta.LLAMA_STACK_PORT, "protocol": "TCP"}],
+        # A cold start imports many providers; give it five minutes before liveness counts.
+        **meta.http_probes("/v1/health", scheme="HTTPS" if stack.serves_tls else "HTTP", startup_seconds=300),
+        "resources": workload.container_resources(stack),
+        "securityContext": meta.container_security_context(uid),
+        "volumeMounts": mounts,
+    }
+    # A config change must roll the pods: the checksum changes the pod template.
+    checksum = hashlib.sha256(config_text.encode()).hexdigest()
+    pod = PodTemplate(containers=[container], service_account=a.name, volumes=volumes,
+                      security_context=meta.pod_security_context(uid, uid),
+                      annotations={"checksum/config": checksum}, automount_token=False)
+    return workload.deployment(a, stack, pod, recreate=stack.storage.backend == "sqlite")
+
+
+def manifests(settings: StackSettings, mcp_url: str, secrets: Mapping[str, Any]) -> list[Manifest]:
+    a, stack = app(settings), settings.llama_stack
+    service_annotations = None
+    if settings.platform == "openshift" and stack.serves_tls and not stack.tls.secret_name:
+        service_annotations = {"service.beta.openshift.io/serving-cert-secret-name": SERVING_CERT_SECRET}
+    timeout = stack.route.timeout_seconds
+    out = [workload.service_account(a, automount=False), config_map(settings, mcp_url)]
+    out += [m for m in (secret(settings, secrets), data_claim(settings)) if m]
+    out += [deployment(settings, mcp_url, secrets), workload.service(a, service_annotations),
+            *workload.availability(a, stack)]
+    out += workload.exposure(
+        a, settings.platform, stack.route,
+        termination="reencrypt" if stack.serves_tls else "edge",
+        # Streamed answers outlast the router's 30 s default.
+        route_annotations={"haproxy.router.openshift.io/timeout": f"{timeout}s"},
+        ingress_annotations={"nginx.ingress.kubernetes.io/proxy-read-timeout": str(timeout),
+                             "nginx.ingress.kubernetes.io/proxy-send-timeout": str(timeout),
+                             **({"nginx.ingress.kubernetes.io/backend-protocol": "HTTPS"}
+                                if stack.serves_tls else {})})
+    return out
+
+
+class LlamaStack(pulumi.ComponentResource):
+    """The agent API server, its config, storage and exposure."""
+
+    url: Optional[pulumi.Output[str]]
+    internal_url: pulumi.Output[str]
+
+    def __init__(self, name: str, settings: StackSettings, mcp_url: str,
+                 secrets: Mapping[str, pulumi.Output[str]], opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("llamastack-mcp:index:LlamaStack", name, None, opts)
+        created = register_all(manifests(settings, mcp_url, secrets), pulumi.ResourceOptions(parent=self))
+        a = app(settings)
+        self.internal_url = pulumi.Output.from_input(internal_url(settings))
+        self.url = public_url(created.get(("Route", a.namespace, a.name)),
+                              created.get(("Ingress", a.namespace, a.name)))
+        outputs: dict[str, Any] = {"internalUrl": self.internal_url}
+        if self.url is not None:
+            outputs["url"] = self.url
+        self.register_outputs(outputs)

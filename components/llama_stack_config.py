@@ -1,0 +1,112 @@
+"""The Llama Stack / OGX server's own config file, in the dialect of the chosen version.
+
+A config in the wrong dialect starts fine and silently drops the MCP tools
+(0.7 empties `tool_groups`), so each dialect is rendered and tested on its own.
+Secrets never appear here: they are `${env.NAME}` references that the pod's
+environment fills from a Secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from .meta import LLAMA_STACK_PORT
+from .settings import MAIN_CONNECTOR_ID, LlamaStack
+
+CONFIG_DIR = "/etc/llama-stack"
+CONFIG_FILE = "config.yaml"
+TLS_DIR = "/etc/llama-stack/tls"
+MCP_PROVIDER_ID = "model-context-protocol"
+# Environment variables the pod sets from its Secret.
+INFERENCE_API_KEY_ENV = "INFERENCE_API_KEY"
+POSTGRES_PASSWORD_ENV = "POSTGRES_PASSWORD"
+
+
+def data_dir(stack: LlamaStack) -> str:
+    """Where state lives: the image's home-relative state directory (group-writable for OpenShift)."""
+    return "/.ogx" if stack.distribution == "ogx" else "/.llama"
+
+
+def config_path() -> str:
+    return f"{CONFIG_DIR}/{CONFIG_FILE}"
+
+
+def _inference_provider(stack: LlamaStack) -> dict[str, Any]:
+    inference = stack.inference
+    config: dict[str, Any] = {"base_url": inference.url}
+    if inference.provider == "vllm":
+        config["api_token"] = f"${{env.{INFERENCE_API_KEY_ENV}:=fake}}"
+    elif inference.provider == "openai":
+        config["api_key"] = f"${{env.{INFERENCE_API_KEY_ENV}:=}}"
+    return {"provider_id": inference.provider, "provider_type": f"remote::{inference.provider}", "config": config}
+
+
+def _backends(stack: LlamaStack) -> dict[str, Any]:
+    storage = stack.storage
+    if storage.backend == "sqlite":
+        root = data_dir(stack)
+        return {"kv_default": {"type": "kv_sqlite", "db_path": f"{root}/kvstore.db"},
+                "sql_default": {"type": "sql_sqlite", "db_path": f"{root}/sql_store.db"}}
+    pg = storage.postgres
+    common = {"host": pg.host, "port": pg.port, "db": pg.database, "user": pg.user,
+              "password": f"${{env.{POSTGRES_PASSWORD_ENV}}}"}
+    return {"kv_default": {"type": "kv_postgres", **common},
+            "sql_default": {"type": "sql_postgres", **common}}
+
+
+def _stores(stack: LlamaStack) -> dict[str, Any]:
+    kv = lambda namespace: {"namespace": namespace, "backend": "kv_default"}  # noqa: E731
+    sql = lambda table: {"table_name": table, "backend": "sql_default"}  # noqa: E731
+    stores = {"metadata": kv("registry"), "inference": sql("inference_store"),
+              "conversations": sql("openai_conversations")}
+    if stack.dialect == "tool_groups":
+        return stores
+    if stack.distribution == "ogx":  # OGX moved prompts and connectors to SQL tables
+        return {**stores, "prompts": sql("prompts"), "connectors": sql("connectors")}
+    return {**stores, "prompts": kv("prompts"), "connectors": kv("connectors")}
+
+
+def mcp_servers(stack: LlamaStack, mcp_url: str) -> list[tuple[str, str]]:
+    """(id, url) of every MCP server the stack connects to, the in-cluster one first."""
+    return [(MAIN_CONNECTOR_ID, mcp_url)] + [(s.id, s.url) for s in stack.extra_mcp_servers]
+
+
+def render(stack: LlamaStack, mcp_url: str) -> dict[str, Any]:
+    server: dict[str, Any] = {"port": LLAMA_STACK_PORT}
+    if stack.serves_tls:
+        server.update(tls_certfile=f"{TLS_DIR}/tls.crt", tls_keyfile=f"{TLS_DIR}/tls.key")
+    elif stack.distribution == "ogx":
+        server["insecure"] = True  # only reachable with tls.insecure: true (serves_tls is False)
+    config: dict[str, Any] = {
+        "version": 2,
+        "distro_name": "llamastack-mcp",
+        "apis": ["inference", "tool_runtime"],
+        "providers": {
+            "inference": [_inference_provider(stack)],
+            "tool_runtime": [{"provider_id": MCP_PROVIDER_ID, "provider_type": "remote::model-context-protocol",
+                              "config": {}}],
+        },
+        "storage": {"backends": _backends(stack), "stores": _stores(stack)},
+        "server": server,
+    }
+    resources: dict[str, Any] = {}
+    if stack.inference.model:
+        resources["models"] = [{"model_id": stack.inference.model, "provider_id": stack.inference.provider,
+                                "provider_model_id": stack.inference.model, "model_type": "llm",
+                                "metadata": {}}]
+    servers = mcp_servers(stack, mcp_url)
+    if stack.dialect == "tool_groups":
+        resources["tool_groups"] = [{"toolgroup_id": f"mcp::{sid}", "provider_id": MCP_PROVIDER_ID,
+                                     "mcp_endpoint": {"uri": surl}} for sid, surl in servers]
+    else:
+        config["connectors"] = [{"connector_id": sid, "connector_type": "mcp", "url": surl,
+                                 "server_label": sid} for sid, surl in servers]
+    if resources:
+        config["registered_resources"] = resources
+    return config
+
+
+def render_text(stack: LlamaStack, mcp_url: str) -> str:
+    return yaml.safe_dump(render(stack, mcp_url), sort_keys=False)

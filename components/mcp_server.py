@@ -1,0 +1,248 @@
+"""The Kubernetes MCP server: RBAC, workload, exposure, optional SCC."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+
+from . import meta, workload
+from .meta import Manifest
+from .registry import register_all
+from .settings import McpServer, StackSettings
+from .workload import App, PodTemplate
+
+CRUD = ["get", "list", "watch", "create", "update", "patch", "delete"]
+READ = ["get", "list", "watch"]
+CONTAINER = meta.MCP_SERVER
+
+
+def app(settings: StackSettings) -> App:
+    return App(meta.MCP_SERVER, settings.namespace.name, "mcp-server", meta.MCP_PORT)
+
+
+def url(settings: StackSettings) -> str:
+    """Where in-cluster clients reach the server's Streamable HTTP endpoint (there is no /sse)."""
+    return f"http://{app(settings).service_host}:{meta.MCP_PORT}/mcp"
+
+
+# ------------------------------------------------------------------- RBAC
+
+def _workload_rules(verbs: list[str], secrets: bool) -> list[dict[str, Any]]:
+    core = ["pods", "services", "configmaps"] + (["secrets"] if secrets else [])
+    return [
+        {"apiGroups": [""], "resources": core, "verbs": list(verbs)},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": list(verbs)},
+        {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": list(verbs)},
+    ]
+
+
+def _namespaced_reads() -> list[dict[str, Any]]:
+    """What the core tools read inside a namespace: events, pod logs, pod metrics."""
+    return [
+        {"apiGroups": [""], "resources": ["events"], "verbs": list(READ)},
+        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": list(READ)},
+        {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+        {"apiGroups": ["metrics.k8s.io"], "resources": ["pods"], "verbs": ["get", "list"]},
+    ]
+
+
+def _cluster_reads(platform: str, with_nodes: bool) -> list[dict[str, Any]]:
+    """Cluster-scoped reads: namespaces_list (projects_list on OpenShift), and nodes_top."""
+    rules = [{"apiGroups": [""], "resources": ["namespaces"], "verbs": list(READ)}]
+    if with_nodes:
+        rules += [{"apiGroups": [""], "resources": ["nodes"], "verbs": list(READ)},
+                  {"apiGroups": ["metrics.k8s.io"], "resources": ["nodes"], "verbs": ["get", "list"]}]
+    if platform == "openshift":
+        rules.append({"apiGroups": ["project.openshift.io"], "resources": ["projects"], "verbs": ["get", "list"]})
+    return rules
+
+
+def _rules(mcp: McpServer) -> list[dict[str, Any]]:
+    preset = mcp.rbac.preset
+    if preset == "custom":
+        return [r.model_dump(by_alias=True, exclude_defaults=False, exclude={"resource_names", "non_resource_urls"})
+                | ({"resourceNames": r.resource_names} if r.resource_names else {})
+                | ({"nonResourceURLs": r.non_resource_urls} if r.non_resource_urls else {})
+                for r in mcp.rbac.rules]
+    full = preset == "full"
+    return _workload_rules(CRUD if full else READ, secrets=full) + _namespaced_reads()
+
+
+def _subject(a: App) -> dict[str, Any]:
+    return {"kind": "ServiceAccount", "name": a.name, "namespace": a.namespace}
+
+
+def rbac(settings: StackSettings) -> list[Manifest]:
+    a, mcp = app(settings), settings.mcp_server
+    preset, scope = mcp.rbac.preset, mcp.rbac.scope
+    cluster_name = meta.cluster_scoped_name(a.namespace, a.name)
+    out: list[Manifest] = []
+
+    def role(kind: str, name: str, namespace: Optional[str], rules: list[dict[str, Any]]) -> Manifest:
+        api = "rbac.authorization.k8s.io/v1"
+        return meta.manifest(api, kind, meta.metadata(name, namespace, a.labels), rules=rules)
+
+    def binding(kind: str, name: str, namespace: Optional[str], role_kind: str, role_name: str) -> Manifest:
+        return meta.manifest("rbac.authorization.k8s.io/v1", kind, meta.metadata(name, namespace, a.labels),
+                             roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind,
+                                      "name": role_name},
+                             subjects=[_subject(a)])
+
+    if scope == "cluster":
+        if preset == "view":
+            out.append(binding("ClusterRoleBinding", cluster_name, None, "ClusterRole", "view"))
+        else:
+            rules = _rules(mcp) + ([] if preset == "custom" else _cluster_reads(settings.platform, True))
+            out.append(role("ClusterRole", cluster_name, None, rules))
+            out.append(binding("ClusterRoleBinding", cluster_name, None, "ClusterRole", cluster_name))
+        return out
+
+    for namespace in mcp.rbac.namespaces:
+        if preset == "view":
+            out.append(binding("RoleBinding", a.name, namespace, "ClusterRole", "view"))
+        else:
+            out.append(role("Role", a.name, namespace, _rules(mcp)))
+            out.append(binding("RoleBinding", a.name, namespace, "Role", a.name))
+    if preset != "custom":
+        # Listing namespaces is all the tools need beyond the granted namespaces.
+        out.append(role("ClusterRole", cluster_name, None, _cluster_reads(settings.platform, False)))
+        out.append(binding("ClusterRoleBinding", cluster_name, None, "ClusterRole", cluster_name))
+    return out
+
+
+def scc(settings: StackSettings) -> list[Manifest]:
+    """A SecurityContextConstraints pinning the server to one UID, and the `use` grant for it."""
+    a, uid = app(settings), settings.mcp_server.scc.uid
+    name = meta.cluster_scoped_name(a.namespace, a.name)
+    constraints = meta.manifest(
+        "security.openshift.io/v1", "SecurityContextConstraints", a.metadata(name, namespaced=False),
+        allowHostDirVolumePlugin=False, allowHostIPC=False, allowHostNetwork=False, allowHostPID=False,
+        allowHostPorts=False, allowPrivilegeEscalation=False, allowPrivilegedContainer=False,
+        allowedCapabilities=[], defaultAddCapabilities=[], requiredDropCapabilities=["ALL"],
+        readOnlyRootFilesystem=True,
+        runAsUser={"type": "MustRunAs", "uid": uid},
+        seLinuxContext={"type": "MustRunAs"},
+        fsGroup={"type": "MustRunAs", "ranges": [{"min": uid, "max": uid}]},
+        supplementalGroups={"type": "RunAsAny"},
+        seccompProfiles=["runtime/default"],
+        volumes=["configMap", "downwardAPI", "emptyDir", "projected", "secret"],
+        users=[], groups=[], priority=None,
+    )
+    use_role = meta.manifest("rbac.authorization.k8s.io/v1", "ClusterRole",
+                             a.metadata(f"{name}-scc", namespaced=False),
+                             rules=[{"apiGroups": ["security.openshift.io"],
+                                     "resources": ["securitycontextconstraints"],
+                                     "resourceNames": [name], "verbs": ["use"]}])
+    use_binding = meta.manifest("rbac.authorization.k8s.io/v1", "RoleBinding", a.metadata(f"{a.name}-scc"),
+                                roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                         "name": f"{name}-scc"},
+                                subjects=[_subject(a)])
+    return [constraints, use_role, use_binding]
+
+
+# ---------------------------------------------------------------- workload
+
+def container_args(mcp: McpServer) -> list[str]:
+    # --stateless: no sticky MCP sessions behind a Service, and Llama Stack 0.7's
+    # client fails against the stateful mode (FACTS).
+    args = ["--port", str(meta.MCP_PORT), "--stateless",
+            "--toolsets", ",".join(mcp.toolsets), "--log-level", str(mcp.log_level)]
+    if mcp.rbac.read_only:
+        args.append("--read-only")
+    if mcp.disable_destructive:
+        args.append("--disable-destructive")
+    if mcp.oauth.enabled:
+        args += ["--require-oauth", "--authorization-url", mcp.oauth.authorization_url]
+        if mcp.oauth.audience:
+            args += ["--oauth-audience", mcp.oauth.audience]
+    return args
+
+
+def run_as_user(settings: StackSettings) -> Optional[int]:
+    if settings.platform == "kubernetes":
+        return meta.MCP_IMAGE_UID
+    return settings.mcp_server.scc.uid if settings.mcp_server.scc.create else None
+
+
+def deployment(settings: StackSettings) -> Manifest:
+    a, mcp = app(settings), settings.mcp_server
+    uid = run_as_user(settings)
+    tmp_volume, tmp_mount = meta.empty_dir("tmp", "/tmp")
+    container = {
+        "name": CONTAINER,
+        "image": mcp.image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": container_args(mcp),
+        "ports": [{"name": "http", "containerPort": meta.MCP_PORT, "protocol": "TCP"}],
+        **meta.http_probes("/healthz", startup_seconds=30),
+        "resources": workload.container_resources(mcp),
+        "securityContext": meta.container_security_context(uid),
+        "volumeMounts": [tmp_mount],
+    }
+    annotations = {}
+    if settings.platform == "openshift" and mcp.scc.create:
+        annotations["openshift.io/required-scc"] = meta.cluster_scoped_name(a.namespace, a.name)
+    pod = PodTemplate(containers=[container], service_account=a.name, volumes=[tmp_volume],
+                      security_context=meta.pod_security_context(uid, uid), annotations=annotations,
+                      automount_token=True)  # the server talks to the Kubernetes API
+    return workload.deployment(a, mcp, pod)
+
+
+def namespace(settings: StackSettings) -> Optional[Manifest]:
+    if not settings.namespace.create:
+        return None
+    a = app(settings)
+    return meta.manifest("v1", "Namespace", meta.metadata(a.namespace, None, {
+        "app.kubernetes.io/part-of": meta.PART_OF, "app.kubernetes.io/managed-by": "pulumi"}))
+
+
+def manifests(settings: StackSettings) -> list[Manifest]:
+    """Everything the MCP server needs, except the namespace."""
+    a, mcp = app(settings), settings.mcp_server
+    out = [workload.service_account(a, automount=True), *rbac(settings)]
+    if settings.platform == "openshift" and mcp.scc.create:
+        out += scc(settings)
+    out += [deployment(settings), workload.service(a), *workload.availability(a, mcp)]
+    out += workload.exposure(a, settings.platform, mcp.route)
+    return out
+
+
+class KubernetesMcpServer(pulumi.ComponentResource):
+    """The MCP server and everything it runs with, in one namespace."""
+
+    url: pulumi.Output[str]
+    namespace: pulumi.Output[str]
+    service_account: pulumi.Output[str]
+    route_url: Optional[pulumi.Output[str]]
+
+    def __init__(self, name: str, settings: StackSettings, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("llamastack-mcp:index:KubernetesMcpServer", name, None, opts)
+        depends: list[pulumi.Resource] = []
+        ns_manifest = namespace(settings)
+        if ns_manifest:
+            depends = list(register_all([ns_manifest], pulumi.ResourceOptions(parent=self)).values())
+        created = register_all(manifests(settings), pulumi.ResourceOptions(parent=self, depends_on=depends))
+
+        a = app(settings)
+        self.url = pulumi.Output.from_input(url(settings))
+        self.namespace = pulumi.Output.from_input(a.namespace)
+        self.service_account = created[("ServiceAccount", a.namespace, a.name)].metadata.apply(
+            lambda m: m["name"])
+        self.route_url = public_url(created.get(("Route", a.namespace, a.name)),
+                                     created.get(("Ingress", a.namespace, a.name)), "/mcp")
+        outputs = {"url": self.url, "namespace": self.namespace, "serviceAccount": self.service_account}
+        if self.route_url is not None:
+            outputs["routeUrl"] = self.route_url
+        self.register_outputs(outputs)
+
+
+def public_url(route: Any, ingress: Any, path: str = "") -> Optional[pulumi.Output[str]]:
+    """https URL of a Route (host as admitted, possibly generated) or an Ingress."""
+    if route is not None:
+        return route.spec.apply(lambda spec: f"https://{(spec or {}).get('host') or '<generated>'}{path}")
+    if ingress is not None:
+        return ingress.spec.apply(lambda spec: f"https://{spec.rules[0].host}{path}")
+    return None
+
+

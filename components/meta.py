@@ -1,0 +1,98 @@
+"""Names, labels, security contexts and probes: the one place they are defined."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+PART_OF = "llamastack-mcp"
+MCP_SERVER = "kubernetes-mcp-server"
+LLAMA_STACK = "llama-stack"
+
+MCP_PORT = 8080
+LLAMA_STACK_PORT = 8321
+# The MCP image's own user (FACTS); the Llama Stack image sets none.
+MCP_IMAGE_UID = 65532
+LLAMA_STACK_UID = 1001
+
+Manifest = dict[str, Any]
+
+
+def selector(app: str, instance: str) -> dict[str, str]:
+    """The immutable subset of labels that Deployments, Services and policies select on."""
+    return {"app.kubernetes.io/name": app, "app.kubernetes.io/instance": instance}
+
+
+def labels(app: str, instance: str, component: str) -> dict[str, str]:
+    return {
+        **selector(app, instance),
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+
+
+def metadata(name: str, namespace: Optional[str], object_labels: dict[str, str],
+             annotations: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": dict(object_labels)}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+def cluster_scoped_name(namespace: str, name: str) -> str:
+    """Cluster-scoped objects carry the namespace so two installs never collide."""
+    return f"{namespace}-{name}"
+
+
+def manifest(api_version: str, kind: str, meta: dict[str, Any], **body: Any) -> Manifest:
+    return {"apiVersion": api_version, "kind": kind, "metadata": meta, **body}
+
+
+def container_security_context(run_as_user: Optional[int]) -> dict[str, Any]:
+    """Restricted pod security standard, plus a read-only root filesystem."""
+    context: dict[str, Any] = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    if run_as_user is not None:
+        context["runAsUser"] = run_as_user
+    return context
+
+
+def pod_security_context(run_as_user: Optional[int], fs_group: Optional[int] = None) -> dict[str, Any]:
+    """On OpenShift run_as_user is None: restricted-v2 assigns a UID from the namespace range."""
+    context: dict[str, Any] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    if run_as_user is not None:
+        context["runAsUser"] = run_as_user
+        context["runAsGroup"] = run_as_user
+    if fs_group is not None:
+        context["fsGroup"] = fs_group
+    return context
+
+
+def http_probes(path: str, port: str = "http", scheme: str = "HTTP",
+                startup_seconds: int = 60) -> dict[str, Any]:
+    """Startup, readiness and liveness probes on one health endpoint.
+
+    The startup probe allows `startup_seconds` for a cold start before liveness
+    takes over, so a slow start is not mistaken for a hung server.
+    """
+    get = {"path": path, "port": port, "scheme": scheme}
+    period = 5
+    return {
+        "startupProbe": {"httpGet": get, "periodSeconds": period,
+                         "failureThreshold": max(1, startup_seconds // period), "timeoutSeconds": 3},
+        "readinessProbe": {"httpGet": get, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 3},
+        "livenessProbe": {"httpGet": get, "periodSeconds": 20, "failureThreshold": 3, "timeoutSeconds": 5},
+    }
+
+
+def empty_dir(name: str, mount_path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A scratch volume and its mount, for paths a read-only root filesystem cannot hold."""
+    return {"name": name, "emptyDir": {}}, {"name": name, "mountPath": mount_path}

@@ -1,0 +1,61 @@
+"""The program `pulumi up` runs: read settings once, build the components, return the exports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from .llama_stack import LlamaStack
+from .mcp_server import KubernetesMcpServer
+from .mcp_server import url as mcp_url  # known before anything is created: previews show the whole config
+from .monitoring import Monitoring
+from .network_policy import NetworkPolicies
+from .settings import PROJECT, SECRET_KEYS, TOP_LEVEL_KEYS, SettingsError, StackSettings, load_settings, parse_value
+
+
+def read_settings() -> tuple[StackSettings, dict[str, pulumi.Output[str]]]:
+    """Validate every setting before any resource exists; RunError lists all problems."""
+    config = pulumi.Config(PROJECT)
+    prefix = f"{PROJECT}:"
+    present = {k[len(prefix):] for k in (*runtime_config.CONFIG.get(), *runtime_config.get_config_env())
+               if k.startswith(prefix)}
+    raw: dict[str, Any] = {}
+    for key in sorted(present - set(SECRET_KEYS)):
+        raw[key] = parse_value(config.get(key))
+    # Secret values stay Outputs marked secret; settings only learn which are set.
+    secrets = {key: value for key in SECRET_KEYS if (value := config.get_secret(key)) is not None}
+    try:
+        settings = load_settings(raw, set(secrets))
+    except SettingsError as err:
+        raise pulumi.RunError(err.report()) from None
+    return settings, secrets
+
+
+def deploy(settings: StackSettings, secrets: dict[str, pulumi.Output[str]]) -> dict[str, Any]:
+    mcp = KubernetesMcpServer("mcp-server", settings)
+    after_mcp = pulumi.ResourceOptions(depends_on=[mcp])
+    stack = LlamaStack("llama-stack", settings, mcp_url=mcp_url(settings), secrets=secrets, opts=after_mcp)
+    NetworkPolicies("network-policies", settings, opts=after_mcp)
+    Monitoring("monitoring", settings, opts=after_mcp)
+
+    exports: dict[str, Any] = {
+        "namespace": mcp.namespace,
+        "mcpServerUrl": mcp.url,
+        "mcpServiceAccount": mcp.service_account,
+        "llamaStackInternalUrl": stack.internal_url,
+    }
+    if mcp.route_url is not None:
+        exports["mcpServerRouteUrl"] = mcp.route_url
+    if stack.url is not None:
+        exports["llamaStackUrl"] = stack.url
+    return exports
+
+
+
+
+def main() -> None:
+    settings, secrets = read_settings()
+    for name, value in deploy(settings, secrets).items():
+        pulumi.export(name, value)

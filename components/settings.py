@@ -1,0 +1,635 @@
+"""Stack settings: the one place where configuration is typed, defaulted and validated.
+
+Everything a stack file may say is declared here. `load_settings` turns the raw
+stack configuration into a frozen `StackSettings` or raises `SettingsError`
+listing every problem at once, each naming the key path as written in the
+stack file (`mcpServer.autoscaling.maxReplicas`), the bad value and what is
+allowed. Nothing here imports Pulumi: it is tested and reused without it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from .quantity import parse_quantity
+
+PROJECT = "llamastack-mcp"
+
+# Top-level stack keys (`llamastack-mcp:<key>`). Secrets are read separately
+# and never enter the settings objects: only whether they are set does.
+SECRET_KEYS = ("inferenceApiKey", "postgresPassword")
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# registry/path[:tag][@sha256:digest]; tag and digest are checked separately.
+_IMAGE = re.compile(
+    r"^(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+|[a-z0-9]+(?:[._-][a-z0-9]+)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+MCP_TOOLSETS = ("config", "core", "helm", "kcp", "kiali", "kubevirt", "netobserv", "tekton")
+# What each distribution's server versions this program can write a config for.
+SUPPORTED_VERSIONS = {
+    "llama-stack": ((0, 6, 0), (0, 8, 0)),  # 0.6.x: tool_groups dialect; 0.7.x: connectors
+    "ogx": ((1, 0, 0), (2, 0, 0)),
+}
+
+
+# ---------------------------------------------------------------- field types
+
+def _dotted(version: tuple[int, ...]) -> str:
+    return ".".join(str(p) for p in version)
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise PydanticCustomError(
+            "dns_label", "must be a DNS-1123 label: at most 63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit")
+    return value
+
+
+def _hostname(value: str) -> str:
+    if value and (len(value) > 253 or not _DNS_SUBDOMAIN.match(value)):
+        raise PydanticCustomError("hostname", "must be empty or a DNS name such as mcp.apps.example.com")
+    return value
+
+
+def _quantity(value: str) -> str:
+    try:
+        parse_quantity(value)
+    except ValueError:
+        raise PydanticCustomError("quantity", "must be a Kubernetes quantity such as 500m, 1, 256Mi or 1Gi "
+                                              "(suffixes n u m k M G T P E Ki Mi Gi Ti Pi Ei)") from None
+    return value
+
+
+def _image(value: str) -> str:
+    if not _IMAGE.match(value):
+        raise PydanticCustomError("image", "must be an image reference such as "
+                                           "quay.io/org/name:v1.2.3 or quay.io/org/name@sha256:<digest>")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+        raise PydanticCustomError("url", "must be an http:// or https:// URL")
+    return value
+
+
+def _label_map(value: dict[str, str]) -> dict[str, str]:
+    for key, val in value.items():
+        if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(val) or len(val) > 63:
+            raise PydanticCustomError("label", "{key}: {val!r} is not a valid Kubernetes label",
+                                      {"key": key, "val": val})
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+Hostname = Annotated[str, AfterValidator(_hostname)]
+Quantity = Annotated[str, AfterValidator(_quantity)]
+Image = Annotated[str, AfterValidator(_image)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Labels = Annotated[dict[str, str], AfterValidator(_label_map)]
+Count = Annotated[int, Field(ge=1)]
+
+
+def image_tag(image: str) -> tuple[Optional[str], Optional[str]]:
+    """(tag, digest) of an image reference; either may be None."""
+    match = _IMAGE.match(image)
+    return (match["tag"], match["digest"]) if match else (None, None)
+
+
+class _Problems:
+    """Cross-field problems found by one model, raised as one pydantic error.
+
+    Each problem names its field relative to the model (or, with a leading
+    '/', from the top of the stack config), so the report points at the key
+    the user has to change.
+    """
+
+    def __init__(self, sibling: bool = False) -> None:
+        # sibling: raised by a field validator, so paths are relative to the
+        # model holding the field rather than to the field itself.
+        self.items: list[dict[str, Any]] = []
+        self.sibling = sibling
+
+    def add(self, field: str, value: Any, message: str) -> None:
+        self.items.append({"field": field, "value": value, "message": message})
+
+    def raise_any(self) -> None:
+        if self.items:
+            raise PydanticCustomError("settings", "{count} problem(s)",
+                                      {"count": len(self.items), "problems": self.items,
+                                       "sibling": self.sibling})
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True,
+                              frozen=True, strict=False,
+                              # cross-field rules live on field validators; they must also see defaults
+                              validate_default=True)
+
+
+# --------------------------------------------------------------- shared parts
+
+class ResourceAmounts(Settings):
+    cpu: Quantity
+    memory: Quantity
+
+
+class Resources(Settings):
+    requests: ResourceAmounts = ResourceAmounts(cpu="100m", memory="128Mi")
+    limits: ResourceAmounts = ResourceAmounts(cpu="500m", memory="256Mi")
+
+    @field_validator("limits")
+    @classmethod
+    def _requests_within_limits(cls, limits: ResourceAmounts, info: ValidationInfo) -> ResourceAmounts:
+        problems = _Problems(sibling=True)
+        requests = info.data.get("requests")
+        for kind in ("cpu", "memory") if requests else ():
+            request, limit = getattr(requests, kind), getattr(limits, kind)
+            if parse_quantity(request) > parse_quantity(limit):
+                problems.add(f"requests.{kind}", request,
+                             f"must not exceed limits.{kind} ({limit}); Kubernetes rejects a request above its limit")
+        problems.raise_any()
+        return limits
+
+
+class Autoscaling(Settings):
+    enabled: bool = False
+    min_replicas: Count = 2
+    max_replicas: Count = 5
+    target_cpu_utilization_percentage: Annotated[int, Field(ge=1, le=100)] = Field(
+        70, alias="targetCPUUtilizationPercentage")
+
+    @field_validator("max_replicas")
+    @classmethod
+    def _min_below_max(cls, max_replicas: int, info: ValidationInfo) -> int:
+        problems = _Problems(sibling=True)
+        min_replicas = info.data.get("min_replicas")
+        if min_replicas is not None and min_replicas > max_replicas:
+            problems.add("minReplicas", min_replicas,
+                         f"must be less than or equal to maxReplicas ({max_replicas})")
+        problems.raise_any()
+        return max_replicas
+
+
+class Workload(Settings):
+    """What every deployed server has: an image, a size and a replica policy."""
+
+    replicas: Count = 1
+    resources: Resources = Resources()
+    autoscaling: Autoscaling = Autoscaling()
+
+    @property
+    def min_replicas(self) -> int:
+        return self.autoscaling.min_replicas if self.autoscaling.enabled else self.replicas
+
+
+# ------------------------------------------------------------- the MCP server
+
+class PolicyRule(Settings):
+    api_groups: list[str] = [""]
+    resources: list[str] = []
+    verbs: Annotated[list[str], Field(min_length=1)]
+    resource_names: list[str] = []
+    non_resource_urls: list[str] = Field([], alias="nonResourceURLs")
+
+    @model_validator(mode="after")
+    def _targets_something(self) -> "PolicyRule":
+        problems = _Problems()
+        if not self.resources and not self.non_resource_urls:
+            problems.add("resources", [], "a rule needs resources (or nonResourceURLs)")
+        problems.raise_any()
+        return self
+
+
+class Rbac(Settings):
+    preset: Literal["full", "read-only", "view", "custom"] = "read-only"
+    scope: Literal["cluster", "namespaces"] = "cluster"
+    namespaces: list[DnsLabel] = []
+    rules: list[PolicyRule] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Rbac":
+        problems = _Problems()
+        if self.scope == "namespaces" and not self.namespaces:
+            problems.add("namespaces", [], "must list at least one namespace with scope: namespaces")
+        if self.scope == "cluster" and self.namespaces:
+            problems.add("namespaces", self.namespaces, "is only used with scope: namespaces; "
+                                                        "set scope: namespaces or remove it")
+        if len(set(self.namespaces)) != len(self.namespaces):
+            problems.add("namespaces", self.namespaces, "lists a namespace twice")
+        if self.preset == "custom" and not self.rules:
+            problems.add("rules", [], "must hold at least one PolicyRule with preset: custom")
+        if self.preset != "custom" and self.rules:
+            problems.add("rules", "[...]", f"is only used with preset: custom (preset is {self.preset})")
+        if self.scope == "namespaces" and any(r.non_resource_urls for r in self.rules):
+            problems.add("rules", "[...]", "nonResourceURLs need scope: cluster")
+        problems.raise_any()
+        return self
+
+    @property
+    def read_only(self) -> bool:
+        return self.preset in ("read-only", "view")
+
+
+class Exposure(Settings):
+    """A Route (OpenShift) or Ingress (Kubernetes) in front of a Service."""
+
+    enabled: bool = False
+    host: Hostname = ""
+    ingress_class_name: str = ""  # Kubernetes only
+    tls_secret_name: str = ""     # Kubernetes only: the Ingress's TLS Secret
+
+
+class McpRoute(Exposure):
+    allow_unauthenticated: bool = False
+
+
+class OAuth(Settings):
+    enabled: bool = False
+    authorization_url: str = ""
+    audience: str = ""
+
+    @model_validator(mode="after")
+    def _complete(self) -> "OAuth":
+        problems = _Problems()
+        if self.enabled and not re.match(r"^https://\S+$", self.authorization_url):
+            problems.add("authorizationUrl", self.authorization_url,
+                         "must be the https:// URL of the OAuth/OIDC issuer when oauth.enabled")
+        problems.raise_any()
+        return self
+
+
+class Scc(Settings):
+    create: bool = False
+    uid: Annotated[int, Field(ge=1, le=2147483647)] = 1001
+
+
+class McpServer(Workload):
+    image: Image = "quay.io/containers/kubernetes_mcp_server:v0.0.67"
+    rbac: Rbac = Rbac()
+    toolsets: Annotated[list[Literal[MCP_TOOLSETS]], Field(min_length=1)] = ["core", "config"]  # type: ignore[valid-type]
+    disable_destructive: bool = False
+    log_level: Annotated[int, Field(ge=0, le=9)] = 2
+    oauth: OAuth = OAuth()
+    route: McpRoute = McpRoute()
+    scc: Scc = Scc()
+
+    @field_validator("route")
+    @classmethod
+    def _not_open_to_the_internet(cls, route: McpRoute, info: ValidationInfo) -> McpRoute:
+        problems = _Problems()
+        oauth = info.data.get("oauth")
+        if route.enabled and oauth is not None and not oauth.enabled and not route.allow_unauthenticated:
+            problems.add("enabled", True,
+                         "the MCP server has no authentication of its own: set mcpServer.oauth.enabled: true, "
+                         "or route.allowUnauthenticated: true to expose it anyway")
+        problems.raise_any()
+        return route
+
+    @field_validator("toolsets")
+    @classmethod
+    def _unique_toolsets(cls, toolsets: list[str]) -> list[str]:
+        if len(set(toolsets)) != len(toolsets):
+            raise PydanticCustomError("unique", "lists a toolset twice")
+        return toolsets
+
+
+# -------------------------------------------------------------- Llama Stack
+
+class Inference(Settings):
+    provider: Literal["vllm", "ollama", "openai"] = "vllm"
+    url: HttpUrl = "http://vllm.models.svc.cluster.local:8000/v1"
+    model: str = ""
+
+
+class Postgres(Settings):
+    host: Hostname = ""
+    port: Annotated[int, Field(ge=1, le=65535)] = 5432
+    database: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")] = "llamastack"
+    user: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")] = "llamastack"
+
+
+class Storage(Settings):
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    size: Quantity = "10Gi"
+    storage_class_name: str = ""
+    postgres: Postgres = Postgres()
+
+
+class LlamaStackRoute(Exposure):
+    enabled: bool = True
+    timeout_seconds: Annotated[int, Field(ge=1, le=86400)] = 300
+
+
+class Tls(Settings):
+    secret_name: str = ""
+    insecure: bool = False
+
+
+class ExtraMcpServer(Settings):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    url: HttpUrl
+
+
+MAIN_CONNECTOR_ID = "kubernetes"
+
+
+class LlamaStack(Workload):
+    distribution: Literal["llama-stack", "ogx"] = "llama-stack"
+    version: str = "0.7.3"
+    image: str = ""
+    inference: Inference = Inference()
+    storage: Storage = Storage()
+    route: LlamaStackRoute = LlamaStackRoute()
+    tls: Tls = Tls()
+    extra_mcp_servers: list[ExtraMcpServer] = []
+
+    @field_validator("version")
+    @classmethod
+    def _supported_version(cls, version: str, info: ValidationInfo) -> str:
+        distribution = info.data.get("distribution")
+        if distribution is None:
+            return version
+        low, high = SUPPORTED_VERSIONS[distribution]
+        allowed = f"{_dotted(low)} <= version < {_dotted(high)}"
+        match = _VERSION.match(version)
+        if not match:
+            raise PydanticCustomError("version", "must be a release version X.Y.Z ({allowed} for {distribution})",
+                                      {"allowed": allowed, "distribution": distribution})
+        if not low <= tuple(int(p) for p in match.groups()) < high:
+            raise PydanticCustomError("version", "is not supported for distribution {distribution}; "
+                                                 "supported: {allowed}",
+                                      {"allowed": allowed, "distribution": distribution})
+        return version
+
+    @field_validator("image")
+    @classmethod
+    def _image_known(cls, image: str, info: ValidationInfo) -> str:
+        if image:
+            return _image(image)
+        if info.data.get("distribution") == "ogx":
+            raise PydanticCustomError("image", "is required with distribution: ogx (the OGX image is not "
+                                               "published under a name this program can rely on); set the "
+                                               "image you run")
+        return image
+
+    @field_validator("storage")
+    @classmethod
+    def _storage_fits(cls, storage: Storage, info: ValidationInfo) -> Storage:
+        problems = _Problems(sibling=True)
+        replicas, autoscaling = info.data.get("replicas", 1), info.data.get("autoscaling")
+        if storage.backend == "sqlite" and (replicas > 1 or (autoscaling and autoscaling.enabled)):
+            field, value = (("autoscaling.enabled", True) if autoscaling and autoscaling.enabled
+                            else ("replicas", replicas))
+            problems.add(field, value, "needs storage.backend: postgres: SQLite lives on a ReadWriteOnce "
+                                       "volume that only one replica can use")
+        if storage.backend == "postgres":
+            if not storage.postgres.host:
+                problems.add("storage.postgres.host", "", "is required with storage.backend: postgres")
+            if "postgresPassword" not in (info.context or {}).get("secrets", set()):
+                problems.add("/postgresPassword", None,
+                             "is required with llamaStack.storage.backend: postgres; set it with "
+                             "`pulumi config set --secret postgresPassword <password>`")
+        problems.raise_any()
+        return storage
+
+    @field_validator("extra_mcp_servers")
+    @classmethod
+    def _unique_ids(cls, servers: list[ExtraMcpServer]) -> list[ExtraMcpServer]:
+        ids = [s.id for s in servers]
+        bad = sorted({i for i in ids if ids.count(i) > 1 or i == MAIN_CONNECTOR_ID})
+        if bad:
+            raise PydanticCustomError("unique", "ids must be unique and not '{main}' (the in-cluster MCP "
+                                                "server's connector); repeated or reserved: {bad}",
+                                      {"main": MAIN_CONNECTOR_ID, "bad": ", ".join(bad)})
+        return servers
+
+    @property
+    def version_tuple(self) -> tuple[int, int, int]:
+        return tuple(int(p) for p in self.version.split("."))  # type: ignore[return-value]
+
+    @property
+    def dialect(self) -> Literal["tool_groups", "connectors"]:
+        """How the server's config registers MCP servers (see FACTS: 0.7 silently drops tool_groups)."""
+        if self.distribution == "llama-stack" and self.version_tuple < (0, 7, 0):
+            return "tool_groups"
+        return "connectors"
+
+    @property
+    def image_ref(self) -> str:
+        return self.image or f"docker.io/llamastack/distribution-starter:{self.version}"
+
+    @property
+    def serves_tls(self) -> bool:
+        """Whether the server itself terminates TLS (OGX refuses plain HTTP unless --insecure)."""
+        return bool(self.tls.secret_name) or (self.distribution == "ogx" and not self.tls.insecure)
+
+
+# ---------------------------------------------------------------- the rest
+
+class NamespaceSettings(Settings):
+    name: DnsLabel = "llama-stack"
+    create: bool = True
+
+
+class NetworkPolicy(Settings):
+    enabled: bool = True
+    # Plain Kubernetes only: where the ingress controller and Prometheus run.
+    # OpenShift's router and monitoring namespaces are found by their policy-group labels.
+    ingress_namespace: DnsLabel = "ingress-nginx"
+    monitoring_namespace: DnsLabel = "monitoring"
+
+
+class Monitoring(Settings):
+    service_monitor: bool = False
+    prometheus_rule: bool = False
+    memory_warning_ratio: Annotated[float, Field(gt=0, le=1)] = 0.8
+    tool_error_ratio: Annotated[float, Field(gt=0, le=1)] = 0.1
+    labels: Labels = {}
+
+
+class StackSettings(Settings):
+    platform: Literal["openshift", "kubernetes"] = "openshift"
+    namespace: NamespaceSettings = NamespaceSettings()
+    mcp_server: McpServer = McpServer()
+    llama_stack: LlamaStack = LlamaStack()
+    network_policy: NetworkPolicy = NetworkPolicy()
+    monitoring: Monitoring = Monitoring()
+
+    @field_validator("mcp_server")
+    @classmethod
+    def _mcp_fits_platform(cls, mcp: McpServer, info: ValidationInfo) -> McpServer:
+        problems = _Problems()
+        if info.data.get("platform") == "kubernetes":
+            if mcp.route.enabled and not mcp.route.host:
+                problems.add("route.host", "", "is required on platform: kubernetes (an Ingress needs a host)")
+            if mcp.scc.create:
+                problems.add("scc.create", True, "SecurityContextConstraints exist only on platform: openshift")
+        problems.raise_any()
+        return mcp
+
+    @field_validator("llama_stack")
+    @classmethod
+    def _llama_stack_fits_platform(cls, stack: LlamaStack, info: ValidationInfo) -> LlamaStack:
+        problems = _Problems()
+        if info.data.get("platform") == "kubernetes":
+            if stack.route.enabled and not stack.route.host:
+                problems.add("route.host", "", "is required on platform: kubernetes (an Ingress needs a host)")
+            if stack.distribution == "ogx" and not stack.tls.secret_name and not stack.tls.insecure:
+                problems.add("tls.secretName", "", "OGX serves only TLS: on platform: kubernetes name a TLS "
+                                                   "Secret (tls.secretName), or set tls.insecure: true")
+        problems.raise_any()
+        return stack
+
+
+TOP_LEVEL_KEYS = tuple(StackSettings.model_fields[f].alias for f in StackSettings.model_fields)
+
+
+# ---------------------------------------------------------------- loading
+
+class SettingsError(Exception):
+    """Invalid stack settings; `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        return f"invalid stack settings ({len(self.problems)} problem(s)):\n{lines}"
+
+
+def parse_value(text: Optional[str]) -> Any:
+    """A config value as the stack file wrote it: structured values arrive as JSON text."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def load_settings(raw: dict[str, Any], secrets: frozenset[str] | set[str] = frozenset()) -> StackSettings:
+    """Validate raw stack config (top-level key -> parsed value) into StackSettings.
+
+    `secrets` names the secret keys that are set; their values stay out of here.
+    """
+    problems: list[str] = []
+    known = set(TOP_LEVEL_KEYS) | set(SECRET_KEYS)
+    for key in sorted(set(raw) - known):
+        problems.append(f"{key}: unknown setting{_did_you_mean(key, known)}")
+    data = {k: v for k, v in raw.items() if k in TOP_LEVEL_KEYS and v is not None}
+    try:
+        settings = StackSettings.model_validate(data, context={"secrets": set(secrets)})
+    except ValidationError as err:
+        problems.extend(_describe(e) for e in _expand(err.errors(include_url=False)))
+        settings = None
+    if problems:
+        raise SettingsError(problems)
+    return settings  # type: ignore[return-value]
+
+
+def required_secrets(settings: StackSettings) -> set[str]:
+    return {"postgresPassword"} if settings.llama_stack.storage.backend == "postgres" else set()
+
+
+def _expand(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Split our cross-field errors into one entry per problem, with full paths."""
+    out = []
+    for error in errors:
+        if error["type"] != "settings":
+            out.append(error)
+            continue
+        for item in error["ctx"]["problems"]:
+            field = item["field"]
+            base = tuple(error["loc"])[:-1] if error["ctx"].get("sibling") else tuple(error["loc"])
+            loc = tuple(field[1:].split(".")) if field.startswith("/") else base + tuple(field.split("."))
+            out.append({"type": "settings", "loc": loc, "input": item["value"], "msg": item["message"],
+                        "unset": item["value"] is None})
+    return out
+
+
+def _path(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-after")))
+    path = _path(loc)
+    if error["type"] == "extra_forbidden":
+        return f"{path}: unknown setting{_did_you_mean(str(loc[-1]), _siblings(loc))}"
+    if error.get("unset"):
+        return f"{path}: {error['msg']}"
+    message = error["msg"]
+    if error["type"] == "literal_error":
+        message = "must be " + message.removeprefix("Input should be ")
+    elif message.startswith("Input should be"):
+        message = "must be" + message.removeprefix("Input should be")
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    return f"{path} = {_show(error['input'])}: {message}"
+
+
+def _show(value: Any) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _did_you_mean(key: str, candidates: set[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(candidates), n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f"; allowed: {', '.join(sorted(candidates))}" if candidates else ""
+
+
+def _siblings(loc: tuple) -> set[str]:
+    """The keys allowed beside loc[-1], found by walking the models along loc."""
+    model: Any = StackSettings
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = next((f for f in model.model_fields.values() if f.alias == part), None)
+        if field is None:
+            return set()
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        model = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is None:
+            return set()
+    return {f.alias for f in model.model_fields.values() if f.alias}
+
+
+
+def defaults() -> dict[str, Any]:
+    """Each top-level key's default, as a stack file would write it (Pulumi.yaml mirrors these)."""
+    dumped = StackSettings().model_dump(by_alias=True, mode="json")
+    return {key: dumped[key] for key in TOP_LEVEL_KEYS}

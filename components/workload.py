@@ -1,0 +1,144 @@
+"""The objects every served workload has: Deployment, Service, HPA, PDB, Route or Ingress.
+
+Pure functions from settings to manifests; both components call them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from . import meta
+from .meta import Manifest
+from .settings import Exposure, Workload
+
+
+@dataclass(frozen=True)
+class App:
+    """Who a set of objects belongs to: name, namespace, labels."""
+
+    name: str
+    namespace: str
+    component: str
+    port: int
+
+    @property
+    def selector(self) -> dict[str, str]:
+        return meta.selector(self.name, self.namespace)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return meta.labels(self.name, self.namespace, self.component)
+
+    def metadata(self, name: Optional[str] = None, annotations: Optional[dict[str, str]] = None,
+                 namespaced: bool = True) -> dict[str, Any]:
+        return meta.metadata(name or self.name, self.namespace if namespaced else None, self.labels,
+                             annotations)
+
+    @property
+    def service_host(self) -> str:
+        return f"{self.name}.{self.namespace}.svc.cluster.local"
+
+
+@dataclass(frozen=True)
+class PodTemplate:
+    containers: list[dict[str, Any]]
+    service_account: str
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    security_context: dict[str, Any] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    automount_token: bool = False
+
+
+def deployment(app: App, workload: Workload, pod: PodTemplate, recreate: bool = False) -> Manifest:
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": app.selector},
+        "strategy": {"type": "Recreate"} if recreate else
+        {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "template": {
+            "metadata": {"labels": app.labels, **({"annotations": pod.annotations} if pod.annotations else {})},
+            "spec": {
+                "serviceAccountName": pod.service_account,
+                "automountServiceAccountToken": pod.automount_token,
+                "securityContext": pod.security_context,
+                "containers": pod.containers,
+                "volumes": pod.volumes,
+            },
+        },
+    }
+    if not workload.autoscaling.enabled:
+        # With an HPA, a replicas field would fight it on every `pulumi up`.
+        spec["replicas"] = workload.replicas
+    return meta.manifest("apps/v1", "Deployment", app.metadata(), spec=spec)
+
+
+def service(app: App, annotations: Optional[dict[str, str]] = None) -> Manifest:
+    return meta.manifest("v1", "Service", app.metadata(annotations=annotations), spec={
+        "type": "ClusterIP",
+        "selector": app.selector,
+        "ports": [{"name": "http", "port": app.port, "targetPort": "http", "protocol": "TCP"}],
+    })
+
+
+def service_account(app: App, automount: bool) -> Manifest:
+    return meta.manifest("v1", "ServiceAccount", app.metadata(), automountServiceAccountToken=automount)
+
+
+def container_resources(workload: Workload) -> dict[str, Any]:
+    r = workload.resources
+    return {"requests": {"cpu": r.requests.cpu, "memory": r.requests.memory},
+            "limits": {"cpu": r.limits.cpu, "memory": r.limits.memory}}
+
+
+def availability(app: App, workload: Workload) -> list[Manifest]:
+    """HPA when autoscaling; a PDB whenever at least two replicas are meant to run."""
+    out = []
+    scaling = workload.autoscaling
+    if scaling.enabled:
+        out.append(meta.manifest("autoscaling/v2", "HorizontalPodAutoscaler", app.metadata(), spec={
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app.name},
+            "minReplicas": scaling.min_replicas,
+            "maxReplicas": scaling.max_replicas,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                "type": "Utilization", "averageUtilization": scaling.target_cpu_utilization_percentage}}}],
+        }))
+    if workload.min_replicas >= 2:
+        out.append(meta.manifest("policy/v1", "PodDisruptionBudget", app.metadata(), spec={
+            "minAvailable": 1, "selector": {"matchLabels": app.selector}}))
+    return out
+
+
+def route(app: App, exposure: Exposure, termination: str = "edge",
+          annotations: Optional[dict[str, str]] = None) -> Manifest:
+    spec: dict[str, Any] = {
+        "to": {"kind": "Service", "name": app.name, "weight": 100},
+        "port": {"targetPort": "http"},
+        "tls": {"termination": termination, "insecureEdgeTerminationPolicy": "Redirect"},
+        "wildcardPolicy": "None",
+    }
+    if exposure.host:
+        spec["host"] = exposure.host
+    return meta.manifest("route.openshift.io/v1", "Route", app.metadata(annotations=annotations), spec=spec)
+
+
+def ingress(app: App, exposure: Exposure, annotations: Optional[dict[str, str]] = None) -> Manifest:
+    spec: dict[str, Any] = {
+        "tls": [{"hosts": [exposure.host], "secretName": exposure.tls_secret_name or f"{app.name}-ingress-tls"}],
+        "rules": [{"host": exposure.host, "http": {"paths": [{
+            "path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": app.name, "port": {"name": "http"}}}}]}}],
+    }
+    if exposure.ingress_class_name:
+        spec["ingressClassName"] = exposure.ingress_class_name
+    return meta.manifest("networking.k8s.io/v1", "Ingress", app.metadata(annotations=annotations), spec=spec)
+
+
+def exposure(app: App, platform: str, settings: Exposure, termination: str = "edge",
+             route_annotations: Optional[dict[str, str]] = None,
+             ingress_annotations: Optional[dict[str, str]] = None) -> list[Manifest]:
+    """A Route on OpenShift, an Ingress on plain Kubernetes; nothing when not enabled."""
+    if not settings.enabled:
+        return []
+    if platform == "openshift":
+        return [route(app, settings, termination, route_annotations)]
+    return [ingress(app, settings, ingress_annotations)]

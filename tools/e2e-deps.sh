@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Fetch (once) what the end-to-end tests run: the real MCP server binary and
+# Python 3.12 virtualenvs with the real Llama Stack and OGX servers.
+# Everything lands in $E2E_CACHE (default ~/.cache/llamastack-mcp-e2e) and is
+# reused on later runs; a marker file per item makes each step idempotent.
+set -euo pipefail
+
+MCP_VERSION="${MCP_VERSION:-0.0.67}"
+LLAMA_STACK_VERSION="${LLAMA_STACK_VERSION:-0.7.3}"
+OGX_VERSION="${OGX_VERSION:-1.5.0}"
+CACHE="${E2E_CACHE:-$HOME/.cache/llamastack-mcp-e2e}"
+mkdir -p "$CACHE"
+
+log() { printf 'e2e-deps: %s\n' "$*" >&2; }
+
+python312() {
+  local py
+  for py in "${PYTHON312:-}" "$(command -v python3.12 2>/dev/null || true)" \
+            "$(pyenv root 2>/dev/null)"/versions/3.12.*/bin/python; do
+    if [ -n "$py" ] && [ -x "$py" ] && "$py" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null; then
+      echo "$py"; return 0
+    fi
+  done
+  return 1
+}
+
+mcp_binary() {
+  local dir="$CACHE/mcp-$MCP_VERSION"
+  if [ ! -f "$dir/.done" ]; then
+    log "fetching kubernetes-mcp-server-linux-amd64@$MCP_VERSION from npm"
+    rm -rf "$dir"; mkdir -p "$dir"
+    (cd "$dir" && npm pack --silent "kubernetes-mcp-server-linux-amd64@$MCP_VERSION" >/dev/null \
+      && tar xzf kubernetes-mcp-server-linux-amd64-*.tgz && rm -f ./*.tgz)
+    chmod +x "$dir/package/bin/kubernetes-mcp-server-linux-amd64"
+    touch "$dir/.done"
+  fi
+  echo "$dir/package/bin/kubernetes-mcp-server-linux-amd64"
+}
+
+server_venv() {  # name, pip requirement...  (Python 3.12: the servers need it)
+  local name="$1"; shift
+  local py; py="$(python312)" || { log "Python 3.12 not found"; return 1; }
+  server_venv_py "$name" "$py" "$@"
+}
+
+server_venv_py() {  # name, python, pip requirement...
+  local name="$1" py="$2"; shift 2
+  local dir="$CACHE/venv-$name"
+  if [ ! -f "$dir/.done" ]; then
+    log "installing $* into $dir ($("$py" --version))"
+    rm -rf "$dir"
+    "$py" -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+    touch "$dir/.done"
+  fi
+  echo "$dir"
+}
+
+case "${1:-all}" in
+  mcp) mcp_binary ;;
+  llama-stack) server_venv "llama-stack-$LLAMA_STACK_VERSION" "llama-stack==$LLAMA_STACK_VERSION" "mcp<2" \
+        aiosqlite asyncpg "psycopg2-binary" openai ;;
+  llama-stack-legacy) server_venv "llama-stack-0.6.1" "llama-stack==0.6.1" "mcp<2" aiosqlite asyncpg \
+        "psycopg2-binary" openai ;;
+  ogx) server_venv "ogx-$OGX_VERSION" "ogx==$OGX_VERSION" aiosqlite asyncpg "psycopg2-binary" openai ;;
+  checkov) server_venv_py "checkov" "$(command -v python3)" "checkov>=3,<4" ;;
+  python312) python312 ;;
+  all) mcp_binary; "$0" llama-stack; "$0" llama-stack-legacy; "$0" ogx; "$0" checkov ;;
+  *) echo "usage: $0 [mcp|llama-stack|llama-stack-legacy|ogx|checkov|python312|all]" >&2; exit 2 ;;
+esac
