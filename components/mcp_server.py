@@ -127,7 +127,7 @@ def scc(settings: StackSettings) -> list[Manifest]:
         supplementalGroups={"type": "RunAsAny"},
         seccompProfiles=["runtime/default"],
         volumes=["configMap", "downwardAPI", "emptyDir", "projected", "secret"],
-        users=[], groups=[], priority=None,
+        users=[], groups=[], priority=0,  # nil and 0 rank the same; Pulumi drops None
     )
     use_role = meta.manifest("rbac.authorization.k8s.io/v1", "ClusterRole",
                              a.metadata(f"{name}-scc", namespaced=False),

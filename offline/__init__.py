@@ -84,13 +84,23 @@ class Run:
 def _normalize(value: Any, mask: bool) -> Any:
     if isinstance(value, dict):
         if value.get(_SIG_KEY) == _SECRET_SIG:
-            return SECRET_PLACEHOLDER if mask else _normalize(value.get("value"), mask)
+            inner = _normalize(value.get("value"), mask)
+            return _placeholders(inner) if mask else inner
         return {k: _normalize(v, mask) for k, v in value.items()}
     if isinstance(value, list):
         return [_normalize(v, mask) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)  # the wire format has only floats; Kubernetes wants integers
     return value
+
+
+def _placeholders(value: Any) -> Any:
+    """Keep a secret's shape (a Secret's keys stay visible), replace every value."""
+    if isinstance(value, dict):
+        return {k: _placeholders(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placeholders(v) for v in value]
+    return SECRET_PLACEHOLDER
 
 
 # ------------------------------------------------------------- stack files

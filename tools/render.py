@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Write every Kubernetes object a stack would create as YAML, offline.
+
+Runs the real program (the `__main__.py` that `pulumi up` runs) under Pulumi's
+mocks with the stack's settings (Pulumi.yaml defaults, then Pulumi.<stack>.yaml).
+One file per object; secret values are replaced by a visible placeholder.
+What it cannot show: server-side defaults and live state (that is `pulumi preview`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import yaml  # noqa: E402
+
+import offline  # noqa: E402
+
+
+def file_name(manifest: dict) -> str:
+    meta = manifest["metadata"]
+    parts = [manifest["kind"].lower(), meta.get("namespace"), meta["name"]]
+    return ".".join(p for p in parts if p) + ".yaml"
+
+
+def ordered(manifest: dict) -> dict:
+    """apiVersion, kind, metadata first, the rest sorted: stable, diffable files."""
+    meta = manifest["metadata"]
+    head = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta}
+    return {"apiVersion": manifest["apiVersion"], "kind": manifest["kind"],
+            "metadata": {**head, **{k: v for k, v in sorted(meta.items()) if k not in head}},
+            **{k: v for k, v in sorted(manifest.items()) if k not in ("apiVersion", "kind", "metadata")}}
+
+
+def render(stack: str, out: Path) -> int:
+    result = offline.run_stack(stack, fill_missing_secrets=True)
+    if result.error:
+        print(f"error: {result.error}", file=sys.stderr)
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("*.yaml"):  # the directory holds exactly this stack's objects
+        stale.unlink()
+    manifests = result.manifests(masked=True)
+    for manifest in manifests:
+        (out / file_name(manifest)).write_text(yaml.safe_dump(ordered(manifest), sort_keys=False))
+    print(f"rendered {len(manifests)} objects of stack {stack} into {out}/")
+    if any(m["kind"] == "Secret" for m in manifests):
+        print(f"secret values are replaced by {offline.SECRET_PLACEHOLDER!r}")
+    for key in result.filled:
+        print(f"note: {key} is not set in Pulumi.{stack}.yaml; rendered with the placeholder. "
+              f"`pulumi up` needs it: pulumi config set --secret {key} <value> --stack {stack}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", default="dev")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    try:
+        return render(args.stack, args.out or Path("build") / args.stack)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
