@@ -46,23 +46,24 @@ server_venv() {  # name, pip requirement...  (Python 3.12: the servers need it)
 server_venv_py() {  # name, python, pip requirement...
   local name="$1" py="$2"; shift 2
   local dir="$CACHE/venv-$name"
-  if [ ! -f "$dir/.done" ]; then
+  # The marker holds the requirements: changing a pin reinstalls.
+  if [ "$(cat "$dir/.done" 2>/dev/null)" != "$*" ]; then
     log "installing $* into $dir ($("$py" --version))"
     rm -rf "$dir"
     "$py" -m venv "$dir"
     "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
-    touch "$dir/.done"
+    printf '%s' "$*" > "$dir/.done"
   fi
   echo "$dir"
 }
 
 case "${1:-all}" in
   mcp) mcp_binary ;;
-  llama-stack) server_venv "llama-stack-$LLAMA_STACK_VERSION" "llama-stack==$LLAMA_STACK_VERSION" "mcp<2" \
+  llama-stack) server_venv "llama-stack-$LLAMA_STACK_VERSION" "llama-stack==$LLAMA_STACK_VERSION" "llama-stack-api==$LLAMA_STACK_VERSION" "mcp<2" \
         aiosqlite asyncpg "psycopg2-binary" openai ;;
-  llama-stack-legacy) server_venv "llama-stack-0.6.1" "llama-stack==0.6.1" "mcp<2" aiosqlite asyncpg \
+  llama-stack-legacy) server_venv "llama-stack-0.6.1" "llama-stack==0.6.1" "llama-stack-api==0.6.1" "mcp<2" aiosqlite asyncpg \
         "psycopg2-binary" openai ;;
-  ogx) server_venv "ogx-$OGX_VERSION" "ogx==$OGX_VERSION" aiosqlite asyncpg "psycopg2-binary" openai ;;
+  ogx) server_venv "ogx-$OGX_VERSION" "ogx==$OGX_VERSION" "ogx-api==$OGX_VERSION" aiosqlite asyncpg "psycopg2-binary" openai ;;
   checkov) server_venv_py "checkov" "$(command -v python3)" "checkov>=3,<4" ;;
   python312) python312 ;;
   all) mcp_binary; "$0" llama-stack; "$0" llama-stack-legacy; "$0" ogx; "$0" checkov ;;
