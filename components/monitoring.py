@@ -16,6 +16,7 @@ from .registry import register_all
 from .settings import StackSettings
 
 RULE_GROUP = "llamastack-mcp"
+PROTOCOL_METHODS = "initialize|ping|.*/.*"
 
 
 def _percent(ratio: float) -> str:
@@ -29,7 +30,9 @@ def rule_groups(settings: StackSettings) -> list[dict[str, Any]]:
     # The ServiceMonitor's job label is the Service name.
     up = f'up{{namespace="{ns}", job="{mcp.name}"}}'
     container = f'namespace="{ns}", container="{mcp_server.CONTAINER}"'
-    tool = f'namespace="{ns}", job="{mcp.name}"'
+    # tool_name also counts protocol methods (initialize, tools/list, notifications/...):
+    # every stateless request initializes, which would dilute the ratio.
+    tool = f'namespace="{ns}", job="{mcp.name}", tool_name!~"{PROTOCOL_METHODS}"'
     available = f'kube_deployment_status_replicas_available{{namespace="{ns}", deployment="{stack.name}"}}'
     return [{"name": RULE_GROUP, "rules": [
         {"alert": "MCPServerDown",
@@ -57,7 +60,7 @@ def rule_groups(settings: StackSettings) -> list[dict[str, Any]]:
              "description": ("Working set of {{ $labels.pod }} has been above "
                              f"{_percent(mon.memory_warning_ratio)} of the container's memory limit for "
                              "10 minutes; it will be OOM-killed at the limit. Check first: which tool calls "
-                             "run (large list/log results use memory; see k8s_mcp_tool_calls_total by name), "
+                             "run (large list/log results use memory; see k8s_mcp_tool_calls_total by tool_name), "
                              "then raise mcpServer.resources.limits.memory or scale out.")}},
         {"alert": "MCPToolErrorRate",
          "expr": (f"sum(rate(k8s_mcp_tool_errors_total{{{tool}}}[5m]))"
@@ -69,7 +72,7 @@ def rule_groups(settings: StackSettings) -> list[dict[str, Any]]:
              "description": (f"More than {_percent(mon.tool_error_ratio)} of tool calls on {mcp.name} in {ns} "
                              "have failed for 10 minutes. Check first: the server log for `forbidden` "
                              "(RBAC preset too narrow for the tools in use) or connection errors to the "
-                             "Kubernetes API; `sum by (name) (rate(k8s_mcp_tool_errors_total[5m]))` "
+                             "Kubernetes API; `sum by (tool_name) (rate(k8s_mcp_tool_errors_total[5m]))` "
                              "names the failing tools.")}},
         {"alert": "LlamaStackDown",
          "expr": f"(max({available}) or vector(0)) < 1",
