@@ -15,6 +15,7 @@ from .workload import App, PodTemplate
 CRUD = ["get", "list", "watch", "create", "update", "patch", "delete"]
 READ = ["get", "list", "watch"]
 CONTAINER = meta.MCP_SERVER
+ALLOW_UNAUTHENTICATED = "llamastack-mcp.io/allow-unauthenticated"
 
 
 def app(settings: StackSettings) -> App:
@@ -204,7 +205,9 @@ def manifests(settings: StackSettings) -> list[Manifest]:
     if settings.platform == "openshift" and mcp.scc.create:
         out += scc(settings)
     out += [deployment(settings), workload.service(a), *workload.availability(a, mcp)]
-    out += workload.exposure(a, settings.platform, mcp.route)
+    # The policy gate refuses an MCP route without OAuth unless this marks it deliberate.
+    marker = {ALLOW_UNAUTHENTICATED: "true"} if mcp.route.allow_unauthenticated and not mcp.oauth.enabled else None
+    out += workload.exposure(a, settings.platform, mcp.route, route_annotations=marker, ingress_annotations=marker)
     return out
 
 

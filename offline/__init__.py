@@ -109,8 +109,17 @@ def project_file() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 
 
+def stack_path(stack: str) -> Path:
+    """A stack name (dev -> Pulumi.dev.yaml in the project) or a path to a stack file."""
+    return Path(stack) if stack.endswith((".yaml", ".yml")) else ROOT / f"Pulumi.{stack}.yaml"
+
+
+def stack_name(stack: str) -> str:
+    return stack_path(stack).name.removeprefix("Pulumi.").rsplit(".", 1)[0]
+
+
 def stack_file(stack: str) -> dict[str, Any]:
-    path = ROOT / f"Pulumi.{stack}.yaml"
+    path = stack_path(stack)
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name}")
     return yaml.safe_load(path.read_text()) or {}
@@ -120,6 +129,13 @@ def _short(key: str) -> str:
     return key.split(":", 1)[1] if key.startswith(f"{PROJECT}:") else key
 
 
+def project_defaults() -> dict[str, Any]:
+    """Pulumi.yaml's declared defaults, by top-level key."""
+    return {_short(key): copy.deepcopy(decl["default"])
+            for key, decl in (project_file().get("config") or {}).items()
+            if isinstance(decl, dict) and "default" in decl}
+
+
 def stack_settings(stack: str) -> tuple[dict[str, Any], set[str]]:
     """Settings as `pulumi up` would see them: Pulumi.yaml defaults, then the stack file.
 
@@ -127,10 +143,7 @@ def stack_settings(stack: str) -> tuple[dict[str, Any], set[str]]:
     deep merge). Returns (top-level key -> value, names of secret keys set);
     encrypted values cannot be read here and become the placeholder.
     """
-    values: dict[str, Any] = {}
-    for key, decl in (project_file().get("config") or {}).items():
-        if isinstance(decl, dict) and "default" in decl:
-            values[_short(key)] = copy.deepcopy(decl["default"])
+    values = project_defaults()
     secrets: set[str] = set()
     for key, value in (stack_file(stack).get("config") or {}).items():
         if not key.startswith(f"{PROJECT}:"):
@@ -227,6 +240,6 @@ def run_stack(stack: str, preview: bool = False, secrets: Optional[dict[str, str
     given.update(secrets or {})
     filled = missing_secrets(values, set(given)) if fill_missing_secrets else set()
     given.update({k: SECRET_PLACEHOLDER for k in filled})
-    result = run(values, given, preview=preview, stack=stack)
+    result = run(values, given, preview=preview, stack=stack_name(stack))
     result.filled = sorted(filled)
     return result

@@ -1,0 +1,58 @@
+"""CI workflows: valid GitHub Actions files that call Makefile targets that exist, with no credentials."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+def make_targets() -> set[str]:
+    text = (ROOT / "Makefile").read_text()
+    return set(re.findall(r"^([a-z][a-z0-9-]*):", text, re.M))
+
+
+def test_there_are_workflows_for_prs_main_and_promotion():
+    assert {w.name for w in WORKFLOWS} == {"pull-request.yml", "main.yml", "promote.yml"}
+
+
+def test_workflows_match_the_github_schema():
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    proc = subprocess.run([str(checker), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_jobs_call_existing_make_targets(workflow):
+    targets = make_targets()
+    doc = yaml.safe_load(workflow.read_text())
+    runs = [step.get("run", "") for job in doc["jobs"].values() for step in job.get("steps", [])]
+    called = {m for run in runs for m in re.findall(r"\bmake (?:-C \S+ )?([a-z][a-z0-9-]*)", run)}
+    assert called, "a workflow that calls no make target drifts from what developers run"
+    assert called <= targets, f"unknown make targets: {called - targets}"
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_credentials_come_from_secrets_only(workflow):
+    text = workflow.read_text()
+    checked = 0
+    for line in text.splitlines():
+        if re.search(r"(TOKEN|PASSPHRASE|KUBECONFIG_DATA):", line) and "GITHUB_OUTPUT" not in line:
+            assert "secrets." in line or "github.token" in line, line
+            checked += 1
+    assert checked or workflow.name == "promote.yml" or "GH_TOKEN" in text
+
+def test_prod_apply_is_gated_and_uses_the_policy_pack():
+    main = yaml.safe_load((ROOT / ".github" / "workflows" / "main.yml").read_text())
+    prod = main["jobs"]["up-prod"]
+    assert prod["environment"] == "production" and prod["needs"] == "up-dev"
+    assert any(step.get("with", {}).get("policyPacks") == "policy" for step in prod["steps"])
