@@ -1,0 +1,222 @@
+"""Start the real servers from what the program renders, outside a pod.
+
+Shared by the end-to-end tests and `make measure`. The MCP server binary runs
+with the Deployment's container args (only the port and a kubeconfig that
+points at no cluster added); Llama Stack / OGX run their rendered config.yaml
+with only the MCP host, storage paths, TLS file paths and (prod) the database
+address rewritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import yaml
+
+import offline
+from components import llama_stack_config
+from components.settings import image_tag
+from tools import verify
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _container(run: offline.Run, deployment: str) -> dict[str, Any]:
+    return run.one("Deployment", deployment)["spec"]["template"]["spec"]["containers"][0]
+
+
+CACHE = Path(os.environ.get("E2E_CACHE", Path.home() / ".cache" / "llamastack-mcp-e2e"))
+MCP = "kubernetes-mcp-server"
+IN_CLUSTER_MCP = f"{MCP}.llama-stack.svc.cluster.local:8080"
+DESTRUCTIVE = {"pods_delete", "pods_run", "pods_exec", "resources_delete", "resources_create_or_update"}
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: none, cluster: {server: "https://127.0.0.1:1"}}]
+contexts: [{name: none, context: {cluster: none, user: none}}]
+current-context: none
+users: [{name: none, user: {token: not-a-cluster}}]
+"""
+
+
+def deps(item: str) -> str:
+    proc = subprocess.run(["bash", str(ROOT / "tools" / "e2e-deps.sh"), item], capture_output=True, text=True,
+                          env={**os.environ, "E2E_CACHE": str(CACHE)}, timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f"tools/e2e-deps.sh {item} failed:\n{proc.stderr[-2000:]}")
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Processes:
+    """Everything a test starts; all stopped at the end, even on failure."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.procs: list[tuple[subprocess.Popen, Path]] = []
+        self.psql: list[str] = []  # a psql command for the database start_postgres made
+
+    def start(self, name: str, cmd: list[str], env: Optional[dict[str, str]] = None) -> subprocess.Popen:
+        log = self.workdir / f"{name}.log"
+        proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=self.workdir,
+                                env={**os.environ, **(env or {})}, start_new_session=True)
+        self.procs.append((proc, log))
+        return proc
+
+    def wait_http(self, proc: subprocess.Popen, url: str, timeout: float) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args[0]} exited ({proc.returncode}) before {url} answered:\n{self.log(proc)}")
+            try:
+                verify.http("GET", url, insecure=True, timeout=2)
+                return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.5)
+        raise RuntimeError(f"{url} did not answer within {timeout}s:\n{self.log(proc)}")
+
+    def log(self, proc: subprocess.Popen) -> str:
+        return next(log for p, log in self.procs if p is proc).read_text()[-3000:]
+
+    def stop(self) -> None:
+        for proc, _ in reversed(self.procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc, _ in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@contextlib.contextmanager
+def processes() -> Iterator[Processes]:
+    workdir = Path(tempfile.mkdtemp(prefix="lsmcp-servers-"))
+    workdir.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data dir
+    procs = Processes(workdir)
+    try:
+        yield procs
+    finally:
+        procs.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ------------------------------------------------------------- MCP server
+
+def start_mcp(run: offline.Run, procs: Processes) -> str:
+    c = _container(run, MCP)
+    version = image_tag(c["image"])[0].lstrip("v")
+    binary = deps_mcp(version)
+    args = list(c["args"])
+    port = free_port()
+    args[args.index("--port") + 1] = str(port)  # only the port and the kubeconfig differ from the pod
+    kubeconfig = procs.workdir / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)
+    proc = procs.start("mcp", [binary, *args, "--kubeconfig", str(kubeconfig)])
+    procs.wait_http(proc, f"http://127.0.0.1:{port}/healthz", 30)
+    return f"http://127.0.0.1:{port}/mcp"
+
+
+def deps_mcp(version: str) -> str:
+    proc = subprocess.run(["bash", str(ROOT / "tools" / "e2e-deps.sh"), "mcp"], capture_output=True, text=True,
+                          env={**os.environ, "E2E_CACHE": str(CACHE), "MCP_VERSION": version}, timeout=900)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr)
+    return proc.stdout.strip().splitlines()[-1]
+
+
+# ------------------------------------------------------------ PostgreSQL
+
+def start_postgres(procs: Processes, database: str, user: str, password: str) -> int:
+    bindir = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
+    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    data, sock = procs.workdir / "pgdata", procs.workdir / "pgsock"
+    for d in (data, sock):
+        d.mkdir()
+        if as_pg:
+            shutil.chown(d, "postgres", "postgres")
+    subprocess.run([*as_pg, f"{bindir}/initdb", "-D", str(data), "-U", "postgres", "--auth-local=trust",
+                    "--auth-host=scram-sha-256"], check=True, capture_output=True)
+    port = free_port()
+    proc = procs.start("postgres", [*as_pg, f"{bindir}/postgres", "-D", str(data), "-p", str(port), "-k", str(sock),
+                                    "-c", "listen_addresses=127.0.0.1"])
+    deadline = time.time() + 30
+    while subprocess.run([f"{bindir}/pg_isready", "-h", str(sock), "-p", str(port)],
+                         capture_output=True).returncode != 0:
+        if proc.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"PostgreSQL did not start:\n{procs.log(proc)}")
+        time.sleep(0.3)
+    psql = [*as_pg, f"{bindir}/psql", "-h", str(sock), "-p", str(port), "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
+    subprocess.run([*psql, "-c", f"CREATE USER {user} PASSWORD '{password}'"], check=True, capture_output=True)
+    subprocess.run([*psql, "-c", f"CREATE DATABASE {database} OWNER {user}"], check=True, capture_output=True)
+    procs.psql = [*psql, "-d", database, "-tAc"]
+    return port
+
+
+# ----------------------------------------------------------- Llama Stack
+
+def self_signed_cert(directory: Path) -> None:
+    directory.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", str(directory / "tls.key"), "-out", str(directory / "tls.crt")],
+                   check=True, capture_output=True)
+
+
+def start_llama_stack(run: offline.Run, mcp_url: str, procs: Processes, venv: str,
+                      postgres_port: Optional[int] = None, postgres_password: str = "") -> str:
+    c = _container(run, "llama-stack")
+    text = run.one("ConfigMap", "llama-stack-config")["data"]["config.yaml"]
+    local_mcp = mcp_url.removeprefix("http://").removesuffix("/mcp")
+    state = procs.workdir / "state"
+    state.mkdir()
+    text = text.replace(IN_CLUSTER_MCP, local_mcp)
+    config = yaml.safe_load(text)
+    data_dir = "/.ogx" if c["command"][0] == "ogx" else "/.llama"
+    for backend in config["storage"]["backends"].values():
+        if "db_path" in backend:
+            backend["db_path"] = backend["db_path"].replace(data_dir, str(state))
+        if postgres_port is not None and "host" in backend:
+            backend["host"], backend["port"] = "127.0.0.1", postgres_port
+    server = config["server"]
+    if "tls_certfile" in server:
+        tls = procs.workdir / "tls"
+        self_signed_cert(tls)
+        server["tls_certfile"] = server["tls_certfile"].replace(llama_stack_config.TLS_DIR, str(tls))
+        server["tls_keyfile"] = server["tls_keyfile"].replace(llama_stack_config.TLS_DIR, str(tls))
+    config_file = procs.workdir / "config.yaml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    command = list(c["command"])
+    command[command.index(llama_stack_config.config_path())] = str(config_file)
+    port = free_port()
+    command[command.index("--port") + 1] = str(port)
+    command[0] = str(Path(venv) / "bin" / command[0])
+    env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
+    env["KUBERNETES_MCP_URL"] = env["KUBERNETES_MCP_URL"].replace(IN_CLUSTER_MCP, local_mcp)
+    env.update(HOME=str(state), POSTGRES_PASSWORD=postgres_password, OGX_LOGGING="all=warning",
+               LLAMA_STACK_LOGGING="all=warning")
+    proc = procs.start("llama-stack", command, env)
+    scheme = "https" if "tls_certfile" in server else "http"
+    base = f"{scheme}://127.0.0.1:{port}"
+    procs.wait_http(proc, f"{base}/v1/health", 240)
+    return base
+
+
+def tool_names(mcp_url: str) -> set[str]:
+    return {t["name"] for t in verify.mcp_tools(mcp_url)}
