@@ -161,8 +161,8 @@ _LOCK = threading.Lock()
 
 
 def run(settings: dict[str, Any], secrets: Optional[dict[str, str]] = None, preview: bool = False,
-        stack: str = "dev") -> Run:
-    """Run `__main__.py` with these settings under mocks; collect registrations, exports, errors."""
+        stack: str = "dev", program: Optional[Path] = None) -> Run:
+    """Run `__main__.py` (or another program) with these settings under mocks; collect what it did."""
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import rpc
@@ -205,7 +205,7 @@ def run(settings: dict[str, Any], secrets: Optional[dict[str, str]] = None, prev
     config.update({f"{PROJECT}:{k}": v for k, v in secrets.items()})
     pulumi.runtime.set_all_config(config, [f"{PROJECT}:{k}" for k in secrets])
     try:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        runpy.run_path(str(program or ROOT / "__main__.py"), run_name="__main__")
         _sync_await(wait_for_rpcs())
     except pulumi.RunError as err:
         result.error = str(err)

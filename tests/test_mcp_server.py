@@ -155,9 +155,11 @@ def test_prod_autoscales_and_keeps_one_pod_up(prod):
     assert pdb["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
 
 
-def test_prod_sizes_the_container_from_settings(prod):
-    assert container(prod, MCP)["resources"] == {"requests": {"cpu": "500m", "memory": "512Mi"},
-                                                 "limits": {"cpu": "1000m", "memory": "1Gi"}}
+def test_containers_are_sized_from_the_stack_file(prod):
+    import offline
+    values, _ = offline.stack_settings("prod")
+    assert container(prod, MCP)["resources"] == values["mcpServer"]["resources"]
+    assert container(prod, "llama-stack")["resources"] == values["llamaStack"]["resources"]
 
 
 def test_static_replicas_of_two_get_a_pdb(preview):
