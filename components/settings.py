@@ -472,6 +472,11 @@ class Monitoring(Settings):
     labels: Labels = {}
 
 
+def _ingress_needs_a_host(route: Exposure, problems: _Problems) -> None:
+    if route.enabled and not route.host:
+        problems.add("route.host", "", "is required on platform: kubernetes (an Ingress needs a host)")
+
+
 class StackSettings(Settings):
     platform: Literal["openshift", "kubernetes"] = "openshift"
     namespace: NamespaceSettings = NamespaceSettings()
@@ -485,8 +490,7 @@ class StackSettings(Settings):
     def _mcp_fits_platform(cls, mcp: McpServer, info: ValidationInfo) -> McpServer:
         problems = _Problems()
         if info.data.get("platform") == "kubernetes":
-            if mcp.route.enabled and not mcp.route.host:
-                problems.add("route.host", "", "is required on platform: kubernetes (an Ingress needs a host)")
+            _ingress_needs_a_host(mcp.route, problems)
             if mcp.scc.create:
                 problems.add("scc.create", True, "SecurityContextConstraints exist only on platform: openshift")
         problems.raise_any()
@@ -497,8 +501,7 @@ class StackSettings(Settings):
     def _llama_stack_fits_platform(cls, stack: LlamaStack, info: ValidationInfo) -> LlamaStack:
         problems = _Problems()
         if info.data.get("platform") == "kubernetes":
-            if stack.route.enabled and not stack.route.host:
-                problems.add("route.host", "", "is required on platform: kubernetes (an Ingress needs a host)")
+            _ingress_needs_a_host(stack.route, problems)
             if stack.distribution == "ogx" and not stack.tls.secret_name and not stack.tls.insecure:
                 problems.add("tls.secretName", "", "OGX serves only TLS: on platform: kubernetes name a TLS "
                                                    "Secret (tls.secretName), or set tls.insecure: true")
