@@ -12,7 +12,7 @@ from .mcp_server import KubernetesMcpServer
 from .mcp_server import url as mcp_url  # known before anything is created: previews show the whole config
 from .monitoring import Monitoring
 from .network_policy import NetworkPolicies
-from .settings import PROJECT, SECRET_KEYS, TOP_LEVEL_KEYS, SettingsError, StackSettings, load_settings, parse_value
+from .settings import PROJECT, SECRET_KEYS, SettingsError, StackSettings, load_settings, parse_value
 
 
 def read_settings() -> tuple[StackSettings, dict[str, pulumi.Output[str]]]:
@@ -51,8 +51,6 @@ def deploy(settings: StackSettings, secrets: dict[str, pulumi.Output[str]]) -> d
     if stack.url is not None:
         exports["llamaStackUrl"] = stack.url
     return exports
-
-
 
 
 def main() -> None:

@@ -66,6 +66,13 @@ case "${1:-all}" in
   ogx) server_venv "ogx-$OGX_VERSION" "ogx==$OGX_VERSION" "ogx-api==$OGX_VERSION" aiosqlite asyncpg "psycopg2-binary" openai ;;
   checkov) server_venv_py "checkov" "$(command -v python3)" "checkov>=3,<4" ;;
   python312) python312 ;;
-  all) mcp_binary; "$0" llama-stack; "$0" llama-stack-legacy; "$0" ogx; "$0" checkov ;;
+  all)
+    mcp_binary
+    "$0" checkov
+    if python312 >/dev/null; then
+      "$0" llama-stack; "$0" llama-stack-legacy; "$0" ogx
+    else
+      log "Python 3.12 not found: the Llama Stack / OGX end-to-end tests will be skipped"
+    fi ;;
   *) echo "usage: $0 [mcp|llama-stack|llama-stack-legacy|ogx|checkov|python312|all]" >&2; exit 2 ;;
 esac
