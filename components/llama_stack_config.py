@@ -56,16 +56,52 @@ def _backends(stack: LlamaStack) -> dict[str, Any]:
             "sql_default": {"type": "sql_postgres", **common}}
 
 
+def _kv(namespace: str) -> dict[str, str]:
+    return {"namespace": namespace, "backend": "kv_default"}
+
+
+def _sql(table: str) -> dict[str, str]:
+    return {"table_name": table, "backend": "sql_default"}
+
+
 def _stores(stack: LlamaStack) -> dict[str, Any]:
-    kv = lambda namespace: {"namespace": namespace, "backend": "kv_default"}  # noqa: E731
-    sql = lambda table: {"table_name": table, "backend": "sql_default"}  # noqa: E731
-    stores = {"metadata": kv("registry"), "inference": sql("inference_store"),
-              "conversations": sql("openai_conversations")}
-    if stack.dialect == "tool_groups":
-        return stores
+    stores = {"metadata": _kv("registry"), "inference": _sql("inference_store"),
+              "conversations": _sql("openai_conversations")}
     if stack.distribution == "ogx":  # OGX moved prompts and connectors to SQL tables
-        return {**stores, "prompts": sql("prompts"), "connectors": sql("connectors")}
-    return {**stores, "prompts": kv("prompts"), "connectors": kv("connectors")}
+        return {**stores, "prompts": _sql("prompts"), "connectors": _sql("connectors")}
+    return {**stores, "prompts": _kv("prompts"), "connectors": _kv("connectors")}
+
+
+def agent_api(stack: LlamaStack) -> str:
+    """The OpenAI-compatible agent API (Responses): `agents` up to 0.6, `responses` since 0.7."""
+    return "agents" if stack.dialect == "tool_groups" else "responses"
+
+
+def _agent_provider(stack: LlamaStack) -> dict[str, Any]:
+    responses = {**_sql("responses"), "max_write_queue_size": 10000, "num_writers": 4}
+    if stack.distribution == "ogx":
+        return {"provider_id": "builtin", "provider_type": "inline::builtin",
+                "config": {"persistence": {"responses": responses}}}
+    persistence = {"agent_state": _kv("agents"), "responses": responses}
+    if stack.dialect == "tool_groups":
+        return {"provider_id": "meta-reference", "provider_type": "inline::meta-reference",
+                "config": {"persistence": persistence}}
+    return {"provider_id": "builtin", "provider_type": "inline::builtin", "config": {"persistence": persistence}}
+
+
+def _agent_companions(stack: LlamaStack) -> dict[str, list[dict[str, Any]]]:
+    """What the agent API needs beside inference and tools: files and a vector store.
+
+    Both keep their metadata in the storage backends (so in PostgreSQL when
+    that is the backend); uploaded file bodies stay on the pod's data volume.
+    """
+    return {
+        "files": [{"provider_id": "builtin-files", "provider_type": "inline::localfs",
+                   "config": {"storage_dir": f"{data_dir(stack)}/files",
+                              "metadata_store": _sql("files_metadata")}}],
+        "vector_io": [{"provider_id": "faiss", "provider_type": "inline::faiss",
+                       "config": {"persistence": _kv("vector_io::faiss")}}],
+    }
 
 
 def mcp_servers(stack: LlamaStack, mcp_url: str) -> list[tuple[str, str]]:
@@ -82,11 +118,13 @@ def render(stack: LlamaStack, mcp_url: str) -> dict[str, Any]:
     config: dict[str, Any] = {
         "version": 2,
         "distro_name": "llamastack-mcp",
-        "apis": ["inference", "tool_runtime"],
+        "apis": sorted(["inference", "tool_runtime", "files", "vector_io", agent_api(stack)]),
         "providers": {
             "inference": [_inference_provider(stack)],
             "tool_runtime": [{"provider_id": MCP_PROVIDER_ID, "provider_type": "remote::model-context-protocol",
                               "config": {}}],
+            agent_api(stack): [_agent_provider(stack)],
+            **_agent_companions(stack),
         },
         "storage": {"backends": _backends(stack), "stores": _stores(stack)},
         "server": server,

@@ -10,6 +10,7 @@ must pass against them.
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -19,7 +20,7 @@ import offline
 from conftest import TEST_SECRETS, run_variant
 from tools import verify
 from tools.servers import (DESTRUCTIVE, deps, free_port, processes, start_llama_stack, start_mcp, start_postgres,
-                           tool_names)
+                           start_stub_model, tool_names)
 
 
 
@@ -111,3 +112,30 @@ def test_verify_fails_clearly_when_nothing_answers(capsys):
     assert code == 1 and "FAIL  Llama Stack health" in out and "FAIL  MCP server health" in out
 
 
+# An agent turn: client -> Llama Stack (Responses API) -> model asks for a tool ->
+# Llama Stack calls it on the MCP server through the connector -> Kubernetes API.
+OGX = {"distribution": "ogx", "version": "1.5.0", "image": "docker.io/ogxai/distribution-starter:1.5.0"}
+
+
+@pytest.mark.parametrize("llama_stack,venv_item", [({}, "llama-stack"), (OGX, "ogx")], ids=["llama-stack-0.7", "ogx"])
+def test_agent_turn_calls_the_mcp_tool_through_the_connector(python312, procs, llama_stack, venv_item):
+    run = run_variant("dev", llamaStack={**llama_stack, "inference": {"model": "stub-model"}})
+    assert run.error is None, run.error
+    model_url = start_stub_model(procs, "stub-model", "namespaces_list")
+    mcp_url = start_mcp(run, procs)
+    base = start_llama_stack(run, mcp_url, procs, deps(venv_item), inference_url=model_url)
+    models = [m["id"] for m in yaml.safe_load(verify.http("GET", f"{base}/v1/models", insecure=True)[1])["data"]]
+    model = next(m for m in models if m.endswith("stub-model"))
+    status, text, _ = verify.http("POST", f"{base}/v1/responses", {
+        "model": model, "input": "Which namespaces exist?", "stream": False,
+        "tools": [{"type": "mcp", "server_label": "kubernetes", "connector_id": "kubernetes"}]},
+        {"Content-Type": "application/json"}, insecure=True, timeout=120)
+    assert status == 200, text[:2000]
+    calls = [item for item in yaml.safe_load(text)["output"] if item.get("type") == "mcp_call"]
+    assert [c["name"] for c in calls] == ["namespaces_list"], text[:2000]
+    assert calls[0]["server_label"] == "kubernetes"
+    # There is no cluster here, so the tool itself fails; Llama Stack reports that as the call's error.
+    assert calls[0].get("error") or calls[0].get("output")
+    # The MCP server's own count proves the call reached it through the connector.
+    metrics = verify.http("GET", mcp_url.removesuffix("/mcp") + "/metrics")[1]
+    assert re.search(r'k8s_mcp_tool_calls_total\{[^}]*tool_name="namespaces_list"[^}]*\} [1-9]', metrics), metrics[-1500:]

