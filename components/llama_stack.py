@@ -55,10 +55,9 @@ def command(settings: StackSettings) -> list[str]:
     return ["llama", "stack", "run", server_config.config_path(), *port]
 
 
-def config_map(settings: StackSettings, mcp_url: str) -> Manifest:
-    a = app(settings)
-    text = server_config.render_text(settings.llama_stack, mcp_url)
-    return meta.manifest("v1", "ConfigMap", a.metadata(CONFIG_MAP_NAME), data={server_config.CONFIG_FILE: text})
+def config_map(settings: StackSettings, config_text: str) -> Manifest:
+    return meta.manifest("v1", "ConfigMap", app(settings).metadata(CONFIG_MAP_NAME),
+                         data={server_config.CONFIG_FILE: config_text})
 
 
 def secret(settings: StackSettings, secrets: Mapping[str, Any]) -> Optional[Manifest]:
@@ -81,10 +80,9 @@ def data_claim(settings: StackSettings) -> Optional[Manifest]:
     return meta.manifest("v1", "PersistentVolumeClaim", app(settings).metadata(DATA_CLAIM), spec=spec)
 
 
-def deployment(settings: StackSettings, mcp_url: str, secrets: Mapping[str, Any]) -> Manifest:
+def deployment(settings: StackSettings, mcp_url: str, config_text: str, secrets: Mapping[str, Any]) -> Manifest:
     a, stack = app(settings), settings.llama_stack
     uid = meta.LLAMA_STACK_UID if settings.platform == "kubernetes" else None
-    config_text = server_config.render_text(stack, mcp_url)
     data = server_config.data_dir(stack)
 
     volumes: list[dict[str, Any]] = [{"name": "config", "configMap": {"name": CONFIG_MAP_NAME}}]
@@ -136,9 +134,10 @@ def manifests(settings: StackSettings, mcp_url: str, secrets: Mapping[str, Any])
     if settings.platform == "openshift" and stack.serves_tls and not stack.tls.secret_name:
         service_annotations = {"service.beta.openshift.io/serving-cert-secret-name": SERVING_CERT_SECRET}
     timeout = stack.route.timeout_seconds
-    out = [workload.service_account(a, automount=False), config_map(settings, mcp_url)]
+    config_text = server_config.render_text(stack, mcp_url)
+    out = [workload.service_account(a, automount=False), config_map(settings, config_text)]
     out += [m for m in (secret(settings, secrets), data_claim(settings)) if m]
-    out += [deployment(settings, mcp_url, secrets), workload.service(a, service_annotations),
+    out += [deployment(settings, mcp_url, config_text, secrets), workload.service(a, service_annotations),
             *workload.availability(a, stack)]
     out += workload.exposure(
         a, settings.platform, stack.route,
