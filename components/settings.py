@@ -75,6 +75,13 @@ def _hostname(value: str) -> str:
     return value
 
 
+def _object_name(value: str) -> str:
+    if value and (len(value) > 253 or not _DNS_SUBDOMAIN.match(value)):
+        raise PydanticCustomError("object_name", "must be empty or a Kubernetes object name: lowercase letters, "
+                                                 "digits, '-' and '.', starting and ending with a letter or digit")
+    return value
+
+
 def _quantity(value: str) -> str:
     try:
         parse_quantity(value)
@@ -107,6 +114,7 @@ def _label_map(value: dict[str, str]) -> dict[str, str]:
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
+ObjectName = Annotated[str, AfterValidator(_object_name)]  # a Secret, IngressClass or StorageClass
 Quantity = Annotated[str, AfterValidator(_quantity)]
 Image = Annotated[str, AfterValidator(_image)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
@@ -260,8 +268,8 @@ class Exposure(Settings):
 
     enabled: bool = False
     host: Hostname = ""
-    ingress_class_name: str = ""  # Kubernetes only
-    tls_secret_name: str = ""     # Kubernetes only: the Ingress's TLS Secret
+    ingress_class_name: ObjectName = ""  # Kubernetes only
+    tls_secret_name: ObjectName = ""     # Kubernetes only: the Ingress's TLS Secret
 
 
 class McpRoute(Exposure):
@@ -336,7 +344,7 @@ class Postgres(Settings):
 class Storage(Settings):
     backend: Literal["sqlite", "postgres"] = "sqlite"
     size: Quantity = "10Gi"
-    storage_class_name: str = ""
+    storage_class_name: ObjectName = ""
     postgres: Postgres = Postgres()
 
 
@@ -346,7 +354,7 @@ class LlamaStackRoute(Exposure):
 
 
 class Tls(Settings):
-    secret_name: str = ""
+    secret_name: ObjectName = ""
     insecure: bool = False
 
 

@@ -57,6 +57,13 @@ BAD = [
      'llamaStack.tls.secretName = "": OGX serves only TLS'),
     ({"llamaStack": {"extraMcpServers": [{"id": "kubernetes", "url": "http://x:1/mcp"}]}},
      "llamaStack.extraMcpServers = "),
+    ({"mcpServer": {"route": {"tlsSecretName": "My_Cert"}}},
+     'mcpServer.route.tlsSecretName = "My_Cert": must be empty or a Kubernetes object name'),
+    ({"llamaStack": {"tls": {"secretName": "-cert"}}}, 'llamaStack.tls.secretName = "-cert": must be empty or a Kubernetes'),
+    ({"llamaStack": {"storage": {"storageClassName": "Fast SSD"}}},
+     'llamaStack.storage.storageClassName = "Fast SSD": must be empty or a Kubernetes object name'),
+    ({"llamaStack": {"route": {"ingressClassName": "NGINX"}}},
+     'llamaStack.route.ingressClassName = "NGINX": must be empty or a Kubernetes object name'),
     ({"monitoring": {"memoryWarningRatio": 1.5}}, "monitoring.memoryWarningRatio = 1.5: must be less than or equal to 1"),
 ]
 
