@@ -9,9 +9,8 @@ import pulumi
 
 from . import llama_stack_config as server_config
 from . import meta, workload
-from .mcp_server import public_url
 from .meta import Manifest
-from .registry import register_all
+from .registry import public_url, register_all
 from .settings import StackSettings
 from .workload import App, PodTemplate
 
@@ -39,11 +38,13 @@ def internal_url(settings: StackSettings) -> str:
     return f"{scheme}://{app(settings).service_host}:{meta.LLAMA_STACK_PORT}"
 
 
+SECRET_ENV = {"inferenceApiKey": server_config.INFERENCE_API_KEY_ENV,
+              "postgresPassword": server_config.POSTGRES_PASSWORD_ENV}
+
+
 def secret_env(secrets: Mapping[str, Any]) -> dict[str, str]:
-    """Secret key -> environment variable, for the secrets that are set."""
-    names = {"inferenceApiKey": server_config.INFERENCE_API_KEY_ENV,
-             "postgresPassword": server_config.POSTGRES_PASSWORD_ENV}
-    return {names[k]: names[k] for k in sorted(secrets) if k in names}
+    """Secret key -> the environment variable it fills, for the secrets that are set."""
+    return {key: SECRET_ENV[key] for key in sorted(secrets) if key in SECRET_ENV}
 
 
 def command(settings: StackSettings) -> list[str]:
@@ -64,10 +65,8 @@ def secret(settings: StackSettings, secrets: Mapping[str, Any]) -> Optional[Mani
     env = secret_env(secrets)
     if not env:
         return None
-    by_env = {server_config.INFERENCE_API_KEY_ENV: "inferenceApiKey",
-              server_config.POSTGRES_PASSWORD_ENV: "postgresPassword"}
     return meta.manifest("v1", "Secret", app(settings).metadata(SECRET_NAME), type="Opaque",
-                         stringData={name: secrets[by_env[name]] for name in env})
+                         stringData={name: secrets[key] for key, name in env.items()})
 
 
 def data_claim(settings: StackSettings) -> Optional[Manifest]:
@@ -105,7 +104,7 @@ def deployment(settings: StackSettings, mcp_url: str, config_text: str, secrets:
 
     env: list[dict[str, Any]] = [{"name": "KUBERNETES_MCP_URL", "value": mcp_url}]
     env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": name}}}
-            for name in secret_env(secrets)]
+            for name in secret_env(secrets).values()]
 
     container = {
         "name": CONTAINER,

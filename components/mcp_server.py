@@ -8,7 +8,7 @@ import pulumi
 
 from . import meta, workload
 from .meta import Manifest
-from .registry import register_all
+from .registry import public_url, register_all
 from .settings import McpServer, StackSettings
 from .workload import App, PodTemplate
 
@@ -62,10 +62,7 @@ def _cluster_reads(platform: str, with_nodes: bool) -> list[dict[str, Any]]:
 def _rules(mcp: McpServer) -> list[dict[str, Any]]:
     preset = mcp.rbac.preset
     if preset == "custom":
-        return [r.model_dump(by_alias=True, exclude_defaults=False, exclude={"resource_names", "non_resource_urls"})
-                | ({"resourceNames": r.resource_names} if r.resource_names else {})
-                | ({"nonResourceURLs": r.non_resource_urls} if r.non_resource_urls else {})
-                for r in mcp.rbac.rules]
+        return [{k: v for k, v in r.model_dump(by_alias=True).items() if v} for r in mcp.rbac.rules]
     full = preset == "full"
     return _workload_rules(CRUD if full else READ, secrets=full) + _namespaced_reads()
 
@@ -238,14 +235,3 @@ class KubernetesMcpServer(pulumi.ComponentResource):
         if self.route_url is not None:
             outputs["routeUrl"] = self.route_url
         self.register_outputs(outputs)
-
-
-def public_url(route: Any, ingress: Any, path: str = "") -> Optional[pulumi.Output[str]]:
-    """https URL of a Route (host as admitted, possibly generated) or an Ingress."""
-    if route is not None:
-        return route.spec.apply(lambda spec: f"https://{(spec or {}).get('host') or '<generated>'}{path}")
-    if ingress is not None:
-        return ingress.spec.apply(lambda spec: f"https://{spec.rules[0].host}{path}")
-    return None
-
-

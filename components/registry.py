@@ -85,3 +85,12 @@ def register_all(manifests: list[Manifest], opts: pulumi.ResourceOptions) -> dic
             raise ValueError(f"two objects named {k}")
         created[k] = register(manifest, opts)
     return created
+
+
+def public_url(route: Any, ingress: Any, path: str = "") -> Optional[pulumi.Output[str]]:
+    """https URL of a Route (host as admitted, possibly generated) or an Ingress."""
+    if route is not None:
+        return route.spec.apply(lambda spec: f"https://{(spec or {}).get('host') or '<generated>'}{path}")
+    if ingress is not None:
+        return ingress.spec.apply(lambda spec: f"https://{spec.rules[0].host}{path}")
+    return None

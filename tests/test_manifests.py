@@ -164,9 +164,8 @@ CHECKOV_ALLOWLIST = ROOT / "tests" / "checkov-allowlist.yaml"
 
 
 def _checkov() -> str:
-    import os
-    cache = Path(os.environ.get("E2E_CACHE", Path.home() / ".cache" / "llamastack-mcp-e2e"))
-    for candidate in (cache / "venv-checkov" / "bin" / "checkov", shutil.which("checkov")):
+    from tools.servers import CACHE
+    for candidate in (CACHE / "venv-checkov" / "bin" / "checkov", shutil.which("checkov")):
         if candidate and Path(candidate).exists():
             return str(candidate)
     pytest.fail("checkov is not installed: run `make e2e-deps` (tools/e2e-deps.sh checkov)")

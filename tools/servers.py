@@ -51,9 +51,10 @@ users: [{name: none, user: {token: not-a-cluster}}]
 """
 
 
-def deps(item: str) -> str:
+def deps(item: str, **env: str) -> str:
+    """Fetch (once) a dependency with tools/e2e-deps.sh; returns its path."""
     proc = subprocess.run(["bash", str(ROOT / "tools" / "e2e-deps.sh"), item], capture_output=True, text=True,
-                          env={**os.environ, "E2E_CACHE": str(CACHE)}, timeout=1800)
+                          env={**os.environ, "E2E_CACHE": str(CACHE), **env}, timeout=1800)
     if proc.returncode != 0:
         raise RuntimeError(f"tools/e2e-deps.sh {item} failed:\n{proc.stderr[-2000:]}")
     return proc.stdout.strip().splitlines()[-1]
@@ -124,7 +125,7 @@ def processes() -> Iterator[Processes]:
 def start_mcp(run: offline.Run, procs: Processes) -> str:
     c = _container(run, MCP)
     version = image_tag(c["image"])[0].lstrip("v")
-    binary = deps_mcp(version)
+    binary = deps("mcp", MCP_VERSION=version)
     args = list(c["args"])
     port = free_port()
     args[args.index("--port") + 1] = str(port)  # only the port and the kubeconfig differ from the pod
@@ -133,14 +134,6 @@ def start_mcp(run: offline.Run, procs: Processes) -> str:
     proc = procs.start("mcp", [binary, *args, "--kubeconfig", str(kubeconfig)])
     procs.wait_http(proc, f"http://127.0.0.1:{port}/healthz", 30)
     return f"http://127.0.0.1:{port}/mcp"
-
-
-def deps_mcp(version: str) -> str:
-    proc = subprocess.run(["bash", str(ROOT / "tools" / "e2e-deps.sh"), "mcp"], capture_output=True, text=True,
-                          env={**os.environ, "E2E_CACHE": str(CACHE), "MCP_VERSION": version}, timeout=900)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr)
-    return proc.stdout.strip().splitlines()[-1]
 
 
 # ------------------------------------------------------------ PostgreSQL
