@@ -6,14 +6,14 @@ VENV := venv
 BIN := $(VENV)/bin
 STACK ?= dev
 OUT ?= build/$(STACK)
-# State stays in the repo unless a backend is given (Pulumi Cloud, S3, ...).
-export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+ARGS ?=
 export E2E_CACHE ?= $(HOME)/.cache/llamastack-mcp-e2e
 
-.PHONY: help setup system-deps e2e-deps test e2e up preview destroy render verify policy promote bench measure
+.PHONY: help setup system-deps e2e-deps toolchain cluster cluster-down cluster-clean test e2e test-cluster \
+	up preview destroy refresh render verify policy promote bench measure
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,29 +28,40 @@ system-deps:  ## Debian packages the tests use (promtool, PostgreSQL)
 e2e-deps:  ## the real MCP server, Llama Stack, OGX and checkov, cached in $(E2E_CACHE)
 	bash tools/e2e-deps.sh all
 
-test: setup system-deps e2e-deps  ## the whole test suite (what CI runs)
-	$(BIN)/python -m pytest -q tests
+toolchain:  ## build (once, cached by version) Pulumi, the provider, Kubernetes, etcd, kwok
+	bash localcluster/toolchain.sh
+
+cluster: toolchain  ## start the local control plane (.cluster/); then: . .cluster/env
+	bash localcluster/cluster.sh up
+
+cluster-down:  ## stop every process of the local cluster (data kept)
+	bash localcluster/cluster.sh down
+
+cluster-clean:  ## stop the local cluster and delete its data and Pulumi state
+	bash localcluster/cluster.sh clean
+
+test: setup system-deps e2e-deps toolchain  ## the whole test suite (what CI runs)
+	$(BIN)/python -m pytest -q -rfEs tests
+
+test-cluster: setup toolchain  ## only the tests on the real engine and a local control plane
+	$(BIN)/python -m pytest -q -rfEs tests/test_cluster.py
 
 e2e: setup system-deps e2e-deps  ## only the end-to-end tests against the real servers
 	$(BIN)/python -m pytest -q tests/test_e2e.py
 
-define need_pulumi
-	@command -v pulumi >/dev/null 2>&1 || { echo "error: the Pulumi CLI is not installed (https://www.pulumi.com/docs/install/); 'make render' works without it" >&2; exit 1; }
-endef
+# With no kubeconfig given these target the local cluster (built and started
+# as needed); localcluster/pulumi.sh prints the cluster and the backend used.
+up: setup  ## pulumi up on STACK (default dev); ARGS passed on (e.g. ARGS=--yes)
+	bash localcluster/pulumi.sh $(STACK) up $(ARGS)
 
-up: setup  ## pulumi up on STACK (default dev)
-	$(need_pulumi)
-	pulumi stack select --create $(STACK)
-	pulumi up --stack $(STACK)
+preview: setup  ## pulumi preview on STACK; ARGS passed on
+	bash localcluster/pulumi.sh $(STACK) preview $(ARGS)
 
-preview: setup  ## pulumi preview on STACK
-	$(need_pulumi)
-	pulumi stack select --create $(STACK)
-	pulumi preview --stack $(STACK)
+destroy: setup  ## pulumi destroy on STACK (removes cluster-wide RBAC and SCC too); ARGS passed on
+	bash localcluster/pulumi.sh $(STACK) destroy $(ARGS)
 
-destroy: setup  ## pulumi destroy on STACK (removes cluster-wide RBAC and SCC too)
-	$(need_pulumi)
-	pulumi destroy --stack $(STACK)
+refresh: setup  ## pulumi refresh on STACK; ARGS passed on
+	bash localcluster/pulumi.sh $(STACK) refresh $(ARGS)
 
 render: setup  ## write STACK's Kubernetes objects as YAML into OUT, offline
 	$(BIN)/python tools/render.py --stack $(STACK) --out $(OUT)

@@ -31,13 +31,20 @@ def labels(app: str, instance: str, component: str) -> dict[str, str]:
     }
 
 
+# The stack is the source of truth: a server-side apply takes back fields that
+# someone changed out of band (kubectl scale/label/edit, another controller's
+# first write, a Helm release being adopted) instead of failing on the
+# field-manager conflict. Found on the local cluster: without it the `up` after
+# a `kubectl scale` fails with "Server-Side Apply field conflict".
+OWNERSHIP = {"pulumi.com/patchForce": "true"}
+
+
 def metadata(name: str, namespace: Optional[str], object_labels: dict[str, str],
              annotations: Optional[dict[str, str]] = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "labels": dict(object_labels)}
+    meta: dict[str, Any] = {"name": name, "labels": dict(object_labels),
+                            "annotations": {**OWNERSHIP, **(annotations or {})}}
     if namespace is not None:
         meta["namespace"] = namespace
-    if annotations:
-        meta["annotations"] = dict(annotations)
     return meta
 
 

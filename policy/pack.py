@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -18,11 +19,20 @@ except ImportError:  # run by `pulumi preview --policy-pack policy` as a top-lev
     import rules  # type: ignore[no-redef]
 
 
+def _plain(value: Any) -> Any:
+    """Policy props arrive as read-only proxies, not dicts and lists: make them plain."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _manifest(resource_type: str, props: Any) -> dict[str, Any] | None:
     """Kubernetes resources' props are the object itself (camelCase, like a manifest)."""
-    if not resource_type.startswith("kubernetes:") or not isinstance(props, dict):
+    if not resource_type.startswith("kubernetes:") or not isinstance(props, Mapping):
         return None
-    return dict(props)
+    return _plain(props)
 
 
 def _resource_policy(name: str, description: str, rule) -> ResourceValidationPolicy:

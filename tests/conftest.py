@@ -14,7 +14,6 @@ sys.path.insert(0, str(ROOT))
 
 import offline  # noqa: E402
 
-SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
 TEST_SECRETS = {"inferenceApiKey": "sk-test-INFERENCE-0123456789", "postgresPassword": "pg-test-PASSWORD-9876"}
 
 
@@ -57,3 +56,25 @@ def prod(preview) -> offline.Run:
 
 def container(run: offline.Run, deployment: str) -> dict[str, Any]:
     return run.one("Deployment", deployment)["spec"]["template"]["spec"]["containers"][0]
+
+
+# ---------------------------------------------------------- the local cluster
+
+CLUSTER_DIR = ROOT / "build" / "test-cluster"
+CLUSTER_PORT_BASE = 16500  # `make cluster` uses 16400: the two can run side by side
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """A fresh local control plane for this test session (localcluster/), stopped at the end.
+
+    Its logs and every command's output stay in build/test-cluster/ for a failed run.
+    """
+    from localcluster.harness import LocalCluster, toolchain_missing
+
+    missing = toolchain_missing()
+    if missing:
+        pytest.fail(f"the toolchain lacks {', '.join(missing)}: run `make toolchain`")
+    local = LocalCluster(CLUSTER_DIR, CLUSTER_PORT_BASE).up(fresh=True)
+    yield local
+    local.down()

@@ -70,7 +70,7 @@ def test_ogx_dialect_uses_sql_stores_and_its_own_cli(preview):
     assert c["command"] == ["ogx", "run", "/etc/llama-stack/config.yaml", "--port", "8321"]
     assert c["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
     svc = run.one("Service", LS)
-    assert svc["metadata"]["annotations"] == {"service.beta.openshift.io/serving-cert-secret-name": "llama-stack-tls"}
+    assert svc["metadata"]["annotations"]["service.beta.openshift.io/serving-cert-secret-name"] == "llama-stack-tls"
     assert run.one("Route", LS)["spec"]["tls"]["termination"] == "reencrypt"
     volumes = run.one("Deployment", LS)["spec"]["template"]["spec"]["volumes"]
     assert {"name": "tls", "secret": {"secretName": "llama-stack-tls"}} in volumes

@@ -14,16 +14,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import ROOT, SHARED_SCHEMAS, run_variant
+from conftest import ROOT, run_variant
+from localcluster import crds
 from variants import VARIANTS
 
 K8S_VERSION = "1.31.0"  # OpenShift 4.18's Kubernetes
-SHARED = {
-    "Route": "route.openshift.io_v1_Route.json",
-    "SecurityContextConstraints": "security.openshift.io_v1_SecurityContextConstraints.json",
-    "ServiceMonitor": "monitoring.coreos.com_v1_ServiceMonitor.json",
-    "PrometheusRule": "monitoring.coreos.com_v1_PrometheusRule.json",
-}
+# Kinds checked against strict schemas derived from the upstream CRDs the local cluster installs.
+SHARED = tuple(crds.CRDS)
 IDS = [v[0] for v in VARIANTS]
 
 
@@ -54,13 +51,11 @@ def test_kubernetes_objects_validate_strictly(variant):
 
 
 @pytest.mark.parametrize("variant", IDS)
-def test_openshift_and_operator_kinds_validate_against_shared_schemas(variant):
-    if not SHARED_SCHEMAS.is_dir():
-        pytest.skip(f"{SHARED_SCHEMAS} is absent: the OpenShift/Prometheus Operator schemas come from there")
+def test_openshift_and_operator_kinds_validate_against_upstream_crds(variant):
     for manifest in objects(variant):
         if manifest["kind"] not in SHARED:
             continue
-        schema = json.loads((SHARED_SCHEMAS / SHARED[manifest["kind"]]).read_text())
+        schema = crds.json_schema(manifest["kind"], manifest["apiVersion"].split("/")[1])
         errors = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(manifest)]
         assert errors == [], f"{manifest['kind']} {manifest['metadata']['name']}: {errors}"
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import jsonschema
 import pytest
 import yaml
 
 from components.settings import TOP_LEVEL_KEYS, defaults
-from conftest import ROOT, SHARED_SCHEMAS
+from conftest import ROOT
+from localcluster import crds
 
 
 def project() -> dict:
@@ -17,10 +16,7 @@ def project() -> dict:
 
 
 def test_project_file_matches_pulumis_schema():
-    if not SHARED_SCHEMAS.is_dir():
-        pytest.skip(f"{SHARED_SCHEMAS} is absent")
-    schema = json.loads((SHARED_SCHEMAS / "pulumi-project.json").read_text())
-    jsonschema.validate(project(), schema)
+    jsonschema.validate(project(), crds.pulumi_project_schema())
 
 
 def test_project_runs_python_with_pip_in_venv():

@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# A local Kubernetes control plane on loopback, for `pulumi up` and the tests:
+# etcd, kube-apiserver (RBAC, TokenRequest, the usual admission plugins),
+# kube-controller-manager, kube-scheduler and kwok with two simulated nodes
+# whose pods become Running/Ready (containers never run).
+#
+#   bash localcluster/cluster.sh up      # idempotent; prints how to use it
+#   bash localcluster/cluster.sh down    # stops every process it started, by pid
+#   bash localcluster/cluster.sh status
+#   bash localcluster/cluster.sh clean   # down, then forget the cluster's data and state
+#
+# CLUSTER_DIR (default .cluster) holds certificates, data, logs, pids, the
+# kubeconfig and the env file; PORT_BASE (default 16400) spaces the ports, so
+# a second cluster can run beside the first (CLUSTER_DIR=.cluster-b PORT_BASE=16500).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+. "$here/versions.env"
+E2E_CACHE="${E2E_CACHE:-$HOME/.cache/llamastack-mcp-e2e}"
+TOOLCHAIN="${TOOLCHAIN:-$E2E_CACHE/toolchain}"
+BIN="$TOOLCHAIN/bin"
+DIR="${CLUSTER_DIR:-$root/.cluster}"
+case "$DIR" in /*) ;; *) DIR="$root/$DIR" ;; esac
+PORT_BASE="${PORT_BASE:-16400}"
+ETCD_PORT=$((PORT_BASE + 1))
+ETCD_PEER_PORT=$((PORT_BASE + 2))
+API_PORT=$((PORT_BASE + 3))
+CM_PORT=$((PORT_BASE + 4))
+SCHED_PORT=$((PORT_BASE + 5))
+KWOK_PORT=$((PORT_BASE + 6))
+NAME="$(basename "$DIR" | sed 's/^\.cluster$/local/; s/^\.//')"
+export PATH="$BIN:$PATH"
+T0=$SECONDS
+
+log() { printf '[cluster %3ds] %s\n' $((SECONDS - T0)) "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+pid_alive() { [[ -f "$DIR/pids/$1" ]] && kill -0 "$(cat "$DIR/pids/$1")" 2>/dev/null; }
+
+start() {  # start NAME CMD...: in the background, output to logs/NAME.log
+  local name="$1"; shift
+  if pid_alive "$name"; then return 0; fi
+  nohup "$@" >>"$DIR/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$DIR/pids/$name"
+}
+
+wait_for() {  # wait_for WHAT SECONDS CMD...
+  local what="$1" limit="$2"; shift 2
+  local start=$SECONDS
+  until "$@" >/dev/null 2>&1; do
+    if (( SECONDS - start > limit )); then
+      die "$what not ready after ${limit}s; logs in $DIR/logs/"
+    fi
+    sleep 0.5
+  done
+}
+
+kc() { kubectl --kubeconfig "$DIR/kubeconfig" "$@"; }
+
+# ------------------------------------------------------------------ certificates
+pki() {
+  local p="$DIR/pki"
+  [[ -f "$p/.done" ]] && return 0
+  mkdir -p "$p"
+  log "certificates"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$NAME-ca" \
+    -keyout "$p/ca.key" -out "$p/ca.crt" 2>/dev/null
+  # name CN O [SANs]
+  cert() {
+    local name="$1" cn="$2" org="$3" sans="${4:-}"
+    local subj="/CN=$cn"; [[ -n "$org" ]] && subj="/O=$org$subj"
+    openssl req -newkey rsa:2048 -nodes -subj "$subj" -keyout "$p/$name.key" -out "$p/$name.csr" 2>/dev/null
+    local ext="$p/$name.ext"
+    if [[ -n "$sans" ]]; then
+      printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$sans" >"$ext"
+    else
+      printf 'extendedKeyUsage=clientAuth\n' >"$ext"
+    fi
+    openssl x509 -req -in "$p/$name.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" -CAcreateserial \
+      -days 3650 -extfile "$ext" -out "$p/$name.crt" 2>/dev/null
+  }
+  cert apiserver kube-apiserver "" \
+    "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  cert admin admin system:masters
+  cert controller-manager system:kube-controller-manager ""
+  cert scheduler system:kube-scheduler ""
+  cert kwok kwok system:masters
+  openssl genrsa -out "$p/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$p/sa.key" -pubout -out "$p/sa.pub" 2>/dev/null
+  touch "$p/.done"
+}
+
+kubeconfig() {  # kubeconfig FILE CERT-NAME
+  local file="$1" who="$2" p="$DIR/pki"
+  cat >"$file" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: $NAME
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority: $p/ca.crt
+users:
+- name: $who
+  user:
+    client-certificate: $p/$who.crt
+    client-key: $p/$who.key
+contexts:
+- name: $NAME
+  context: {cluster: $NAME, user: $who}
+current-context: $NAME
+EOF
+}
+
+# --------------------------------------------------------------------- up
+up() {
+  for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; do
+    [[ -x "$BIN/$b" ]] || die "$BIN/$b is missing: run 'make toolchain' first"
+  done
+  mkdir -p "$DIR"/{logs,pids,etcd,pulumi-state}
+  pki
+  kubeconfig "$DIR/kubeconfig" admin
+  kubeconfig "$DIR/controller-manager.kubeconfig" controller-manager
+  kubeconfig "$DIR/scheduler.kubeconfig" scheduler
+  kubeconfig "$DIR/kwok.kubeconfig" kwok
+
+  start etcd etcd --name "$NAME" --data-dir "$DIR/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "$NAME=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --listen-metrics-urls "" --quota-backend-bytes 4294967296 --unsafe-no-fsync
+  wait_for etcd 30 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+  log "etcd ready on 127.0.0.1:$ETCD_PORT"
+
+  local p="$DIR/pki"
+  start kube-apiserver kube-apiserver \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
+    --client-ca-file "$p/ca.crt" \
+    --authorization-mode RBAC --anonymous-auth=false \
+    --service-account-issuer "https://kubernetes.default.svc.cluster.local" \
+    --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
+    --api-audiences "https://kubernetes.default.svc.cluster.local" \
+    --service-cluster-ip-range 10.96.0.0/16 \
+    --endpoint-reconciler-type none \
+    --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,PodSecurity,Priority,ResourceQuota,StorageObjectInUseProtection,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy \
+    --allow-privileged=true \
+    --profiling=false
+  wait_for kube-apiserver 60 kc get --raw /readyz
+  log "kube-apiserver ready on https://127.0.0.1:$API_PORT"
+
+  start kube-controller-manager kube-controller-manager \
+    --kubeconfig "$DIR/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "$DIR/controller-manager.kubeconfig" \
+    --authorization-kubeconfig "$DIR/controller-manager.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$CM_PORT" \
+    --leader-elect=false --use-service-account-credentials \
+    --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
+    --cluster-signing-cert-file "$p/ca.crt" --cluster-signing-key-file "$p/ca.key" \
+    --enable-hostpath-provisioner \
+    --horizontal-pod-autoscaler-sync-period 5s \
+    --controllers '*'
+  start kube-scheduler kube-scheduler \
+    --kubeconfig "$DIR/scheduler.kubeconfig" \
+    --authentication-kubeconfig "$DIR/scheduler.kubeconfig" \
+    --authorization-kubeconfig "$DIR/scheduler.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" --leader-elect=false
+  # kwok's own stages (from its module): nodes become Ready and keep a lease;
+  # pods become Running/Ready, complete and go away as a kubelet would say.
+  # localcluster/stages.yaml adds ours (pods that never become Ready).
+  local stages k
+  k="$(module_dir sigs.k8s.io/kwok "$KWOK_VERSION")/kustomize/stage"
+  stages=(-c "$k/node/fast/node-initialize.yaml" -c "$k/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml"
+          -c "$k/pod/fast/pod-complete.yaml" -c "$k/pod/fast/pod-delete.yaml" -c "$here/stages.yaml")
+  start kwok kwok --kubeconfig "$DIR/kwok.kubeconfig" "${stages[@]}" \
+    --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+    --server-address "127.0.0.1:$KWOK_PORT" --cidr 10.244.0.0/16 --node-ip 127.0.0.1 \
+    --node-lease-duration-seconds 40
+
+  cluster_objects
+  write_env
+  wait_for "nodes Ready" 60 kc wait --for=condition=Ready node --all --timeout=1s
+  wait_for "default ServiceAccount" 60 kc get serviceaccount default -n default
+  log "cluster $NAME ready ($(kc get nodes --no-headers | wc -l) nodes)"
+  cat <<EOF
+Local cluster '$NAME' is up.
+  . $(rel "$DIR")/env            # kubectl, pulumi and the stack backend for this cluster
+  kubectl get nodes
+  make up STACK=dev ARGS=--yes
+EOF
+}
+
+rel() { realpath --relative-to="$PWD" "$1" 2>/dev/null || echo "$1"; }
+
+# Objects every test and deploy expect: nodes, a default StorageClass, CRDs.
+cluster_objects() {
+  local n zone
+  for n in 1 2; do
+    zone=$([[ $n == 1 ]] && echo zone-a || echo zone-b)
+    kc apply --server-side --field-manager local-cluster -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-$n
+  annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
+  labels:
+    kubernetes.io/hostname: kwok-node-$n
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    kubernetes.io/role: agent
+    node-role.kubernetes.io/agent: ""
+    topology.kubernetes.io/zone: $zone
+    type: kwok
+status:
+  allocatable: {cpu: "32", memory: 256Gi, pods: "110", ephemeral-storage: 500Gi}
+  capacity: {cpu: "32", memory: 256Gi, pods: "110", ephemeral-storage: 500Gi}
+EOF
+  done
+  # The controller-manager's hostPath provisioner: PVCs bind and are deleted for real.
+  kc apply --server-side --field-manager local-cluster -f - >/dev/null <<EOF
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: kubernetes.io/host-path
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+EOF
+  crds
+}
+
+crds() {
+  local files=()
+  mapfile -t files < <(python3 "$here/crds.py") || die "could not fetch the CRDs' modules"
+  (( ${#files[@]} == 4 )) || die "could not fetch the CRDs' modules"
+  kc apply --server-side --field-manager local-cluster --force-conflicts "${files[@]/#/-f}" >/dev/null
+  kc wait --for=condition=Established crd --all --timeout=60s >/dev/null
+  log "CRDs: Route, SecurityContextConstraints (openshift/api $OPENSHIFT_API_VERSION), ServiceMonitor, PrometheusRule (prometheus-operator $PROMETHEUS_OPERATOR_VERSION)"
+}
+
+module_dir() {  # the module's directory in Go's module cache, downloading it once
+  local dir
+  dir="$(cd "$TOOLCHAIN" && GOFLAGS=-mod=mod go mod download -json "$1@$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
+  [[ -d "$dir" ]] || die "could not download $1@$2"
+  echo "$dir"
+}
+
+write_env() {
+  cat >"$DIR/env" <<EOF
+# Source this file: tools and Pulumi settings for the local cluster '$NAME'.
+export PATH="$BIN:\$PATH"
+export KUBECONFIG="$DIR/kubeconfig"
+export PULUMI_BACKEND_URL="file://$DIR/pulumi-state"
+export PULUMI_CONFIG_PASSPHRASE="\${PULUMI_CONFIG_PASSPHRASE-local-cluster-not-a-secret}"
+export PULUMI_HOME="$E2E_CACHE/pulumi-home"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
+export LOCAL_CLUSTER_DIR="$DIR"
+EOF
+}
+
+down() {
+  local name pid stopped=()
+  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+    if pid_alive "$name"; then
+      pid="$(cat "$DIR/pids/$name")"
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -9 "$pid" 2>/dev/null || true
+      stopped+=("$name")
+    fi
+    rm -f "$DIR/pids/$name"
+  done
+  log "stopped: ${stopped[*]:-nothing was running}"
+}
+
+status() {
+  local name rc=0
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+    if pid_alive "$name"; then echo "$name running (pid $(cat "$DIR/pids/$name"))"; else echo "$name stopped"; rc=1; fi
+  done
+  return $rc
+}
+
+case "${1:-up}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  clean) down; rm -rf "$DIR"; log "removed $DIR" ;;
+  *) echo "usage: $0 up|down|status|clean" >&2; exit 2 ;;
+esac

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `make up/preview/destroy/refresh`: decide which cluster and which state
+# backend a Pulumi command uses, say so, then run it.
+#
+#   bash localcluster/pulumi.sh STACK COMMAND [ARGS...]
+#
+# Cluster: a kubeconfig in $KUBECONFIG or ~/.kube/config, or `kubernetes:kubeconfig`
+# / `kubernetes:context` in the stack file, is used as given. With none of
+# these, the local cluster (.cluster/) is the target: it is built and started
+# when needed, and its own file backend holds the state.
+#
+# Backend (for a given cluster): $PULUMI_BACKEND_URL if set, else the backend
+# you are logged in to (`pulumi login`), else a file backend in ./.pulumi-state.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+stack="$1"; cmd="$2"; shift 2
+cd "$root"
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+stack_names_a_cluster() {
+  [[ -f "Pulumi.$stack.yaml" ]] && grep -Eq '^\s+kubernetes:(kubeconfig|context):' "Pulumi.$stack.yaml"
+}
+
+if [[ -n "${KUBECONFIG:-}" || -f "$HOME/.kube/config" ]] || stack_names_a_cluster; then
+  target="given"
+else
+  target="local"
+fi
+
+if [[ "$target" == "local" ]]; then
+  say "no kubeconfig given (KUBECONFIG, ~/.kube/config, kubernetes:kubeconfig/context): using the local cluster"
+  bash "$here/toolchain.sh" >/dev/null
+  bash "$here/cluster.sh" up >/dev/null
+  # shellcheck disable=SC1091
+  . "$root/.cluster/env"
+  say "cluster: local ($KUBECONFIG)"
+  say "backend: $PULUMI_BACKEND_URL (the local cluster's own state)"
+else
+  say "cluster: ${KUBECONFIG:-$HOME/.kube/config}$(stack_names_a_cluster && echo ' (and the stack file'"'"'s kubernetes: settings)')"
+  if ! command -v pulumi >/dev/null 2>&1; then
+    say "no pulumi CLI on PATH: using the one built by 'make toolchain'"
+    bash "$here/toolchain.sh" >/dev/null
+    . "$here/versions.env"
+    export PATH="${TOOLCHAIN:-${E2E_CACHE:-$HOME/.cache/llamastack-mcp-e2e}/toolchain}/bin:$PATH"
+  fi
+  if [[ -n "${PULUMI_BACKEND_URL:-}" ]]; then
+    say "backend: $PULUMI_BACKEND_URL (PULUMI_BACKEND_URL)"
+  elif who="$(pulumi whoami --verbose 2>/dev/null | sed -n 's/^Backend URL: //p')" && [[ -n "$who" ]]; then
+    say "backend: $who (from pulumi login)"
+  else
+    export PULUMI_BACKEND_URL="file://$root/.pulumi-state"
+    mkdir -p "$root/.pulumi-state"
+    say "backend: $PULUMI_BACKEND_URL (not logged in anywhere; 'pulumi login' to use another)"
+  fi
+fi
+
+pulumi stack select --create "$stack" >/dev/null
+exec pulumi "$cmd" --stack "$stack" "$@"

@@ -1,0 +1,221 @@
+"""The real Pulumi engine against a real Kubernetes control plane.
+
+`pulumi preview/up/refresh/destroy` (CLI, language host and Kubernetes
+provider built by `make toolchain`) run this project's unchanged stack files
+against the local cluster (`localcluster/`: etcd, kube-apiserver,
+controller-manager, scheduler, kwok nodes). What mocks cannot show is checked
+here: what the API server accepts and defaults, whether a second `up` is a
+no-op, how changes are applied, drift, clean-up, RBAC as the API server
+decides it. A failure names the command's log and the control-plane logs
+(build/test-cluster/).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+from conftest import ROOT, TEST_SECRETS, deep_merge
+from localcluster.harness import CommandFailed, Project, changed
+from variants import VARIANTS
+
+import offline
+
+NS = "llama-stack"
+MCP = "kubernetes-mcp-server"
+LLAMA = "llama-stack"
+PART_OF = "app.kubernetes.io/part-of=llamastack-mcp"
+MCP_DEPLOYMENT = f"kubernetes:apps/v1:Deployment::deployment:{NS}/{MCP}"
+CLUSTER_ROLE = f"kubernetes:rbac.authorization.k8s.io/v1:ClusterRole::clusterrole:{NS}-{MCP}"
+SERVICE_ACCOUNT = f"kubernetes:core/v1:ServiceAccount::serviceaccount:{NS}/{MCP}"
+NAMESPACED_KINDS = ("deployments,replicasets,pods,services,serviceaccounts,configmaps,secrets,"
+                    "persistentvolumeclaims,roles,rolebindings,horizontalpodautoscalers,poddisruptionbudgets,"
+                    "networkpolicies,ingresses,routes,servicemonitors,prometheusrules")
+CLUSTER_KINDS = "clusterroles,clusterrolebindings,securitycontextconstraints,namespaces"
+
+
+def deployment(cluster, name: str, namespace: str = NS) -> dict:
+    return cluster.get("deployment", name, "-n", namespace)
+
+
+def available(dep: dict) -> bool:
+    conditions = {c["type"]: c["status"] for c in dep.get("status", {}).get("conditions", [])}
+    return conditions.get("Available") == "True"
+
+
+def namespace_gone(cluster, name: str = NS) -> None:
+    cluster.wait_until(f"namespace {name} is gone",
+                       lambda: cluster.kubectl("get", "namespace", name, check=False).returncode != 0, timeout=120)
+
+
+def leftovers(cluster) -> list[str]:
+    """Every object labelled as ours, anywhere, and the namespace."""
+    found = cluster.kubectl("get", NAMESPACED_KINDS, "-A", "-l", PART_OF, "-o", "name").stdout.split()
+    found += cluster.kubectl("get", CLUSTER_KINDS, "-l", PART_OF, "-o", "name").stdout.split()
+    if cluster.kubectl("get", "namespace", NS, check=False).returncode == 0:
+        found.append(f"namespace/{NS}")
+    return sorted(set(found))
+
+
+# --------------------------------------------------------------- dev, in order
+
+@pytest.fixture(scope="module")
+def dev(cluster, tmp_path_factory):
+    """The dev stack file, unchanged, after `pulumi preview` and `pulumi up`."""
+    project = Project(cluster, tmp_path_factory.mktemp("dev") / "project", "dev")
+    preview = project.pulumi("preview")
+    assert "+ " in preview.stdout and "create" in preview.stdout
+    project.up()
+    yield project
+    if leftovers(cluster):  # a failed test must not leave objects for the next module
+        project.destroy()
+        namespace_gone(cluster)
+
+
+def test_dev_up_makes_every_deployment_available(cluster, dev):
+    # `pulumi up` returned only after the provider's await logic saw them Available.
+    for name in (MCP, LLAMA):
+        dep = deployment(cluster, name)
+        assert available(dep), f"{name}: {dep.get('status')}"
+        assert dep["status"]["readyReplicas"] == dep["spec"]["replicas"] == 1
+
+
+def test_dev_outputs_point_at_what_was_created(cluster, dev):
+    out = dev.outputs()
+    assert out["namespace"] == NS
+    assert out["mcpServerUrl"] == f"http://{MCP}.{NS}.svc.cluster.local:8080/mcp"
+    assert out["mcpServiceAccount"] == MCP
+    assert out["llamaStackInternalUrl"].startswith(f"http://{LLAMA}.{NS}.svc.cluster.local:8321")
+    # No router on this cluster admits the Route, so OpenShift's generated host is unknown.
+    assert out["llamaStackUrl"] == "https://<generated>"
+    cluster.get("serviceaccount", out["mcpServiceAccount"], "-n", NS)
+    cluster.get("service", MCP, "-n", NS)
+
+
+def test_a_second_up_changes_nothing(dev):
+    dev.pulumi("preview", "--expect-no-changes")
+    result = dev.up("--expect-no-changes")
+    assert "unchanged" in result.stdout
+
+
+def test_a_promotion_previews_as_one_in_place_update_of_the_mcp_deployment(dev):
+    before = dev.stack_file.read_text()
+    settings = dev.settings()
+    mcp = dict(settings["llamastack-mcp:mcpServer"], image="quay.io/containers/kubernetes_mcp_server:v0.0.68")
+    dev.set_setting("mcpServer", mcp)
+    try:
+        assert changed(dev.preview_steps()) == [("update", MCP_DEPLOYMENT)]
+    finally:
+        dev.stack_file.write_text(before)
+
+
+def test_a_preset_change_updates_rules_and_args_in_place(cluster, dev):
+    sa_uid = cluster.get("serviceaccount", MCP, "-n", NS)["metadata"]["uid"]
+    dep_uid = deployment(cluster, MCP)["metadata"]["uid"]
+    before = dev.stack_file.read_text()
+    mcp = deep_merge(dev.settings()["llamastack-mcp:mcpServer"], {"rbac": {"preset": "read-only"}})
+    dev.set_setting("mcpServer", mcp)
+    try:
+        steps = changed(dev.preview_steps())
+        assert sorted(steps) == sorted([("update", CLUSTER_ROLE), ("update", MCP_DEPLOYMENT)]), steps
+        dev.up()
+        role = cluster.get("clusterrole", f"{NS}-{MCP}")
+        assert all(set(r["verbs"]) <= {"get", "list", "watch"} for r in role["rules"])
+        args = deployment(cluster, MCP)["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert "--read-only" in args
+        assert cluster.get("serviceaccount", MCP, "-n", NS)["metadata"]["uid"] == sa_uid
+        assert deployment(cluster, MCP)["metadata"]["uid"] == dep_uid
+    finally:
+        dev.stack_file.write_text(before)
+        dev.up()
+    assert "--read-only" not in deployment(cluster, MCP)["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_refresh_sees_out_of_band_changes_and_up_puts_them_back(cluster, dev):
+    cluster.kubectl("scale", "deployment", MCP, "-n", NS, "--replicas=3")
+    cluster.kubectl("label", "deployment", MCP, "-n", NS, "--overwrite", "app.kubernetes.io/component=tampered")
+    refresh = dev.pulumi("refresh", "--yes", "--skip-preview")
+    assert re.search(r"~\s+1 updated|1 updated", refresh.stdout), refresh.stdout
+    steps = changed(dev.preview_steps())
+    assert ("update", MCP_DEPLOYMENT) in steps, steps
+    dev.up()
+    dep = deployment(cluster, MCP)
+    assert dep["spec"]["replicas"] == 1
+    assert dep["metadata"]["labels"]["app.kubernetes.io/component"] == "mcp-server"
+    dev.pulumi("preview", "--expect-no-changes")
+
+
+def test_destroy_leaves_nothing_behind(cluster, dev):
+    assert leftovers(cluster), "nothing deployed to destroy"
+    dev.destroy()
+    namespace_gone(cluster)
+    assert leftovers(cluster) == []
+
+
+# -------------------------------------------------------------------- prod
+
+@pytest.fixture(scope="module")
+def prod(cluster, tmp_path_factory, dev):
+    project = Project(cluster, tmp_path_factory.mktemp("prod") / "project", "prod",
+                      secrets={"postgresPassword": TEST_SECRETS["postgresPassword"]})
+    project.pulumi("preview")
+    project.up()
+    yield project
+    project.destroy()
+    namespace_gone(cluster)
+
+
+def test_prod_up_is_available_autoscaled_and_a_noop_the_second_time(cluster, prod):
+    for name in (MCP, LLAMA):
+        cluster.wait_until(f"{name} scaled to the HPA's minimum",
+                           lambda: deployment(cluster, name)["status"].get("readyReplicas") == 2, timeout=60)
+        assert available(deployment(cluster, name))
+        assert cluster.get("hpa", name, "-n", NS)["spec"]["minReplicas"] == 2
+    assert {r["metadata"]["name"] for r in cluster.get("prometheusrule", "-n", NS)["items"]}
+    prod.pulumi("preview", "--expect-no-changes")
+
+
+def test_prod_secret_stays_secret_in_state_and_outputs(prod):
+    state = prod.pulumi("stack", "export").stdout
+    assert TEST_SECRETS["postgresPassword"] not in state
+    assert "ciphertext" in state
+
+
+def test_policy_pack_under_the_real_cli(prod):
+    prod.pulumi("preview", "--policy-pack", "policy")
+    before = prod.stack_file.read_text()
+    mcp = dict(prod.settings()["llamastack-mcp:mcpServer"], image="quay.io/containers/kubernetes_mcp_server:latest")
+    prod.set_setting("mcpServer", mcp)
+    try:
+        result = prod.pulumi("preview", "--policy-pack", "policy", check=False)
+    finally:
+        prod.stack_file.write_text(before)
+    assert result.returncode != 0
+    assert "no-mutable-images" in result.stdout and "kubernetes_mcp_server:latest" in result.stdout, result.stdout[-3000:]
+
+
+# ----------------------------------------------- the API server as the oracle
+
+@pytest.fixture(scope="module")
+def dry_run_namespaces(cluster):
+    for ns in (NS, "team-a", "team-b"):
+        namespace_gone(cluster, ns)
+        cluster.kubectl("create", "namespace", ns)
+    yield
+    cluster.kubectl("delete", "namespace", NS, "team-a", "team-b", "--wait=false", check=False)
+
+
+@pytest.mark.parametrize("variant", [v[0] for v in VARIANTS])
+def test_every_variant_passes_a_server_side_dry_run(cluster, dry_run_namespaces, variant):
+    _, base, overrides, secrets = next(v for v in VARIANTS if v[0] == variant)
+    values, _ = offline.stack_settings(base)
+    result = offline.run(deep_merge(values, overrides), secrets, stack=base)
+    assert result.error is None, result.error
+    manifests = [m for m in result.manifests() if m["kind"] != "Namespace"]
+    docs = "\n---\n".join(json.dumps(m) for m in manifests)
+    out = cluster.kubectl("apply", "--server-side", "--dry-run=server", "--field-manager=pulumi-test",
+                          "-f", "-", input=docs).stdout
+    assert len(out.strip().splitlines()) == len(manifests), out
