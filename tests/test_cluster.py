@@ -70,9 +70,7 @@ def dev(cluster, tmp_path_factory):
     assert "+ " in preview.stdout and "create" in preview.stdout
     project.up()
     yield project
-    if leftovers(cluster):  # a failed test must not leave objects for the next module
-        project.destroy()
-        namespace_gone(cluster)
+    without_leftovers(cluster, project)  # a failed test must not leave objects behind
 
 
 def test_dev_up_makes_every_deployment_available(cluster, dev):
@@ -157,15 +155,22 @@ def test_destroy_leaves_nothing_behind(cluster, dev):
 
 # -------------------------------------------------------------------- prod
 
+def without_leftovers(cluster, owner: Project) -> None:
+    """Destroy what an earlier fixture's stack left (its tests may have been deselected or failed)."""
+    if leftovers(cluster):
+        owner.destroy()
+        namespace_gone(cluster)
+
+
 @pytest.fixture(scope="module")
 def prod(cluster, tmp_path_factory, dev):
+    without_leftovers(cluster, dev)
     project = Project(cluster, tmp_path_factory.mktemp("prod") / "project", "prod",
                       secrets={"postgresPassword": TEST_SECRETS["postgresPassword"]})
     project.pulumi("preview")
     project.up()
     yield project
-    project.destroy()
-    namespace_gone(cluster)
+    without_leftovers(cluster, project)
 
 
 def test_prod_up_is_available_autoscaled_and_a_noop_the_second_time(cluster, prod):
@@ -219,3 +224,68 @@ def test_every_variant_passes_a_server_side_dry_run(cluster, dry_run_namespaces,
     out = cluster.kubectl("apply", "--server-side", "--dry-run=server", "--field-manager=pulumi-test",
                           "-f", "-", input=docs).stdout
     assert len(out.strip().splitlines()) == len(manifests), out
+
+
+# ------------------------------------------- RBAC as the API server decides it
+
+# The README's preset table (between the rbac-matrix markers) is the promise;
+# each column is one of these settings, deployed with `pulumi up`.
+RBAC_COLUMNS = {
+    "full": {"preset": "full", "scope": "cluster"},
+    "read-only": {"preset": "read-only", "scope": "cluster"},
+    "view": {"preset": "view", "scope": "cluster"},
+    "custom": {"preset": "custom", "scope": "cluster",
+               "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]},
+    "read-only, namespaces [team-a]": {"preset": "read-only", "scope": "namespaces", "namespaces": ["team-a"]},
+}
+
+
+def readme_rbac_matrix() -> tuple[list[str], dict[str, dict[str, bool]]]:
+    """(checks in order, column -> check -> allowed) from the README's table."""
+    section = (ROOT / "README.md").read_text().split("<!-- rbac-matrix -->")[1].split("<!-- /rbac-matrix -->")[0]
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")]
+            for line in section.splitlines() if line.startswith("|") and not line.startswith("|--")]
+    header, body = rows[0], rows[1:]
+    columns = header[1:]
+    assert columns == list(RBAC_COLUMNS), f"README columns {columns} are not {list(RBAC_COLUMNS)}"
+    checks = [row[0].strip("`") for row in body]
+    promised = {col: {row[0].strip("`"): row[i + 1] == "yes" for row in body} for i, col in enumerate(columns)}
+    return checks, promised
+
+
+def can_i(cluster, check: str) -> bool:
+    """`kubectl auth can-i` as the MCP server's ServiceAccount; check is 'VERB RESOURCE [-n NS]'."""
+    verb, resource, *rest = check.split()
+    if "/" in resource:  # kubectl reads TYPE/NAME; a subresource needs its own flag
+        resource, sub = resource.split("/")
+        rest += ["--subresource", sub]
+    result = cluster.kubectl("auth", "can-i", verb, resource, *rest, f"--as=system:serviceaccount:{NS}:{MCP}",
+                             check=False)
+    answer = result.stdout.strip()
+    assert answer in ("yes", "no"), result.stdout + result.stderr
+    return answer == "yes"
+
+
+@pytest.fixture(scope="module")
+def rbac_project(cluster, tmp_path_factory, prod):
+    without_leftovers(cluster, prod)
+    for ns in ("team-a", "team-b"):
+        namespace_gone(cluster, ns)
+        cluster.kubectl("create", "namespace", ns)
+    project = Project(cluster, tmp_path_factory.mktemp("rbac") / "project", "dev")
+    yield project
+    without_leftovers(cluster, project)
+    cluster.kubectl("delete", "namespace", "team-a", "team-b", check=False)
+
+
+def test_each_rbac_preset_allows_exactly_what_the_readme_promises(cluster, rbac_project):
+    checks, promised = readme_rbac_matrix()
+    actual: dict[str, dict[str, bool]] = {}
+    base = rbac_project.settings()["llamastack-mcp:mcpServer"]
+    for column, rbac in RBAC_COLUMNS.items():
+        rbac_project.set_setting("mcpServer", {**base, "rbac": rbac})
+        rbac_project.up()
+        actual[column] = {check: can_i(cluster, check) for check in checks}
+    table = "\n".join(f"| `{c}` | " + " | ".join("yes" if actual[col][c] else "no" for col in RBAC_COLUMNS) + " |"
+                      for c in checks)
+    assert actual == promised, f"the API server's answers differ from the README; they are:\n{table}"
