@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Debian packages the tests use: promtool (package prometheus) and PostgreSQL
-# (a real database for the prod e2e test). Installs only what is missing.
+# Debian packages the tests use: promtool (package prometheus), PostgreSQL
+# (a real database for the prod e2e test), npm (the MCP server binary),
+# openssl and curl (the local cluster). Installs only what is missing.
 set -euo pipefail
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)   # the local cluster's certificates
+command -v curl >/dev/null 2>&1 || need+=(curl)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "install-system: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
