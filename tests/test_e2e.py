@@ -29,7 +29,8 @@ def python312() -> None:
     try:
         deps("python312")
     except RuntimeError:
-        pytest.skip("Python 3.12 is missing (pyenv or python3.12): the Llama Stack / OGX servers need it")
+        pytest.fail("Python 3.12 is missing (pyenv or python3.12): the Llama Stack / OGX servers need it; "
+                    "`make e2e-deps` installs them once it is there")
 
 
 @pytest.fixture

@@ -72,10 +72,10 @@ case "${1:-all}" in
   all)
     mcp_binary
     "$0" checkov
-    if python312 >/dev/null; then
-      "$0" llama-stack; "$0" llama-stack-legacy; "$0" ogx
-    else
-      log "Python 3.12 not found: the Llama Stack / OGX end-to-end tests will be skipped"
-    fi ;;
+    if ! python312 >/dev/null; then
+      log "Python 3.12 not found (pyenv, python3.12 or PYTHON312=...): the Llama Stack / OGX servers need it"
+      exit 1
+    fi
+    "$0" llama-stack; "$0" llama-stack-legacy; "$0" ogx ;;
   *) echo "usage: $0 [mcp|llama-stack|llama-stack-legacy|ogx|checkov|python312|all]" >&2; exit 2 ;;
 esac
