@@ -16,6 +16,9 @@ CRUD = ["get", "list", "watch", "create", "update", "patch", "delete"]
 READ = ["get", "list", "watch"]
 CONTAINER = meta.MCP_SERVER
 ALLOW_UNAUTHENTICATED = "llamastack-mcp.io/allow-unauthenticated"
+# Marks RBAC objects that grant cluster-admin-equivalent rights by explicit opt-in
+# (mcpServer.rbac.allowClusterAdminEquivalent); the policy pack refuses them otherwise.
+ALLOW_CLUSTER_ADMIN_EQUIVALENT = "llamastack-mcp.io/allow-cluster-admin-equivalent"
 
 
 def app(settings: StackSettings) -> App:
@@ -62,7 +65,7 @@ def _cluster_reads(platform: str, with_nodes: bool) -> list[dict[str, Any]]:
 def _rules(mcp: McpServer) -> list[dict[str, Any]]:
     preset = mcp.rbac.preset
     if preset == "custom":
-        return [{k: v for k, v in r.model_dump(by_alias=True).items() if v} for r in mcp.rbac.rules]
+        return [r.manifest() for r in mcp.rbac.rules]
     full = preset == "full"
     return _workload_rules(CRUD if full else READ, secrets=full) + _namespaced_reads()
 
@@ -77,12 +80,14 @@ def rbac(settings: StackSettings) -> list[Manifest]:
     cluster_name = meta.cluster_scoped_name(a.namespace, a.name)
     out: list[Manifest] = []
 
+    marker = {ALLOW_CLUSTER_ADMIN_EQUIVALENT: "true"} if mcp.rbac.cluster_admin_equivalent else None
+
     def role(kind: str, name: str, namespace: Optional[str], rules: list[dict[str, Any]]) -> Manifest:
         api = "rbac.authorization.k8s.io/v1"
-        return meta.manifest(api, kind, meta.metadata(name, namespace, a.labels), rules=rules)
+        return meta.manifest(api, kind, meta.metadata(name, namespace, a.labels, marker), rules=rules)
 
     def binding(kind: str, name: str, namespace: Optional[str], role_kind: str, role_name: str) -> Manifest:
-        return meta.manifest("rbac.authorization.k8s.io/v1", kind, meta.metadata(name, namespace, a.labels),
+        return meta.manifest("rbac.authorization.k8s.io/v1", kind, meta.metadata(name, namespace, a.labels, marker),
                              roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind,
                                       "name": role_name},
                              subjects=[_subject(a)])

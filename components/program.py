@@ -21,13 +21,20 @@ def read_settings() -> tuple[StackSettings, dict[str, pulumi.Output[str]]]:
     prefix = f"{PROJECT}:"
     present = {k[len(prefix):] for k in (*runtime_config.CONFIG.get(), *runtime_config.get_config_env())
                if k.startswith(prefix)}
+    held_as_secret = {k for k in present if runtime_config.is_config_secret(prefix + k)}
     raw: dict[str, Any] = {}
-    for key in sorted(present - set(SECRET_KEYS)):
+    for key in sorted(present - set(SECRET_KEYS) - held_as_secret):
         raw[key] = parse_value(config.get(key))
-    # Secret values stay Outputs marked secret; settings only learn which are set.
-    secrets = {key: value for key in SECRET_KEYS if (value := config.get_secret(key)) is not None}
+    # Secret values stay Outputs marked secret; settings only learn which are set,
+    # and whether one is held in clear or empty (looked at here, never kept or shown).
+    secret_keys = present & set(SECRET_KEYS)
+    plain = {k for k in secret_keys if k not in held_as_secret}
+    empty = {k for k in secret_keys - plain if runtime_config.get_config(prefix + k) == ""}
+    secrets = {key: value for key in sorted(secret_keys - plain - empty)
+               if (value := config.get_secret(key)) is not None}
     try:
-        settings = load_settings(raw, set(secrets))
+        settings = load_settings(raw, set(secrets) | empty, held_as_secret=held_as_secret - set(SECRET_KEYS),
+                                 plain_secrets=plain, empty_secrets=empty)
     except SettingsError as err:
         raise pulumi.RunError(err.report()) from None
     return settings, secrets

@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from .meta import LLAMA_STACK, MCP_SERVER
 from .quantity import parse_quantity
 
 PROJECT = "llamastack-mcp"
@@ -35,17 +36,21 @@ PROJECT = "llamastack-mcp"
 # and never enter the settings objects: only whether they are set does.
 SECRET_KEYS = ("inferenceApiKey", "postgresPassword")
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# Every pattern is used with fullmatch and ASCII classes: `$` also matches before a
+# trailing newline and `\d` matches non-ASCII digits, both of which the API server rejects.
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_IPV4 = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")
 # registry/path[:tag][@sha256:digest]; tag and digest are checked separately.
 _IMAGE = re.compile(
-    r"^(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+|[a-z0-9]+(?:[._-][a-z0-9]+)*)"
+    r"(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+|[a-z0-9]+(?:[._-][a-z0-9]+)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
-    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?"
 )
-_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_VERSION = re.compile(r"([0-9]+)\.([0-9]+)\.([0-9]+)")
+_LABEL_KEY = re.compile(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+INT32_MAX = 2147483647
 
 MCP_TOOLSETS = ("config", "core", "helm", "kcp", "kiali", "kubevirt", "netobserv", "tekton")
 # What each distribution's server versions this program can write a config for.
@@ -62,7 +67,7 @@ def _dotted(version: tuple[int, ...]) -> str:
 
 
 def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
+    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
         raise PydanticCustomError(
             "dns_label", "must be a DNS-1123 label: at most 63 lowercase letters, digits and '-', "
             "starting and ending with a letter or digit")
@@ -70,13 +75,18 @@ def _dns_label(value: str) -> str:
 
 
 def _hostname(value: str) -> str:
-    if value and (len(value) > 253 or not _DNS_SUBDOMAIN.match(value)):
-        raise PydanticCustomError("hostname", "must be empty or a DNS name such as mcp.apps.example.com")
+    if value and (len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value)
+                  or any(len(part) > 63 for part in value.split("."))):
+        raise PydanticCustomError("hostname", "must be empty or a DNS name such as mcp.apps.example.com "
+                                              "(labels of at most 63 characters)")
+    if _IPV4.fullmatch(value):
+        raise PydanticCustomError("hostname", "must be a DNS name, not an IP address (an Ingress or Route "
+                                              "host cannot be an IP address)")
     return value
 
 
 def _object_name(value: str) -> str:
-    if value and (len(value) > 253 or not _DNS_SUBDOMAIN.match(value)):
+    if value and (len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value)):
         raise PydanticCustomError("object_name", "must be empty or a Kubernetes object name: lowercase letters, "
                                                  "digits, '-' and '.', starting and ending with a letter or digit")
     return value
@@ -84,29 +94,43 @@ def _object_name(value: str) -> str:
 
 def _quantity(value: str) -> str:
     try:
-        parse_quantity(value)
+        amount = parse_quantity(value)
     except ValueError:
         raise PydanticCustomError("quantity", "must be a Kubernetes quantity such as 500m, 1, 256Mi or 1Gi "
                                               "(suffixes n u m k M G T P E Ki Mi Gi Ti Pi Ei)") from None
+    if amount <= 0:
+        raise PydanticCustomError("quantity", "must be more than zero (a zero limit means no limit at all)")
+    return value
+
+
+def _memory(value: str) -> str:
+    if parse_quantity(value) % 1:
+        raise PydanticCustomError("quantity", "must be a whole number of bytes: use Mi or Gi (256Mi); "
+                                              "'m' means thousandths of a byte")
     return value
 
 
 def _image(value: str) -> str:
-    if not _IMAGE.match(value):
+    if not _IMAGE.fullmatch(value):
         raise PydanticCustomError("image", "must be an image reference such as "
                                            "quay.io/org/name:v1.2.3 or quay.io/org/name@sha256:<digest>")
     return value
 
 
 def _http_url(value: str) -> str:
-    if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
         raise PydanticCustomError("url", "must be an http:// or https:// URL")
+    if "@" in value.split("/")[2]:
+        raise PydanticCustomError("url_credentials", "must not hold credentials (user:password@): the URL is "
+                                  "written in clear into the server's ConfigMap; put the key in the secret "
+                                  "inferenceApiKey (pulumi config set --secret inferenceApiKey ...)")
     return value
 
 
 def _label_map(value: dict[str, str]) -> dict[str, str]:
     for key, val in value.items():
-        if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(val) or len(val) > 63:
+        if not isinstance(val, str) or not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(val) \
+                or len(val) > 63:
             raise PydanticCustomError("label", "{key}: {val!r} is not a valid Kubernetes label",
                                       {"key": key, "val": val})
     return value
@@ -116,15 +140,16 @@ DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
 ObjectName = Annotated[str, AfterValidator(_object_name)]  # a Secret, IngressClass or StorageClass
 Quantity = Annotated[str, AfterValidator(_quantity)]
+Memory = Annotated[str, AfterValidator(_quantity), AfterValidator(_memory)]
 Image = Annotated[str, AfterValidator(_image)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Labels = Annotated[dict[str, str], AfterValidator(_label_map)]
-Count = Annotated[int, Field(ge=1)]
+Count = Annotated[int, Field(ge=1, le=INT32_MAX)]
 
 
 def image_tag(image: str) -> tuple[Optional[str], Optional[str]]:
     """(tag, digest) of an image reference; either may be None."""
-    match = _IMAGE.match(image)
+    match = _IMAGE.fullmatch(image)
     return (match["tag"], match["digest"]) if match else (None, None)
 
 
@@ -163,7 +188,7 @@ class Settings(BaseModel):
 
 class ResourceAmounts(Settings):
     cpu: Quantity
-    memory: Quantity
+    memory: Memory
 
 
 class Resources(Settings):
@@ -217,20 +242,64 @@ class Workload(Settings):
 
 # ------------------------------------------------------------- the MCP server
 
+# Grants that let whoever holds them take over the cluster: grant themselves any
+# role, act as anyone, run commands in any pod, mint tokens, reach kubelets.
+ESCALATING_VERBS = ("escalate", "bind", "impersonate", "*")
+ESCALATING_RESOURCES = ("pods/exec", "pods/attach", "pods/portforward", "nodes/proxy", "serviceaccounts/token",
+                        "certificatesigningrequests/approval", "*")
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection", "*")
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "default")
+
+
+def system_namespace(name: str) -> bool:
+    return name in SYSTEM_NAMESPACES or name.startswith(("openshift-", "kube-"))
+
+
 class PolicyRule(Settings):
-    api_groups: list[str] = [""]
+    api_groups: Optional[list[str]] = None
     resources: list[str] = []
     verbs: Annotated[list[str], Field(min_length=1)]
     resource_names: list[str] = []
     non_resource_urls: list[str] = Field([], alias="nonResourceURLs")
 
-    @model_validator(mode="after")
-    def _targets_something(self) -> "PolicyRule":
-        problems = _Problems()
-        if not self.resources and not self.non_resource_urls:
+    @field_validator("non_resource_urls")
+    @classmethod
+    def _targets_one_kind(cls, urls: list[str], info: ValidationInfo) -> list[str]:
+        problems = _Problems(sibling=True)
+        resources = info.data.get("resources")
+        if resources is not None and not resources and not urls:
             problems.add("resources", [], "a rule needs resources (or nonResourceURLs)")
+        if resources and urls:
+            problems.add("nonResourceURLs", urls, "a rule holds either resources or nonResourceURLs, not both "
+                                                  "(the API server rejects the mix)")
+        if urls and info.data.get("api_groups"):
+            problems.add("apiGroups", info.data["api_groups"], "must be left out beside nonResourceURLs")
+        if urls and info.data.get("resource_names"):
+            problems.add("resourceNames", info.data["resource_names"], "must be left out beside nonResourceURLs")
         problems.raise_any()
-        return self
+        return urls
+
+    def manifest(self) -> dict[str, Any]:
+        """The rule as Kubernetes takes it: resource rules name their API groups (core by default)."""
+        if self.non_resource_urls:
+            return {"nonResourceURLs": list(self.non_resource_urls), "verbs": list(self.verbs)}
+        rule: dict[str, Any] = {"apiGroups": list(self.api_groups if self.api_groups is not None else [""]),
+                                "resources": list(self.resources), "verbs": list(self.verbs)}
+        if self.resource_names:
+            rule["resourceNames"] = list(self.resource_names)
+        return rule
+
+    def escalation(self) -> Optional[str]:
+        """Why this rule amounts to cluster-admin, or None."""
+        verbs = sorted(set(self.verbs) & set(ESCALATING_VERBS))
+        if verbs:
+            return f"verbs {verbs}"
+        resources = sorted(set(self.resources) & set(ESCALATING_RESOURCES))
+        if resources:
+            return f"resources {resources}"
+        if "*" in (self.api_groups or []):
+            return "apiGroups ['*']"
+        return None
 
 
 class Rbac(Settings):
@@ -238,29 +307,55 @@ class Rbac(Settings):
     scope: Literal["cluster", "namespaces"] = "cluster"
     namespaces: list[DnsLabel] = []
     rules: list[PolicyRule] = []
+    allow_cluster_admin_equivalent: bool = False
 
-    @model_validator(mode="after")
-    def _consistent(self) -> "Rbac":
-        problems = _Problems()
-        if self.scope == "namespaces" and not self.namespaces:
-            problems.add("namespaces", [], "must list at least one namespace with scope: namespaces")
-        if self.scope == "cluster" and self.namespaces:
-            problems.add("namespaces", self.namespaces, "is only used with scope: namespaces; "
-                                                        "set scope: namespaces or remove it")
-        if len(set(self.namespaces)) != len(self.namespaces):
-            problems.add("namespaces", self.namespaces, "lists a namespace twice")
-        if self.preset == "custom" and not self.rules:
-            problems.add("rules", [], "must hold at least one PolicyRule with preset: custom")
-        if self.preset != "custom" and self.rules:
-            problems.add("rules", "[...]", f"is only used with preset: custom (preset is {self.preset})")
-        if self.scope == "namespaces" and any(r.non_resource_urls for r in self.rules):
-            problems.add("rules", "[...]", "nonResourceURLs need scope: cluster")
+    @field_validator("allow_cluster_admin_equivalent")
+    @classmethod
+    def _consistent(cls, allowed: bool, info: ValidationInfo) -> bool:
+        # A field validator on the last field: runs even when a sibling is invalid,
+        # so every problem in this section is reported at once.
+        problems = _Problems(sibling=True)
+        preset, scope = info.data.get("preset"), info.data.get("scope")
+        namespaces, rules = info.data.get("namespaces"), info.data.get("rules")
+        if namespaces is not None:
+            if scope == "namespaces" and not namespaces:
+                problems.add("namespaces", [], "must list at least one namespace with scope: namespaces")
+            if scope == "cluster" and namespaces:
+                problems.add("namespaces", namespaces, "is only used with scope: namespaces; "
+                                                       "set scope: namespaces or remove it")
+            if len(set(namespaces)) != len(namespaces):
+                problems.add("namespaces", namespaces, "lists a namespace twice")
+        if rules is not None and preset is not None:
+            if preset == "custom" and not rules:
+                problems.add("rules", [], "must hold at least one PolicyRule with preset: custom")
+            if preset != "custom" and rules:
+                problems.add("rules", "[...]", f"is only used with preset: custom (preset is {preset})")
+            if scope == "namespaces" and any(r.non_resource_urls for r in rules):
+                problems.add("rules", "[...]", "nonResourceURLs need scope: cluster")
+        if not allowed:
+            opt_in = ("amounts to cluster-admin: an agent holding it can take over the cluster. "
+                      "Set mcpServer.rbac.allowClusterAdminEquivalent: true if that is really meant")
+            for i, rule in enumerate(rules or []):
+                why = rule.escalation()
+                if why:
+                    problems.add(f"rules[{i}]", why, f"grants {why}, which {opt_in}")
+            writes = preset == "full" or any(set(r.verbs) & set(WRITE_VERBS) for r in rules or [])
+            for namespace in namespaces or []:
+                if writes and scope == "namespaces" and system_namespace(namespace):
+                    problems.add("namespaces", namespace, f"is a system namespace: writing in it {opt_in}")
         problems.raise_any()
-        return self
+        return allowed
 
     @property
     def read_only(self) -> bool:
         return self.preset in ("read-only", "view")
+
+    @property
+    def cluster_admin_equivalent(self) -> bool:
+        """Opted in and actually granting what the opt-in allows (marks the objects for the policy pack)."""
+        return self.allow_cluster_admin_equivalent and (
+            any(r.escalation() for r in self.rules)
+            or (self.scope == "namespaces" and any(system_namespace(n) for n in self.namespaces)))
 
 
 class Exposure(Settings):
@@ -281,19 +376,21 @@ class OAuth(Settings):
     authorization_url: str = ""
     audience: str = ""
 
-    @model_validator(mode="after")
-    def _complete(self) -> "OAuth":
-        problems = _Problems()
-        if self.enabled and not re.match(r"^https://\S+$", self.authorization_url):
-            problems.add("authorizationUrl", self.authorization_url,
-                         "must be the https:// URL of the OAuth/OIDC issuer when oauth.enabled")
+    @field_validator("audience")
+    @classmethod
+    def _complete(cls, audience: str, info: ValidationInfo) -> str:
+        problems = _Problems(sibling=True)
+        url = info.data.get("authorization_url")
+        if info.data.get("enabled") and url is not None and not re.fullmatch(r"https://\S+", url):
+            problems.add("authorizationUrl", url, "must be the https:// URL of the OAuth/OIDC issuer when "
+                                                  "oauth.enabled")
         problems.raise_any()
-        return self
+        return audience
 
 
 class Scc(Settings):
     create: bool = False
-    uid: Annotated[int, Field(ge=1, le=2147483647)] = 1001
+    uid: Annotated[int, Field(ge=1, le=INT32_MAX)] = 1001
 
 
 class McpServer(Workload):
@@ -384,7 +481,7 @@ class LlamaStack(Workload):
             return version
         low, high = SUPPORTED_VERSIONS[distribution]
         allowed = f"{_dotted(low)} <= version < {_dotted(high)}"
-        match = _VERSION.match(version)
+        match = _VERSION.fullmatch(version)
         if not match:
             raise PydanticCustomError("version", "must be a release version X.Y.Z ({allowed} for {distribution})",
                                       {"allowed": allowed, "distribution": distribution})
@@ -424,6 +521,16 @@ class LlamaStack(Workload):
                              "`pulumi config set --secret postgresPassword <password>`")
         problems.raise_any()
         return storage
+
+    @field_validator("inference")
+    @classmethod
+    def _key_when_needed(cls, inference: Inference, info: ValidationInfo) -> Inference:
+        problems = _Problems()
+        if inference.provider == "openai" and "inferenceApiKey" not in (info.context or {}).get("secrets", set()):
+            problems.add("/inferenceApiKey", None, "is required with llamaStack.inference.provider: openai; set "
+                                                   "it with `pulumi config set --secret inferenceApiKey <key>`")
+        problems.raise_any()
+        return inference
 
     @field_validator("extra_mcp_servers")
     @classmethod
@@ -470,6 +577,9 @@ class NetworkPolicy(Settings):
     # OpenShift's router and monitoring namespaces are found by their policy-group labels.
     ingress_namespace: DnsLabel = "ingress-nginx"
     monitoring_namespace: DnsLabel = "monitoring"
+    # With enabled: false and no OAuth, every pod in the cluster can call the MCP
+    # server's tools; like exposing it through a Route, that needs this opt-in.
+    allow_unauthenticated_mcp: bool = False
 
 
 class Monitoring(Settings):
@@ -479,10 +589,33 @@ class Monitoring(Settings):
     tool_error_ratio: Annotated[float, Field(gt=0, le=1)] = 0.1
     labels: Labels = {}
 
+    @field_validator("labels")
+    @classmethod
+    def _rules_need_a_scrape(cls, labels: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        problems = _Problems(sibling=True)
+        if info.data.get("prometheus_rule") and info.data.get("service_monitor") is False:
+            problems.add("prometheusRule", True, "needs monitoring.serviceMonitor: true: without a scrape the "
+                                                 "MCPServerDown alert fires forever")
+        problems.raise_any()
+        return labels
 
-def _ingress_needs_a_host(route: Exposure, problems: _Problems) -> None:
-    if route.enabled and not route.host:
-        problems.add("route.host", "", "is required on platform: kubernetes (an Ingress needs a host)")
+
+def _exposure_fits_platform(platform: Optional[str], namespace: Any, name: str, route: Exposure,
+                            problems: _Problems) -> None:
+    if platform == "kubernetes":
+        if route.enabled and not route.host:
+            problems.add("route.host", "", "is required on platform: kubernetes (an Ingress needs a host)")
+        return
+    for field, value in (("ingressClassName", route.ingress_class_name), ("tlsSecretName", route.tls_secret_name)):
+        if value:
+            problems.add(f"route.{field}", value, "applies to an Ingress (platform: kubernetes); OpenShift's "
+                                                  "Route ignores it: remove it")
+    if route.enabled and not route.host and namespace is not None:
+        generated = f"{name}-{namespace.name}"
+        if len(generated) > 63:
+            problems.add("route.host", "", f"OpenShift would generate a host starting with {generated!r} "
+                                           f"({len(generated)} characters; a DNS label holds 63): set route.host "
+                                           "or use a shorter namespace")
 
 
 class StackSettings(Settings):
@@ -497,10 +630,10 @@ class StackSettings(Settings):
     @classmethod
     def _mcp_fits_platform(cls, mcp: McpServer, info: ValidationInfo) -> McpServer:
         problems = _Problems()
-        if info.data.get("platform") == "kubernetes":
-            _ingress_needs_a_host(mcp.route, problems)
-            if mcp.scc.create:
-                problems.add("scc.create", True, "SecurityContextConstraints exist only on platform: openshift")
+        platform = info.data.get("platform")
+        _exposure_fits_platform(platform, info.data.get("namespace"), MCP_SERVER, mcp.route, problems)
+        if platform == "kubernetes" and mcp.scc.create:
+            problems.add("scc.create", True, "SecurityContextConstraints exist only on platform: openshift")
         problems.raise_any()
         return mcp
 
@@ -508,13 +641,32 @@ class StackSettings(Settings):
     @classmethod
     def _llama_stack_fits_platform(cls, stack: LlamaStack, info: ValidationInfo) -> LlamaStack:
         problems = _Problems()
-        if info.data.get("platform") == "kubernetes":
-            _ingress_needs_a_host(stack.route, problems)
-            if stack.distribution == "ogx" and not stack.tls.secret_name and not stack.tls.insecure:
+        platform = info.data.get("platform")
+        _exposure_fits_platform(platform, info.data.get("namespace"), LLAMA_STACK, stack.route, problems)
+        if stack.distribution == "ogx":
+            if platform == "kubernetes" and not stack.tls.secret_name and not stack.tls.insecure:
                 problems.add("tls.secretName", "", "OGX serves only TLS: on platform: kubernetes name a TLS "
                                                    "Secret (tls.secretName), or set tls.insecure: true")
+            if stack.tls.secret_name and stack.tls.insecure:
+                problems.add("tls.insecure", True, "contradicts tls.secretName: serve TLS from the Secret, or "
+                                                   "plain HTTP, not both")
+        elif stack.tls.insecure:
+            problems.add("tls.insecure", True, "only applies to distribution: ogx (llama-stack serves plain "
+                                               "HTTP unless tls.secretName is set): remove it")
         problems.raise_any()
         return stack
+
+    @field_validator("network_policy")
+    @classmethod
+    def _mcp_not_open_in_cluster(cls, np: NetworkPolicy, info: ValidationInfo) -> NetworkPolicy:
+        problems = _Problems()
+        mcp = info.data.get("mcp_server")
+        if not np.enabled and mcp is not None and not mcp.oauth.enabled and not np.allow_unauthenticated_mcp:
+            problems.add("enabled", False, "leaves the MCP server, which has no authentication of its own, open "
+                                           "to every pod in the cluster: set mcpServer.oauth.enabled: true, or "
+                                           "networkPolicy.allowUnauthenticatedMcp: true to accept that")
+        problems.raise_any()
+        return np
 
 
 TOP_LEVEL_KEYS = tuple(StackSettings.model_fields[f].alias for f in StackSettings.model_fields)
@@ -544,16 +696,33 @@ def parse_value(text: Optional[str]) -> Any:
         return text
 
 
-def load_settings(raw: dict[str, Any], secrets: frozenset[str] | set[str] = frozenset()) -> StackSettings:
+def load_settings(raw: dict[str, Any], secrets: frozenset[str] | set[str] = frozenset(), *,
+                  held_as_secret: frozenset[str] | set[str] = frozenset(),
+                  plain_secrets: frozenset[str] | set[str] = frozenset(),
+                  empty_secrets: frozenset[str] | set[str] = frozenset()) -> StackSettings:
     """Validate raw stack config (top-level key -> parsed value) into StackSettings.
 
     `secrets` names the secret keys that are set; their values stay out of here.
+    What is wrong with how config is held is reported with the rest, values never shown:
+    `held_as_secret`, settings keys Pulumi holds as secret (their values would be written
+    in clear); `plain_secrets`, secret keys written in clear in the stack file;
+    `empty_secrets`, secret keys set to "".
     """
     problems: list[str] = []
     known = set(TOP_LEVEL_KEYS) | set(SECRET_KEYS)
     for key in sorted(set(raw) - known):
         problems.append(f"{key}: unknown setting{_did_you_mean(key, known)}")
-    data = {k: v for k, v in raw.items() if k in TOP_LEVEL_KEYS and v is not None}
+    for key in sorted(set(held_as_secret) & set(TOP_LEVEL_KEYS)):
+        problems.append(f"{key}: is held as a secret (pulumi config set --secret [--path]), but it is not a secret "
+                        f"setting: its values are written in clear into ConfigMaps and Deployments. Only "
+                        f"{' and '.join(SECRET_KEYS)} may be secret: put credentials there (value not shown)")
+    for key in sorted(set(plain_secrets) & set(SECRET_KEYS)):
+        problems.append(f"{key}: is in the stack file in clear text (value not shown): remove it and set it with "
+                        f"`pulumi config set --secret {key} <value>`")
+    for key in sorted(set(empty_secrets) & set(SECRET_KEYS)):
+        problems.append(f"{key}: is empty: set a value with `pulumi config set --secret {key} <value>`")
+    data = {k: v for k, v in raw.items() if k in TOP_LEVEL_KEYS and v is not None and k not in held_as_secret}
+    problems.extend(_env_references(data))
     try:
         settings = StackSettings.model_validate(data, context={"secrets": set(secrets)})
     except ValidationError as err:
@@ -562,6 +731,20 @@ def load_settings(raw: dict[str, Any], secrets: frozenset[str] | set[str] = froz
     if problems:
         raise SettingsError(problems)
     return settings  # type: ignore[return-value]
+
+
+def _env_references(data: Any, path: str = "") -> list[str]:
+    """Llama Stack expands `${env.NAME}` anywhere in its config: a setting holding one
+    could read the server's secrets (the database password, the API key) into a URL or a
+    model name. Only the program writes such references."""
+    if isinstance(data, dict):
+        return [p for k, v in data.items() for p in _env_references(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in _env_references(v, f"{path}[{i}]")]
+    if isinstance(data, str) and "${" in data:
+        return [f"{path} = {_show(data)}: must not contain '${{': the server expands ${{env.…}} references, "
+                "so a setting could read the secrets it holds"]
+    return []
 
 
 def required_secrets(settings: StackSettings) -> set[str]:
@@ -599,13 +782,16 @@ def _describe(error: dict[str, Any]) -> str:
     if error.get("unset"):
         return f"{path}: {error['msg']}"
     message = error["msg"]
+    shown = error["input"]
+    if error["type"] == "url_credentials" and isinstance(shown, str):
+        shown = re.sub(r"//[^/@]*@", "//***@", shown)  # never echo the credentials
     if error["type"] == "literal_error":
         message = "must be " + message.removeprefix("Input should be ")
     elif message.startswith("Input should be"):
         message = "must be" + message.removeprefix("Input should be")
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
-    return f"{path} = {_show(error['input'])}: {message}"
+    return f"{path} = {_show(shown)}: {message}"
 
 
 def _show(value: Any) -> str:

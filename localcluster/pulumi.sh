@@ -6,7 +6,7 @@
 #
 # Cluster: a kubeconfig in $KUBECONFIG or ~/.kube/config, or `kubernetes:kubeconfig`
 # / `kubernetes:context` in the stack file, is used as given. With none of
-# these, the local cluster (.cluster/) is the target: it is built and started
+# these, the local cluster ($CLUSTER_DIR, default .cluster/) is the target: it is built and started
 # when needed, and its own file backend holds the state.
 #
 # Backend (for a given cluster): $PULUMI_BACKEND_URL if set, else the backend
@@ -15,7 +15,11 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 stack="$1"; cmd="$2"; shift 2
-cd "$root"
+# PROJECT_DIR: the Pulumi project (default: this checkout); CLUSTER_DIR: the local cluster.
+project="${PROJECT_DIR:-$root}"
+cluster_dir="${CLUSTER_DIR:-$root/.cluster}"
+export CLUSTER_DIR="$cluster_dir"
+cd "$project"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -34,7 +38,7 @@ if [[ "$target" == "local" ]]; then
   bash "$here/toolchain.sh" >/dev/null
   bash "$here/cluster.sh" up >/dev/null
   # shellcheck disable=SC1091
-  . "$root/.cluster/env"
+  . "$cluster_dir/env"
   say "cluster: local ($KUBECONFIG)"
   say "backend: $PULUMI_BACKEND_URL (the local cluster's own state)"
 else
@@ -50,8 +54,8 @@ else
   elif who="$(pulumi whoami --verbose 2>/dev/null | sed -n 's/^Backend URL: //p')" && [[ -n "$who" ]]; then
     say "backend: $who (from pulumi login)"
   else
-    export PULUMI_BACKEND_URL="file://$root/.pulumi-state"
-    mkdir -p "$root/.pulumi-state"
+    export PULUMI_BACKEND_URL="file://$project/.pulumi-state"
+    mkdir -p "$project/.pulumi-state"
     say "backend: $PULUMI_BACKEND_URL (not logged in anywhere; 'pulumi login' to use another)"
   fi
 fi

@@ -106,7 +106,7 @@ def _placeholders(value: Any) -> Any:
 # ------------------------------------------------------------- stack files
 
 def project_file() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    return _yaml12((ROOT / "Pulumi.yaml").read_text())
 
 
 def stack_path(stack: str) -> Path:
@@ -118,11 +118,26 @@ def stack_name(stack: str) -> str:
     return stack_path(stack).name.removeprefix("Pulumi.").rsplit(".", 1)[0]
 
 
+def _yaml12(text: str) -> Any:
+    """Parse YAML 1.2 as Pulumi's CLI does: `yes` and `5:00` stay strings (PyYAML's 1.1 reads 1 and 300)."""
+    from ruamel.yaml import YAML
+    return YAML(typ="safe", pure=True).load(text)
+
+
 def stack_file(stack: str) -> dict[str, Any]:
     path = stack_path(stack)
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name}")
-    return yaml.safe_load(path.read_text()) or {}
+    return _yaml12(path.read_text()) or {}
+
+
+def _holds_secure(value: Any) -> bool:
+    """An encrypted value anywhere inside (`pulumi config set --secret --path a.b`)."""
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_holds_secure(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_secure(v) for v in value)
+    return False
 
 
 def _short(key: str) -> str:
@@ -148,7 +163,9 @@ def stack_settings(stack: str) -> tuple[dict[str, Any], set[str]]:
     for key, value in (stack_file(stack).get("config") or {}).items():
         if not key.startswith(f"{PROJECT}:"):
             continue  # kubernetes:context and friends belong to the provider
-        if isinstance(value, dict) and set(value) == {"secure"}:
+        if _holds_secure(value):
+            # Encrypted here (the whole key is then a secret for Pulumi): the
+            # placeholder stands in, and the program says whether it may be secret.
             secrets.add(_short(key))
             continue
         values[_short(key)] = value

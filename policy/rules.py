@@ -13,6 +13,14 @@ from typing import Any, Callable, Iterable
 
 Manifest = dict[str, Any]
 ALLOW_UNAUTHENTICATED = "llamastack-mcp.io/allow-unauthenticated"  # set by components/mcp_server.py
+ALLOW_CLUSTER_ADMIN_EQUIVALENT = "llamastack-mcp.io/allow-cluster-admin-equivalent"  # likewise
+# The pack runs on its own (no import of the program); tests/test_policy.py keeps
+# these equal to components/settings.py's lists.
+ESCALATING_VERBS = ("escalate", "bind", "impersonate", "*")
+ESCALATING_RESOURCES = ("pods/exec", "pods/attach", "pods/portforward", "nodes/proxy", "serviceaccounts/token",
+                        "certificatesigningrequests/approval", "*")
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection", "*")
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "default")
 MCP_SERVICE = "kubernetes-mcp-server"
 _DIGEST = re.compile(r"@sha256:[a-f0-9]{64}$")
 
@@ -100,6 +108,29 @@ def rbac_no_wildcards(m: Manifest) -> list[str]:
     return out
 
 
+def no_cluster_admin_equivalent(m: Manifest) -> list[str]:
+    """Rules that let the holder take over the cluster, unless the settings opted in (annotation)."""
+    if m.get("kind") not in ("Role", "ClusterRole"):
+        return []
+    meta = m.get("metadata") or {}
+    if (meta.get("annotations") or {}).get(ALLOW_CLUSTER_ADMIN_EQUIVALENT) == "true":
+        return []
+    namespace = meta.get("namespace") or ""
+    system = namespace in SYSTEM_NAMESPACES or namespace.startswith(("openshift-", "kube-"))
+    out = []
+    for i, rule in enumerate(m.get("rules") or []):
+        verbs, resources = set(rule.get("verbs") or []), set(rule.get("resources") or [])
+        groups = {"apiGroups *"} if "*" in (rule.get("apiGroups") or []) else set()
+        found = sorted((verbs & set(ESCALATING_VERBS)) | (resources & set(ESCALATING_RESOURCES)) | groups)
+        if found:
+            out.append(f"{_where(m)}: rules[{i}] grants {found}: cluster-admin equivalent "
+                       "(mcpServer.rbac.allowClusterAdminEquivalent opts in)")
+        elif system and verbs & set(WRITE_VERBS):
+            out.append(f"{_where(m)}: rules[{i}] writes in system namespace {namespace}: cluster-admin "
+                       "equivalent (mcpServer.rbac.allowClusterAdminEquivalent opts in)")
+    return out
+
+
 def tls_everywhere(m: Manifest) -> list[str]:
     spec = m.get("spec") or {}
     if m.get("kind") == "Route":
@@ -145,6 +176,9 @@ RESOURCE_RULES: dict[str, tuple[str, Callable[[Manifest], list[str]]]] = {
     "no-privilege": ("No privileged container, privilege escalation, host namespaces or root.", no_privilege),
     "rbac-no-wildcards": ("RBAC rules name their verbs, resources and API groups (no '*').", rbac_no_wildcards),
     "tls-everywhere": ("Every Route and Ingress terminates TLS.", tls_everywhere),
+    "no-cluster-admin-equivalent-rbac": ("No RBAC that amounts to cluster-admin (escalate, bind, impersonate, "
+                                         "pods/exec, nodes/proxy, tokens, writes in system "
+                                         "namespaces) unless the settings opt in.", no_cluster_admin_equivalent),
 }
 STACK_RULES: dict[str, tuple[str, Callable[[list[Manifest]], list[str]]]] = {
     "mcp-not-exposed-without-oauth": ("The MCP server is not exposed outside the cluster without OAuth "

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, TEST_SECRETS, deep_merge
-from localcluster.harness import CommandFailed, Project, changed
+from localcluster.harness import TOOLCHAIN_BIN, Project, changed
 from variants import VARIANTS
 
 import offline
@@ -289,3 +289,111 @@ def test_each_rbac_preset_allows_exactly_what_the_readme_promises(cluster, rbac_
     table = "\n".join(f"| `{c}` | " + " | ".join("yes" if actual[col][c] else "no" for col in RBAC_COLUMNS) + " |"
                       for c in checks)
     assert actual == promised, f"the API server's answers differ from the README; they are:\n{table}"
+
+
+# ------------------------------- `make up` / preview: which cluster, which backend
+
+def wrapper(cluster, project: Project, stack: str, *args: str, home, kubeconfig: bool,
+            backend: str | None = None):
+    """localcluster/pulumi.sh (what `make up/preview/destroy` run) in a clean environment."""
+    env = {k: v for k, v in cluster.env().items() if k not in ("KUBECONFIG", "PULUMI_BACKEND_URL")}
+    env.update(HOME=str(home), PULUMI_HOME=str(home / ".pulumi"), PROJECT_DIR=str(project.workdir),
+               CLUSTER_DIR=str(cluster.directory), PORT_BASE=str(cluster.port_base))
+    if kubeconfig:
+        env["KUBECONFIG"] = str(cluster.kubeconfig)
+    if backend:
+        env["PULUMI_BACKEND_URL"] = backend
+    return cluster.run(["bash", str(ROOT / "localcluster" / "pulumi.sh"), stack, *args], env=env,
+                       name=f"pulumi.sh-{args[0]}")
+
+
+@pytest.fixture
+def bare_project(cluster, tmp_path):
+    return Project(cluster, tmp_path / "project", "dev")
+
+
+def test_with_a_kubeconfig_and_no_login_state_goes_to_a_file_backend_it_names(cluster, bare_project, tmp_path):
+    result = wrapper(cluster, bare_project, "dev", "preview", home=tmp_path / "home", kubeconfig=True)
+    assert f"backend: file://{bare_project.workdir}/.pulumi-state (not logged in" in result.stderr
+    assert f"cluster: {cluster.kubeconfig}" in result.stderr
+    assert (bare_project.workdir / ".pulumi-state" / ".pulumi").is_dir()
+
+
+def test_a_pulumi_login_is_respected(cluster, bare_project, tmp_path):
+    home = tmp_path / "home"
+    chosen = tmp_path / "logged-in-backend"
+    chosen.mkdir()
+    env = {**cluster.env(), "HOME": str(home), "PULUMI_HOME": str(home / ".pulumi")}
+    env.pop("PULUMI_BACKEND_URL", None)
+    cluster.run([str(TOOLCHAIN_BIN / "pulumi"), "login", f"file://{chosen}"], env=env)
+    result = wrapper(cluster, bare_project, "dev", "preview", home=home, kubeconfig=True)
+    assert f"backend: file://{chosen} (from pulumi login)" in result.stderr
+    assert (chosen / ".pulumi").is_dir() and not (bare_project.workdir / ".pulumi-state").exists()
+
+
+def test_pulumi_backend_url_wins(cluster, bare_project, tmp_path):
+    chosen = tmp_path / "env-backend"
+    chosen.mkdir()
+    result = wrapper(cluster, bare_project, "dev", "preview", home=tmp_path / "home", kubeconfig=True,
+                     backend=f"file://{chosen}")
+    assert f"backend: file://{chosen} (PULUMI_BACKEND_URL)" in result.stderr
+    assert (chosen / ".pulumi").is_dir()
+
+
+def test_with_no_kubeconfig_make_up_deploys_dev_onto_the_local_cluster(cluster, bare_project, tmp_path, prod):
+    without_leftovers(cluster, prod)
+    home = tmp_path / "home"
+    up = wrapper(cluster, bare_project, "dev", "up", "--yes", home=home, kubeconfig=False)
+    assert "using the local cluster" in up.stderr and f"backend: file://{cluster.directory}/pulumi-state" in up.stderr
+    assert available(deployment(cluster, MCP)) and available(deployment(cluster, LLAMA))
+    wrapper(cluster, bare_project, "dev", "destroy", "--yes", home=home, kubeconfig=False)
+    namespace_gone(cluster)
+    assert leftovers(cluster) == []
+
+
+# ------------------- the API server agrees with what settings refuse up front
+
+def _dev_object(kind: str, platform: str = "openshift") -> dict:
+    overrides = {"platform": platform, "llamaStack": {"route": {"host": "ls.example.com"}}} \
+        if platform == "kubernetes" else {}
+    values, _ = offline.stack_settings("dev")
+    result = offline.run(deep_merge(values, overrides), {})
+    return json.loads(json.dumps(next(m for m in result.manifests() if m["kind"] == kind)))
+
+
+def _deployment_with(path: list, value) -> dict:
+    dep = _dev_object("Deployment")
+    target = dep
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return dep
+
+
+@pytest.mark.parametrize("case, manifest, settings_case", [
+    ("replicas beyond int32", lambda: _deployment_with(["spec", "replicas"], 2 ** 31),
+     "test_integers_beyond_int32_are_refused"),
+    ("negative cpu", lambda: _deployment_with(
+        ["spec", "template", "spec", "containers", 0, "resources", "requests", "cpu"], "-1"),
+     "test_bad_cpu_quantities_are_refused"),
+    ("request above limit", lambda: _deployment_with(
+        ["spec", "template", "spec", "containers", 0, "resources", "requests", "cpu"], "4"),
+     "test_contradictions_are_refused"),
+    ("label value of 64", lambda: _deployment_with(["metadata", "labels", "team"], "a" * 64),
+     "test_bad_label_values_are_refused"),
+    ("namespace name of 64", lambda: {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a" * 64}},
+     "test_bad_namespace_names_are_refused"),
+    ("ingress host an IP", lambda: {**(i := _dev_object("Ingress", "kubernetes")),
+                                    "spec": {**i["spec"], "rules": [{**i["spec"]["rules"][0], "host": "10.0.0.1"}]}},
+     "test_bad_ingress_hosts_are_refused"),
+    ("nonResourceURLs beside apiGroups", lambda: {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "oracle-x"},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "nonResourceURLs": ["/x"], "verbs": ["get"]}]},
+     "test_custom_rules_the_api_server_would_reject_are_refused"),
+], ids=lambda v: v if isinstance(v, str) and " " in v else "")
+def test_the_api_server_rejects_what_settings_refuse(cluster, dry_run_namespaces, case, manifest, settings_case):
+    import test_hostile_settings
+    assert hasattr(test_hostile_settings, settings_case), "the settings side of this case is tested there"
+    result = cluster.kubectl("apply", "--server-side", "--dry-run=server", "--field-manager=oracle", "-f", "-",
+                             input=json.dumps(manifest()), check=False)
+    assert result.returncode != 0, f"{case}: the API server accepted it:\n{result.stdout}"
