@@ -72,7 +72,8 @@ verify: setup  ## check a deployed STACK (or URLs given in ARGS) answers as it s
 policy: setup  ## run the policy pack's rules over STACK's objects, offline
 	$(BIN)/python tools/policy_check.py --stack $(STACK)
 
-promote: setup  ## carry release settings FROM a stack TO another (ARGS=--check for CI)
+promote: setup  ## carry release settings FROM a stack TO another: make promote FROM=dev TO=prod (ARGS=--check for CI)
+	@[ -n "$(FROM)" ] && [ -n "$(TO)" ] || { echo "usage: make promote FROM=<stack> TO=<stack> [ARGS=--check]  (e.g. FROM=dev TO=prod)" >&2; exit 2; }
 	$(BIN)/python tools/promote.py --from $(FROM) --to $(TO) $(ARGS)
 
 bench: setup  ## the program's own overhead against a plain program

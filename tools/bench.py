@@ -65,17 +65,23 @@ def run_once(kind: str, values: dict[str, Any], plain_data: Path) -> float:
     return elapsed
 
 
-def in_process(kind: str, values: dict[str, Any], plain_data: Path, repeat: int) -> tuple[float, int]:
+def in_process(kind: str, values: dict[str, Any], plain_data: Path, repeat: int) -> tuple[list[float], int]:
     run_once(kind, values, plain_data)  # warm imports and caches
     times = [run_once(kind, values, plain_data) for _ in range(repeat)]
     tracemalloc.start()
     run_once(kind, values, plain_data)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return statistics.median(times), peak
+    return times, peak
 
 
-def whole_process(kind: str, namespaces: int, plain_data: Path, repeat: int) -> tuple[float, int]:
+def ratio(program: list[float], plain: list[float]) -> str:
+    """Median ratio, and the spread of the ratios of the repetitions taken pairwise."""
+    pairs = sorted(p / b for p, b in zip(program, plain))
+    return f"{statistics.median(program) / statistics.median(plain):.2f} [{pairs[0]:.2f}–{pairs[-1]:.2f}]"
+
+
+def whole_process(kind: str, namespaces: int, plain_data: Path, repeat: int) -> tuple[list[float], int]:
     times, rss = [], []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -85,7 +91,7 @@ def whole_process(kind: str, namespaces: int, plain_data: Path, repeat: int) -> 
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr)
         rss.append(int(proc.stdout.strip().splitlines()[-1]))
-    return statistics.median(times), max(rss)
+    return times, max(rss)
 
 
 def child(kind: str, namespaces: int, plain_data: Path) -> None:
@@ -105,8 +111,10 @@ def main() -> int:
         child(args.child, args.namespaces, args.plain_data)
         return 0
 
-    header = (f"{'scenario':<16}{'resources':>10}  {'in-process ms':>22}  {'ratio':>6}  {'own µs/res':>11}  "
-              f"{'peak MiB (traced)':>18}  {'ratio':>6}  {'whole-process ms':>22}  {'ratio':>6}  {'max RSS MiB':>14}")
+    started = time.perf_counter()
+    header = (f"{'scenario':<16}{'resources':>10}  {'in-process ms':>22}  {'ratio [spread]':>17}  {'own µs/res':>11}  "
+              f"{'peak MiB (traced)':>18}  {'ratio':>6}  {'whole-process ms':>22}  {'ratio [spread]':>17}  "
+              f"{'max RSS MiB':>14}")
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,16 +122,20 @@ def main() -> int:
             values = scenario(size)
             data = Path(tmp) / f"plain-{size}.json"
             count = record(values, data)
-            p_time, p_peak = in_process("program", values, data, args.repeat)
-            b_time, b_peak = in_process("plain", values, data, args.repeat)
-            pw_time, pw_rss = whole_process("program", size, data, max(1, args.repeat // 2))
-            bw_time, bw_rss = whole_process("plain", size, data, max(1, args.repeat // 2))
+            p_times, p_peak = in_process("program", values, data, args.repeat)
+            b_times, b_peak = in_process("plain", values, data, args.repeat)
+            pw_times, pw_rss = whole_process("program", size, data, args.repeat)
+            bw_times, bw_rss = whole_process("plain", size, data, args.repeat)
+            p_time, b_time = statistics.median(p_times), statistics.median(b_times)
+            pw_time, bw_time = statistics.median(pw_times), statistics.median(bw_times)
             name = "prod" if size == 0 else f"prod+{size} ns"
-            print(f"{name:<16}{count:>10}  {p_time*1e3:>10.1f} vs {b_time*1e3:>8.1f}  {p_time/b_time:>6.2f}  "
+            print(f"{name:<16}{count:>10}  {p_time*1e3:>10.1f} vs {b_time*1e3:>8.1f}  {ratio(p_times, b_times):>17}  "
                   f"{(p_time - b_time)/count*1e6:>11.0f}  {p_peak/2**20:>8.1f} vs {b_peak/2**20:>6.1f}  {p_peak/b_peak:>6.2f}  "
-                  f"{pw_time*1e3:>10.0f} vs {bw_time*1e3:>8.0f}  {pw_time/bw_time:>6.2f}  "
+                  f"{pw_time*1e3:>10.0f} vs {bw_time*1e3:>8.0f}  {ratio(pw_times, bw_times):>17}  "
                   f"{pw_rss/2**20:>6.0f} vs {bw_rss/2**20:>5.0f}", flush=True)
-    print("\nratio = real program / plain program registering the same resources (1.00 = no overhead)")
+    print(f"\n{args.repeat} repetitions each; medians; [spread] = lowest and highest ratio of the repetitions "
+          f"taken pairwise; run time {time.perf_counter() - started:.0f} s")
+    print("ratio = real program / plain program registering the same resources (1.00 = no overhead)")
     print("own µs/res = (real - plain) in-process time per resource: the program's own cost, which must not grow")
     return 0
 

@@ -35,6 +35,23 @@ def ordered(manifest: dict) -> dict:
             **{k: v for k, v in sorted(manifest.items()) if k not in ("apiVersion", "kind", "metadata")}}
 
 
+class _ReviewDumper(yaml.SafeDumper):
+    """Multi-line strings (the Llama Stack config.yaml in its ConfigMap) as block scalars,
+    so a dev -> prod diff shows their lines rather than one escaped string."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value and not any(line != line.rstrip() for line in value.splitlines()) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_ReviewDumper.add_representer(str, _str)
+
+
+def dump(manifest: dict) -> str:
+    return yaml.dump(ordered(manifest), Dumper=_ReviewDumper, sort_keys=False)
+
+
 def render(stack: str, out: Path) -> int:
     result = offline.run_stack(stack, fill_missing_secrets=True)
     if result.error:
@@ -45,7 +62,7 @@ def render(stack: str, out: Path) -> int:
         stale.unlink()
     manifests = result.manifests(masked=True)
     for manifest in manifests:
-        (out / file_name(manifest)).write_text(yaml.safe_dump(ordered(manifest), sort_keys=False))
+        (out / file_name(manifest)).write_text(dump(manifest))
     print(f"rendered {len(manifests)} objects of stack {stack} into {out}/")
     if any(m["kind"] == "Secret" for m in manifests):
         print(f"secret values are replaced by {offline.SECRET_PLACEHOLDER!r}")

@@ -105,16 +105,33 @@ class Report:
         self.failed += not ok
         return ok
 
+    def warn(self, name: str, detail: str) -> None:
+        """Something a deploy can live with for now but a user must know (no model yet)."""
+        print(f"WARN  {name}: {detail}", flush=True)
+
+    def skip(self, name: str, reason: str) -> None:
+        """A check that could not run because one it depends on failed: said, never silent."""
+        print(f"SKIP  {name}: {reason}", flush=True)
+
+
+DATABASE_HINT = "with storage.backend: postgres the server does not start while the database is unreachable"
+
 
 def check_llama_stack(report: Report, base: str, insecure: bool, connector: str = CONNECTOR) -> None:
     base = base.rstrip("/")
     try:
         status, text, _ = http("GET", f"{base}/v1/health", insecure=insecure)
         healthy = status == 200 and json.loads(text).get("status") == "OK"
-        report.check("Llama Stack health", healthy, f"GET {base}/v1/health -> {status} {text[:80]}")
+        report.check("Llama Stack health", healthy, f"GET {base}/v1/health -> {status} {text[:80]}"
+                     + ("" if healthy else f" ({DATABASE_HINT})"))
     except (OSError, ValueError) as err:
-        report.check("Llama Stack health", False, f"GET {base}/v1/health: {err}")
+        report.check("Llama Stack health", False, f"GET {base}/v1/health: {err} ({DATABASE_HINT})")
+        healthy = False
+    if not healthy:
+        report.skip(f"MCP connector {connector!r} lists tools through Llama Stack", "Llama Stack is not healthy")
+        report.skip("models through Llama Stack", "Llama Stack is not healthy")
         return
+    check_models(report, base, insecure)
     for path in TOOL_LISTINGS:
         url = base + path.format(id=connector)
         try:
@@ -131,6 +148,25 @@ def check_llama_stack(report: Report, base: str, insecure: bool, connector: str 
                  f"no listing endpoint answered on {base}")
 
 
+def check_models(report: Report, base: str, insecure: bool) -> None:
+    """The model endpoint (llamaStack.inference.url) as Llama Stack sees it."""
+    url = f"{base}/v1/models"
+    try:
+        status, text, _ = http("GET", url, insecure=insecure, timeout=30)
+    except OSError as err:
+        report.check("models through Llama Stack", False, f"GET {url}: {err}")
+        return
+    models = [m for m in (json.loads(text).get("data", []) if status == 200 else [])
+              if (m.get("model_type") or m.get("custom_metadata", {}).get("model_type", "llm")) == "llm"
+              or m.get("object") == "model"]
+    detail = f"GET {url} -> {status}, {len(models)} model(s)"
+    if status == 200 and models:
+        report.check("models through Llama Stack", True, detail)
+    else:
+        report.warn("models through Llama Stack", detail + ": the inference endpoint (llamaStack.inference.url) is "
+                    "unreachable or serves no model; tools list without one, but agent turns need it")
+
+
 def check_mcp(report: Report, mcp_url: str, insecure: bool, token: Optional[str] = None) -> None:
     health = mcp_url.rsplit("/mcp", 1)[0] + "/healthz"
     try:
@@ -138,6 +174,9 @@ def check_mcp(report: Report, mcp_url: str, insecure: bool, token: Optional[str]
         report.check("MCP server health", status == 200, f"GET {health} -> {status}")
     except OSError as err:
         report.check("MCP server health", False, f"GET {health}: {err}")
+        status = 0
+    if status != 200:
+        report.skip("MCP server lists tools", "the MCP server is not healthy")
         return
     try:
         tools = mcp_tools(mcp_url, insecure, token)
@@ -187,9 +226,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     llama_url, mcp_url, namespace = args.llama_stack_url, args.mcp_url, None
-    if not llama_url or not mcp_url:
-        if not args.stack:
-            parser.error("give --stack, or both --llama-stack-url and --mcp-url")
+    if not (args.stack or llama_url or mcp_url):
+        parser.error("give --stack, or --llama-stack-url and/or --mcp-url")
+    if args.stack and not (llama_url and mcp_url):
         try:
             outputs = stack_outputs(args.stack)
         except (RuntimeError, subprocess.CalledProcessError) as err:
@@ -202,8 +241,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     report = Report()
     if llama_url:
         check_llama_stack(report, llama_url, args.insecure, args.connector)
-    else:
+    elif args.stack:
         report.check("Llama Stack health", False, "no public URL (llamaStack.route.enabled is false?)")
+    else:
+        report.skip("Llama Stack", "no --llama-stack-url given")
     if mcp_url:
         check_mcp(report, mcp_url, args.insecure, args.mcp_token)
     else:
