@@ -101,6 +101,10 @@ def deployment(settings: StackSettings, mcp_url: str, config_text: str, secrets:
     if cert:
         volumes.append({"name": "tls", "secret": {"secretName": cert}})
         mounts.append({"name": "tls", "mountPath": server_config.TLS_DIR, "readOnly": True})
+    if stack.auth.provider == "kubernetes":
+        volumes.append({"name": "kube-ca", "configMap": {"name": "kube-root-ca.crt",
+                                                         "items": [{"key": "ca.crt", "path": "ca.crt"}]}})
+        mounts.append({"name": "kube-ca", "mountPath": server_config.KUBE_CA_DIR, "readOnly": True})
 
     env: list[dict[str, Any]] = [{"name": "KUBERNETES_MCP_URL", "value": mcp_url}]
     env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": name}}}

@@ -8,7 +8,7 @@ environment fills from a Secret.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
@@ -18,6 +18,10 @@ from .settings import MAIN_CONNECTOR_ID, LlamaStack
 CONFIG_DIR = "/etc/llama-stack"
 CONFIG_FILE = "config.yaml"
 TLS_DIR = "/etc/llama-stack/tls"
+# The cluster's CA, from the kube-root-ca.crt ConfigMap every namespace has: the
+# kubernetes auth provider trusts the API server without a ServiceAccount token.
+KUBE_CA_DIR = "/etc/llama-stack/kube-ca"
+KUBE_API = "https://kubernetes.default.svc"
 MCP_PROVIDER_ID = "model-context-protocol"
 # Environment variables the pod sets from its Secret.
 INFERENCE_API_KEY_ENV = "INFERENCE_API_KEY"
@@ -109,8 +113,32 @@ def mcp_servers(stack: LlamaStack, mcp_url: str) -> list[tuple[str, str]]:
     return [(MAIN_CONNECTOR_ID, mcp_url)] + [(s.id, s.url) for s in stack.extra_mcp_servers]
 
 
+def auth(stack: LlamaStack) -> Optional[dict[str, Any]]:
+    """`server.auth`: who may call the server (same shape in 0.6, 0.7 and OGX)."""
+    settings = stack.auth
+    if settings.provider == "none":
+        return None
+    if settings.provider == "kubernetes":
+        provider: dict[str, Any] = {"type": "kubernetes", "api_server_url": KUBE_API, "verify_tls": True,
+                                    "tls_cafile": f"{KUBE_CA_DIR}/ca.crt",
+                                    "claims_mapping": {"username": "roles", "groups": "roles"}}
+    else:
+        provider = {"type": "oauth2_token", "issuer": settings.oidc.issuer, "audience": settings.oidc.audience,
+                    "jwks": {"uri": settings.oidc.jwks_url}, "claims_mapping": {"sub": "roles", "groups": "roles"}}
+    config: dict[str, Any] = {"provider_config": provider}
+    if settings.allowed_groups:
+        # Route rules are tried in order and a request no rule permits is refused.
+        config["route_policy"] = [{"permit": {"paths": "*"}, "when": f"user with {group} in roles",
+                                   "description": f"members of {group} may use the API"}
+                                  for group in settings.allowed_groups]
+    return config
+
+
 def render(stack: LlamaStack, mcp_url: str) -> dict[str, Any]:
     server: dict[str, Any] = {"port": LLAMA_STACK_PORT}
+    server_auth = auth(stack)
+    if server_auth:
+        server["auth"] = server_auth
     if stack.serves_tls:
         server.update(tls_certfile=f"{TLS_DIR}/tls.crt", tls_keyfile=f"{TLS_DIR}/tls.key")
     elif stack.distribution == "ogx":

@@ -448,6 +448,46 @@ class Storage(Settings):
 class LlamaStackRoute(Exposure):
     enabled: bool = True
     timeout_seconds: Annotated[int, Field(ge=1, le=86400)] = 300
+    # Exposing the agent API without llamaStack.auth needs this opt-in, as for the MCP server.
+    allow_unauthenticated: bool = False
+
+
+_GROUP = re.compile(r"[A-Za-z0-9:._@/-]{1,253}")
+
+
+class Oidc(Settings):
+    issuer: str = ""
+    audience: str = "llama-stack"
+    jwks_url: str = ""
+
+
+class LlamaStackAuth(Settings):
+    """Who may call Llama Stack: every request carries a bearer token the server checks."""
+
+    # kubernetes: the caller's cluster token, checked with the API server's SelfSubjectReview;
+    # oidc: a JWT from your identity provider, checked against its JWKS; none: no check.
+    provider: Literal["kubernetes", "oidc", "none"] = "kubernetes"
+    # Only callers in one of these groups (Kubernetes groups, or the token's groups claim); empty: any.
+    allowed_groups: list[str] = []
+    oidc: Oidc = Oidc()
+
+    @field_validator("oidc")
+    @classmethod
+    def _complete(cls, oidc: Oidc, info: ValidationInfo) -> Oidc:
+        problems = _Problems(sibling=True)
+        provider, groups = info.data.get("provider"), info.data.get("allowed_groups")
+        if provider == "oidc":
+            for field, value in (("oidc.issuer", oidc.issuer), ("oidc.jwksUrl", oidc.jwks_url)):
+                if not re.fullmatch(r"https://[^\s/]+(/\S*)?", value):
+                    problems.add(field, value, "must be an https:// URL with provider: oidc")
+        for i, group in enumerate(groups or []):
+            if not _GROUP.fullmatch(group):
+                problems.add(f"allowedGroups[{i}]", group, "must be a group name: letters, digits and : . _ @ / -")
+        if provider == "none" and groups:
+            problems.add("allowedGroups", groups, "needs a provider (kubernetes or oidc): with none nobody "
+                                                  "has an identity to check")
+        problems.raise_any()
+        return oidc
 
 
 class Tls(Settings):
@@ -469,9 +509,23 @@ class LlamaStack(Workload):
     image: str = ""
     inference: Inference = Inference()
     storage: Storage = Storage()
+    auth: LlamaStackAuth = LlamaStackAuth()
     route: LlamaStackRoute = LlamaStackRoute()
     tls: Tls = Tls()
     extra_mcp_servers: list[ExtraMcpServer] = []
+
+    @field_validator("route")
+    @classmethod
+    def _not_open_to_the_internet(cls, route: LlamaStackRoute, info: ValidationInfo) -> LlamaStackRoute:
+        problems = _Problems()
+        auth = info.data.get("auth")
+        if route.enabled and auth is not None and auth.provider == "none" and not route.allow_unauthenticated:
+            problems.add("enabled", True, "exposes the agent API with llamaStack.auth.provider: none: whoever "
+                                          "reaches the route runs agent turns with the MCP server's rights. Set "
+                                          "auth.provider: kubernetes or oidc, or route.allowUnauthenticated: true "
+                                          "to expose it anyway")
+        problems.raise_any()
+        return route
 
     @field_validator("version")
     @classmethod

@@ -58,6 +58,14 @@ class LocalCluster:
         return self.directory / "kubeconfig"
 
     @property
+    def api_url(self) -> str:
+        return f"https://127.0.0.1:{self.port_base + 3}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.directory / "pki" / "ca.crt"
+
+    @property
     def logs(self) -> Path:
         return self.directory / "logs"
 

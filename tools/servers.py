@@ -175,7 +175,13 @@ def self_signed_cert(directory: Path) -> None:
 
 def start_llama_stack(run: offline.Run, mcp_url: str, procs: Processes, venv: str,
                       postgres_port: Optional[int] = None, postgres_password: str = "",
-                      inference_url: Optional[str] = None) -> str:
+                      inference_url: Optional[str] = None,
+                      kube_api: Optional[tuple[str, str]] = None) -> str:
+    """Start the server from the rendered config, in-cluster addresses replaced by local ones.
+
+    kube_api: (API server URL, CA file) for the `kubernetes` auth provider; without it the
+    rendered `server.auth` is left out (those tests are about tools, not identities).
+    """
     c = _container(run, "llama-stack")
     text = run.one("ConfigMap", "llama-stack-config")["data"]["config.yaml"]
     local_mcp = mcp_url.removeprefix("http://").removesuffix("/mcp")
@@ -193,6 +199,11 @@ def start_llama_stack(run: offline.Run, mcp_url: str, procs: Processes, venv: st
         for provider in config["providers"]["inference"]:
             provider["config"]["base_url"] = inference_url
     server = config["server"]
+    auth = server.get("auth", {}).get("provider_config", {})
+    if auth.get("type") == "kubernetes" and kube_api:
+        auth["api_server_url"], auth["tls_cafile"] = kube_api
+    elif auth:
+        del server["auth"]
     if "tls_certfile" in server:
         tls = procs.workdir / "tls"
         self_signed_cert(tls)

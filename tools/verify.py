@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -117,8 +118,10 @@ class Report:
 DATABASE_HINT = "with storage.backend: postgres the server does not start while the database is unreachable"
 
 
-def check_llama_stack(report: Report, base: str, insecure: bool, connector: str = CONNECTOR) -> None:
+def check_llama_stack(report: Report, base: str, insecure: bool, connector: str = CONNECTOR,
+                      token: Optional[str] = None) -> None:
     base = base.rstrip("/")
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         status, text, _ = http("GET", f"{base}/v1/health", insecure=insecure)
         healthy = status == 200 and json.loads(text).get("status") == "OK"
@@ -131,28 +134,31 @@ def check_llama_stack(report: Report, base: str, insecure: bool, connector: str 
         report.skip(f"MCP connector {connector!r} lists tools through Llama Stack", "Llama Stack is not healthy")
         report.skip("models through Llama Stack", "Llama Stack is not healthy")
         return
-    check_models(report, base, insecure)
+    check_models(report, base, insecure, auth)
     for path in TOOL_LISTINGS:
         url = base + path.format(id=connector)
         try:
-            status, text, _ = http("GET", url, insecure=insecure, timeout=30)
+            status, text, _ = http("GET", url, headers=auth, insecure=insecure, timeout=30)
         except OSError:
             continue
         if status == 404:
             continue
         tools = json.loads(text).get("data", []) if status == 200 else []
         report.check(f"MCP connector {connector!r} lists tools through Llama Stack", status == 200 and bool(tools),
-                     f"GET {url} -> {status}, {len(tools)} tools")
+                     f"GET {url} -> {status}, {len(tools)} tools" + (UNAUTHORIZED_HINT if status == 401 else ""))
         return
     report.check(f"MCP connector {connector!r} lists tools through Llama Stack", False,
                  f"no listing endpoint answered on {base}")
 
 
-def check_models(report: Report, base: str, insecure: bool) -> None:
+UNAUTHORIZED_HINT = ": Llama Stack requires an identity (llamaStack.auth): pass --token or set LLAMA_STACK_TOKEN"
+
+
+def check_models(report: Report, base: str, insecure: bool, headers: Optional[dict[str, str]] = None) -> None:
     """The model endpoint (llamaStack.inference.url) as Llama Stack sees it."""
     url = f"{base}/v1/models"
     try:
-        status, text, _ = http("GET", url, insecure=insecure, timeout=30)
+        status, text, _ = http("GET", url, headers=headers, insecure=insecure, timeout=30)
     except OSError as err:
         report.check("models through Llama Stack", False, f"GET {url}: {err}")
         return
@@ -160,7 +166,9 @@ def check_models(report: Report, base: str, insecure: bool) -> None:
               if (m.get("model_type") or m.get("custom_metadata", {}).get("model_type", "llm")) == "llm"
               or m.get("object") == "model"]
     detail = f"GET {url} -> {status}, {len(models)} model(s)"
-    if status == 200 and models:
+    if status == 401:
+        report.check("models through Llama Stack", False, detail + UNAUTHORIZED_HINT)
+    elif status == 200 and models:
         report.check("models through Llama Stack", True, detail)
     else:
         report.warn("models through Llama Stack", detail + ": the inference endpoint (llamaStack.inference.url) is "
@@ -222,6 +230,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--mcp-url", help="the MCP endpoint (…/mcp); default: the route, else a port-forward")
     parser.add_argument("--connector", default=CONNECTOR)
     parser.add_argument("--mcp-token", help="bearer token when the MCP server requires OAuth")
+    parser.add_argument("--token", default=os.environ.get("LLAMA_STACK_TOKEN"),
+                        help="bearer token for Llama Stack (llamaStack.auth; e.g. `oc whoami -t`, "
+                             "`kubectl create token NAME`); default $LLAMA_STACK_TOKEN")
     parser.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
     args = parser.parse_args(argv)
 
@@ -240,7 +251,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     report = Report()
     if llama_url:
-        check_llama_stack(report, llama_url, args.insecure, args.connector)
+        check_llama_stack(report, llama_url, args.insecure, args.connector, args.token)
     elif args.stack:
         report.check("Llama Stack health", False, "no public URL (llamaStack.route.enabled is false?)")
     else:
