@@ -95,6 +95,7 @@ class LocalCluster:
             "KUBECONFIG": str(self.kubeconfig),
             "PULUMI_CONFIG_PASSPHRASE": "local-cluster-not-a-secret",
             "PULUMI_HOME": str(PULUMI_HOME),
+            "E2E_CACHE": str(E2E_CACHE),
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         })

@@ -43,11 +43,20 @@ if [[ "$target" == "local" ]]; then
   say "backend: $PULUMI_BACKEND_URL (the local cluster's own state)"
 else
   say "cluster: ${KUBECONFIG:-$HOME/.kube/config}$(stack_names_a_cluster && echo ' (and the stack file'"'"'s kubernetes: settings)')"
+  . "$here/versions.env"
+  toolchain="${TOOLCHAIN:-${E2E_CACHE:-$HOME/.cache/llamastack-mcp-e2e}/toolchain}"
   if ! command -v pulumi >/dev/null 2>&1; then
     say "no pulumi CLI on PATH: using the one built by 'make toolchain'"
     bash "$here/toolchain.sh" >/dev/null
-    . "$here/versions.env"
-    export PATH="${TOOLCHAIN:-${E2E_CACHE:-$HOME/.cache/llamastack-mcp-e2e}/toolchain}/bin:$PATH"
+    export PATH="$toolchain/bin:$PATH"
+  fi
+  if [[ "$(command -v pulumi)" == "$toolchain/bin/pulumi" ]]; then
+    # Our CLI downloads no plugins: give your Pulumi home the provider we built (same release).
+    provider="$toolchain/pulumi-kubernetes-$PULUMI_KUBERNETES_VERSION/pulumi-resource-kubernetes"
+    if ! pulumi plugin ls 2>/dev/null | grep -Eq "^kubernetes +resource +$PULUMI_KUBERNETES_VERSION "; then
+      pulumi plugin install resource kubernetes "v$PULUMI_KUBERNETES_VERSION" --file "$provider" >/dev/null
+      say "installed the Kubernetes provider v$PULUMI_KUBERNETES_VERSION (built by make toolchain) into ${PULUMI_HOME:-~/.pulumi}"
+    fi
   fi
   if [[ -n "${PULUMI_BACKEND_URL:-}" ]]; then
     say "backend: $PULUMI_BACKEND_URL (PULUMI_BACKEND_URL)"

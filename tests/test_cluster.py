@@ -12,17 +12,12 @@ decides it. A failure names the command's log and the control-plane logs
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
-import yaml
 
 from conftest import ROOT, TEST_SECRETS, deep_merge
 from localcluster.harness import TOOLCHAIN_BIN, Project, changed
-from variants import VARIANTS
-
-import offline
 
 NS = "llama-stack"
 MCP = "kubernetes-mcp-server"
@@ -202,30 +197,6 @@ def test_policy_pack_under_the_real_cli(prod):
     assert "no-mutable-images" in result.stdout and "kubernetes_mcp_server:latest" in result.stdout, result.stdout[-3000:]
 
 
-# ----------------------------------------------- the API server as the oracle
-
-@pytest.fixture(scope="module")
-def dry_run_namespaces(cluster):
-    for ns in (NS, "team-a", "team-b"):
-        namespace_gone(cluster, ns)
-        cluster.kubectl("create", "namespace", ns)
-    yield
-    cluster.kubectl("delete", "namespace", NS, "team-a", "team-b", "--wait=false", check=False)
-
-
-@pytest.mark.parametrize("variant", [v[0] for v in VARIANTS])
-def test_every_variant_passes_a_server_side_dry_run(cluster, dry_run_namespaces, variant):
-    _, base, overrides, secrets = next(v for v in VARIANTS if v[0] == variant)
-    values, _ = offline.stack_settings(base)
-    result = offline.run(deep_merge(values, overrides), secrets, stack=base)
-    assert result.error is None, result.error
-    manifests = [m for m in result.manifests() if m["kind"] != "Namespace"]
-    docs = "\n---\n".join(json.dumps(m) for m in manifests)
-    out = cluster.kubectl("apply", "--server-side", "--dry-run=server", "--field-manager=pulumi-test",
-                          "-f", "-", input=docs).stdout
-    assert len(out.strip().splitlines()) == len(manifests), out
-
-
 # ------------------------------------------- RBAC as the API server decides it
 
 # The README's preset table (between the rbac-matrix markers) is the promise;
@@ -340,8 +311,9 @@ def test_pulumi_backend_url_wins(cluster, bare_project, tmp_path):
     assert (chosen / ".pulumi").is_dir()
 
 
-def test_with_no_kubeconfig_make_up_deploys_dev_onto_the_local_cluster(cluster, bare_project, tmp_path, prod):
-    without_leftovers(cluster, prod)
+def test_with_no_kubeconfig_make_up_deploys_dev_onto_the_local_cluster(cluster, bare_project, tmp_path,
+                                                                       rbac_project):
+    without_leftovers(cluster, rbac_project)  # the stacks before this one deploy the same objects
     home = tmp_path / "home"
     up = wrapper(cluster, bare_project, "dev", "up", "--yes", home=home, kubeconfig=False)
     assert "using the local cluster" in up.stderr and f"backend: file://{cluster.directory}/pulumi-state" in up.stderr
@@ -349,51 +321,3 @@ def test_with_no_kubeconfig_make_up_deploys_dev_onto_the_local_cluster(cluster, 
     wrapper(cluster, bare_project, "dev", "destroy", "--yes", home=home, kubeconfig=False)
     namespace_gone(cluster)
     assert leftovers(cluster) == []
-
-
-# ------------------- the API server agrees with what settings refuse up front
-
-def _dev_object(kind: str, platform: str = "openshift") -> dict:
-    overrides = {"platform": platform, "llamaStack": {"route": {"host": "ls.example.com"}}} \
-        if platform == "kubernetes" else {}
-    values, _ = offline.stack_settings("dev")
-    result = offline.run(deep_merge(values, overrides), {})
-    return json.loads(json.dumps(next(m for m in result.manifests() if m["kind"] == kind)))
-
-
-def _deployment_with(path: list, value) -> dict:
-    dep = _dev_object("Deployment")
-    target = dep
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
-    return dep
-
-
-@pytest.mark.parametrize("case, manifest, settings_case", [
-    ("replicas beyond int32", lambda: _deployment_with(["spec", "replicas"], 2 ** 31),
-     "test_integers_beyond_int32_are_refused"),
-    ("negative cpu", lambda: _deployment_with(
-        ["spec", "template", "spec", "containers", 0, "resources", "requests", "cpu"], "-1"),
-     "test_bad_cpu_quantities_are_refused"),
-    ("request above limit", lambda: _deployment_with(
-        ["spec", "template", "spec", "containers", 0, "resources", "requests", "cpu"], "4"),
-     "test_contradictions_are_refused"),
-    ("label value of 64", lambda: _deployment_with(["metadata", "labels", "team"], "a" * 64),
-     "test_bad_label_values_are_refused"),
-    ("namespace name of 64", lambda: {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a" * 64}},
-     "test_bad_namespace_names_are_refused"),
-    ("ingress host an IP", lambda: {**(i := _dev_object("Ingress", "kubernetes")),
-                                    "spec": {**i["spec"], "rules": [{**i["spec"]["rules"][0], "host": "10.0.0.1"}]}},
-     "test_bad_ingress_hosts_are_refused"),
-    ("nonResourceURLs beside apiGroups", lambda: {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "oracle-x"},
-        "rules": [{"apiGroups": [""], "resources": ["pods"], "nonResourceURLs": ["/x"], "verbs": ["get"]}]},
-     "test_custom_rules_the_api_server_would_reject_are_refused"),
-], ids=lambda v: v if isinstance(v, str) and " " in v else "")
-def test_the_api_server_rejects_what_settings_refuse(cluster, dry_run_namespaces, case, manifest, settings_case):
-    import test_hostile_settings
-    assert hasattr(test_hostile_settings, settings_case), "the settings side of this case is tested there"
-    result = cluster.kubectl("apply", "--server-side", "--dry-run=server", "--field-manager=oracle", "-f", "-",
-                             input=json.dumps(manifest()), check=False)
-    assert result.returncode != 0, f"{case}: the API server accepted it:\n{result.stdout}"
