@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "llamastack-mcp"

@@ -17,7 +17,7 @@ import pytest
 
 import offline
 from components.settings import SettingsError, StackSettings, load_settings
-from conftest import TEST_SECRETS, deep_merge, run_variant
+from conftest import deep_merge, run_variant
 from policy import rules
 
 SECRET = "tok-SHOULD-NEVER-APPEAR-3141"
