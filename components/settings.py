@@ -233,6 +233,9 @@ class Workload(Settings):
     replicas: Count = 1
     resources: Resources = Resources()
     autoscaling: Autoscaling = Autoscaling()
+    # How long `pulumi up` waits for a rollout to become Available before it fails,
+    # naming the Deployment (the provider's own default is 10 minutes).
+    rollout_timeout_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
 
     @property
     def min_replicas(self) -> int:

@@ -69,7 +69,9 @@ def deployment(app: App, workload: Workload, pod: PodTemplate, recreate: bool = 
     if not workload.autoscaling.enabled:
         # With an HPA, a replicas field would fight it on every `pulumi up`.
         spec["replicas"] = workload.replicas
-    return meta.manifest("apps/v1", "Deployment", app.metadata(), spec=spec)
+    # The provider's await gives up after this and fails the update with the Deployment's status.
+    timeout = {"pulumi.com/timeoutSeconds": str(workload.rollout_timeout_seconds)}
+    return meta.manifest("apps/v1", "Deployment", app.metadata(annotations=timeout), spec=spec)
 
 
 def service(app: App, annotations: Optional[dict[str, str]] = None) -> Manifest:

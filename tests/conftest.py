@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,8 @@ def container(run: offline.Run, deployment: str) -> dict[str, Any]:
 # ---------------------------------------------------------- the local cluster
 
 CLUSTER_DIR = ROOT / "build" / "test-cluster"
-CLUSTER_PORT_BASE = 16500  # `make cluster` uses 16400: the two can run side by side
+# `make cluster` uses 16400: the two run side by side (another test run can pick its own).
+CLUSTER_PORT_BASE = int(os.environ.get("TEST_CLUSTER_PORT_BASE", "16500"))
 
 
 @pytest.fixture(scope="session")

@@ -209,3 +209,12 @@ def test_existing_namespace_is_not_created(preview):
     assert run.find("Namespace") == []
     assert {m["metadata"].get("namespace") for m in run.manifests() if m["kind"] not in
             ("ClusterRole", "ClusterRoleBinding")} == {"agents"}
+
+
+@pytest.mark.parametrize("stack, seconds", [("dev", "120"), ("prod", "300")])
+def test_rollouts_give_up_after_the_stacks_timeout(stack, seconds):
+    run = run_variant(stack, secrets={"postgresPassword": "pw"})
+    for name in ("kubernetes-mcp-server", "llama-stack"):
+        annotations = run.one("Deployment", name)["metadata"]["annotations"]
+        expected = seconds if name == "kubernetes-mcp-server" else "300"
+        assert annotations["pulumi.com/timeoutSeconds"] == expected
