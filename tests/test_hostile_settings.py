@@ -290,3 +290,9 @@ def test_stack_files_are_read_as_yaml_1_2(tmp_path):
                      "  llamastack-mcp:llamaStack:\n    route:\n      timeoutSeconds: 5:00\n")
     error = refused(offline.run_stack(str(stack)))
     assert 'mcpServer.replicas = "yes"' in error and 'llamaStack.route.timeoutSeconds = "5:00"' in error
+
+
+@pytest.mark.parametrize("section", ["mcpServer", "llamaStack"])
+@pytest.mark.parametrize("value", [0, 29, 3601, "soon"])
+def test_rollout_timeouts_outside_30_s_to_1_h_are_refused(section, value):
+    refused(run_variant(**{section: {"rolloutTimeoutSeconds": value}}), f"{section}.rolloutTimeoutSeconds")
