@@ -170,7 +170,8 @@ up() {
   # pods become Running/Ready, complete and go away as a kubelet would say.
   # localcluster/stages.yaml adds ours (pods that never become Ready).
   local stages k
-  k="$(module_dir sigs.k8s.io/kwok "$KWOK_VERSION")/kustomize/stage"
+  k="$(python3 "$here/crds.py" module sigs.k8s.io/kwok "$KWOK_VERSION")/kustomize/stage" \
+    || die "could not fetch the kwok module"
   stages=(-c "$k/node/fast/node-initialize.yaml" -c "$k/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml"
           -c "$k/pod/fast/pod-complete.yaml" -c "$k/pod/fast/pod-delete.yaml" -c "$here/stages.yaml")
   start kwok kwok --kubeconfig "$DIR/kwok.kubeconfig" "${stages[@]}" \
@@ -238,13 +239,6 @@ crds() {
   kc apply --server-side --field-manager local-cluster --force-conflicts "${files[@]/#/-f}" >/dev/null
   kc wait --for=condition=Established crd --all --timeout=60s >/dev/null
   log "CRDs: Route, SecurityContextConstraints (openshift/api $OPENSHIFT_API_VERSION), ServiceMonitor, PrometheusRule (prometheus-operator $PROMETHEUS_OPERATOR_VERSION)"
-}
-
-module_dir() {  # the module's directory in Go's module cache, downloading it once
-  local dir
-  dir="$(cd "$TOOLCHAIN" && GOFLAGS=-mod=mod go mod download -json "$1@$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
-  [[ -d "$dir" ]] || die "could not download $1@$2"
-  echo "$dir"
 }
 
 write_env() {

@@ -126,6 +126,10 @@ def pulumi_project_schema() -> dict[str, Any]:
     return json.loads((sdk / "go/common/workspace/project.json").read_text())
 
 
-if __name__ == "__main__":  # cluster.sh: the CRD files to apply, one per line
-    for name in CRDS:
-        print(crd_path(name))
+if __name__ == "__main__":
+    import sys
+    if sys.argv[1:2] == ["module"]:  # cluster.sh: `crds.py module MODULE VERSION` -> its directory
+        print(module_dir(sys.argv[2], sys.argv[3]))
+    else:  # cluster.sh: the CRD files to apply, one per line
+        for name in CRDS:
+            print(crd_path(name))
