@@ -8,7 +8,7 @@ from typing import Any, Mapping, Optional
 import pulumi
 
 from . import llama_stack_config as server_config
-from . import meta, workload
+from . import mcp_server, meta, workload
 from .meta import Manifest
 from .registry import public_url, register_all
 from .settings import StackSettings
@@ -54,6 +54,29 @@ def command(settings: StackSettings) -> list[str]:
     if stack.distribution == "ogx":
         return ["ogx", "run", server_config.config_path(), *port, *(["--insecure"] if stack.tls.insecure else [])]
     return ["llama", "stack", "run", server_config.config_path(), *port]
+
+
+# Trusting the MCP server's CA: Python's HTTP clients read one bundle (SSL_CERT_FILE), so an
+# init container writes the image's own public CAs plus that CA into it; public endpoints
+# (a hosted model) stay trusted.
+TRUST_DIR = "/etc/llama-stack/trust"
+TRUST_BUNDLE = f"{TRUST_DIR}/ca-bundle.crt"
+MCP_CA_DIR = "/etc/llama-stack/mcp-ca"
+TRUST_SCRIPT = ("import sys, certifi; out, extra = sys.argv[1:]; "
+                "open(out, 'w').write(open(certifi.where()).read() + '\\n' + open(extra).read())")
+
+
+def trust_bundle_container(settings: StackSettings, security_context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": "trust-bundle",
+        "image": settings.llama_stack.image_ref,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python3", "-c", TRUST_SCRIPT, TRUST_BUNDLE, f"{MCP_CA_DIR}/ca.crt"],
+        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+        "securityContext": security_context,
+        "volumeMounts": [{"name": "trust", "mountPath": TRUST_DIR},
+                         {"name": "mcp-ca", "mountPath": MCP_CA_DIR, "readOnly": True}],
+    }
 
 
 def config_map(settings: StackSettings, config_text: str) -> Manifest:
@@ -106,7 +129,17 @@ def deployment(settings: StackSettings, mcp_url: str, config_text: str, secrets:
                                                          "items": [{"key": "ca.crt", "path": "ca.crt"}]}})
         mounts.append({"name": "kube-ca", "mountPath": server_config.KUBE_CA_DIR, "readOnly": True})
 
+    init_containers = []
+    mcp_ca = mcp_server.ca_volume_source(settings)
+    if mcp_ca:
+        trust_volume, trust_mount = meta.empty_dir("trust", TRUST_DIR)
+        volumes += [trust_volume, {"name": "mcp-ca", **mcp_ca}]
+        mounts.append({**trust_mount, "readOnly": True})
+        init_containers.append(trust_bundle_container(settings, meta.container_security_context(uid)))
+
     env: list[dict[str, Any]] = [{"name": "KUBERNETES_MCP_URL", "value": mcp_url}]
+    if mcp_ca:
+        env.append({"name": "SSL_CERT_FILE", "value": TRUST_BUNDLE})
     env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": name}}}
             for name in secret_env(secrets).values()]
 
@@ -126,7 +159,7 @@ def deployment(settings: StackSettings, mcp_url: str, config_text: str, secrets:
     # A config change must roll the pods: the checksum changes the pod template.
     checksum = hashlib.sha256(config_text.encode()).hexdigest()
     pod = PodTemplate(containers=[container], service_account=a.name, volumes=volumes,
-                      security_context=meta.pod_security_context(uid, uid),
+                      init_containers=init_containers, security_context=meta.pod_security_context(uid, uid),
                       annotations={"checksum/config": checksum}, automount_token=False)
     return workload.deployment(a, stack, pod, recreate=stack.storage.backend == "sqlite")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Optional
 
 import pulumi
@@ -27,7 +28,55 @@ def app(settings: StackSettings) -> App:
 
 def url(settings: StackSettings) -> str:
     """Where in-cluster clients reach the server's Streamable HTTP endpoint (there is no /sse)."""
-    return f"http://{app(settings).service_host}:{meta.MCP_PORT}/mcp"
+    scheme = "https" if settings.mcp_server.passthrough else "http"
+    return f"{scheme}://{app(settings).service_host}:{meta.MCP_PORT}/mcp"
+
+
+# ------------------------------------------------------ identity passthrough
+
+CONFIG_MAP_NAME = f"{meta.MCP_SERVER}-config"
+CONFIG_DIR = "/etc/kubernetes-mcp-server"
+TLS_DIR = f"{CONFIG_DIR}/tls"
+SERVING_CERT_SECRET = f"{meta.MCP_SERVER}-tls"
+# OpenShift's service CA operator writes its CA into a ConfigMap carrying this annotation.
+CA_CONFIG_MAP = f"{meta.MCP_SERVER}-ca"
+INJECT_CA = "service.beta.openshift.io/inject-cabundle"
+
+
+def config_toml(mcp: McpServer) -> Optional[str]:
+    """The server's TOML config: only passthrough needs keys that have no flag."""
+    if not mcp.passthrough:
+        return None
+    lines = ["require_oauth = true", 'cluster_auth_mode = "passthrough"']
+    if not mcp.oauth.enabled:
+        # Nothing to verify a token against: the API server authenticates it on every call.
+        # Safe only because the NetworkPolicy lets nothing but Llama Stack reach the server.
+        lines.append("skip_jwt_verification = true")
+    return "\n".join(lines) + "\n"
+
+
+def tls_secret(settings: StackSettings) -> Optional[str]:
+    mcp = settings.mcp_server
+    if not mcp.passthrough:
+        return None
+    return mcp.tls.secret_name or SERVING_CERT_SECRET  # OpenShift's service CA fills the latter
+
+
+def ca_volume_source(settings: StackSettings) -> Optional[dict[str, Any]]:
+    """Where a client finds the CA of the server's certificate, as a volume with key ca.crt."""
+    secret = settings.mcp_server.tls.secret_name
+    if not settings.mcp_server.passthrough:
+        return None
+    if secret:
+        return {"secret": {"secretName": secret, "items": [{"key": "ca.crt", "path": "ca.crt"}]}}
+    return {"configMap": {"name": CA_CONFIG_MAP, "items": [{"key": "service-ca.crt", "path": "ca.crt"}]}}
+
+
+def ca_config_map(settings: StackSettings) -> Optional[Manifest]:
+    """An empty ConfigMap OpenShift fills with its service CA (data left to the operator)."""
+    if not settings.mcp_server.passthrough or settings.mcp_server.tls.secret_name:
+        return None
+    return meta.manifest("v1", "ConfigMap", app(settings).metadata(CA_CONFIG_MAP, annotations={INJECT_CA: "true"}))
 
 
 # ------------------------------------------------------------------- RBAC
@@ -76,6 +125,8 @@ def _subject(a: App) -> dict[str, Any]:
 
 def rbac(settings: StackSettings) -> list[Manifest]:
     a, mcp = app(settings), settings.mcp_server
+    if mcp.passthrough:
+        return []  # each call runs with the caller's token; discovery is open to every identity
     preset, scope = mcp.rbac.preset, mcp.rbac.scope
     cluster_name = meta.cluster_scoped_name(a.namespace, a.name)
     out: list[Manifest] = []
@@ -159,6 +210,9 @@ def container_args(mcp: McpServer) -> list[str]:
         args += ["--require-oauth", "--authorization-url", mcp.oauth.authorization_url]
         if mcp.oauth.audience:
             args += ["--oauth-audience", mcp.oauth.audience]
+    if mcp.passthrough:
+        args += ["--config", f"{CONFIG_DIR}/config.toml",
+                 "--tls-cert", f"{TLS_DIR}/tls.crt", "--tls-key", f"{TLS_DIR}/tls.key"]
     return args
 
 
@@ -172,21 +226,30 @@ def deployment(settings: StackSettings) -> Manifest:
     a, mcp = app(settings), settings.mcp_server
     uid = run_as_user(settings)
     tmp_volume, tmp_mount = meta.empty_dir("tmp", "/tmp")
+    volumes, mounts = [tmp_volume], [tmp_mount]
+    annotations = {}
+    toml = config_toml(mcp)
+    if toml:
+        volumes += [{"name": "config", "configMap": {"name": CONFIG_MAP_NAME}},
+                    {"name": "tls", "secret": {"secretName": tls_secret(settings)}}]
+        mounts += [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+                   {"name": "tls", "mountPath": TLS_DIR, "readOnly": True}]
+        # A config change must roll the pods: the checksum changes the pod template.
+        annotations["checksum/config"] = hashlib.sha256(toml.encode()).hexdigest()
     container = {
         "name": CONTAINER,
         "image": mcp.image,
         "imagePullPolicy": "IfNotPresent",
         "args": container_args(mcp),
         "ports": [{"name": "http", "containerPort": meta.MCP_PORT, "protocol": "TCP"}],
-        **meta.http_probes("/healthz", startup_seconds=30),
+        **meta.http_probes("/healthz", scheme="HTTPS" if mcp.passthrough else "HTTP", startup_seconds=30),
         "resources": workload.container_resources(mcp),
         "securityContext": meta.container_security_context(uid),
-        "volumeMounts": [tmp_mount],
+        "volumeMounts": mounts,
     }
-    annotations = {}
     if settings.platform == "openshift" and mcp.scc.create:
         annotations["openshift.io/required-scc"] = meta.cluster_scoped_name(a.namespace, a.name)
-    pod = PodTemplate(containers=[container], service_account=a.name, volumes=[tmp_volume],
+    pod = PodTemplate(containers=[container], service_account=a.name, volumes=volumes,
                       security_context=meta.pod_security_context(uid, uid), annotations=annotations,
                       automount_token=True)  # the server talks to the Kubernetes API
     return workload.deployment(a, mcp, pod)
@@ -206,7 +269,14 @@ def manifests(settings: StackSettings) -> list[Manifest]:
     out = [workload.service_account(a, automount=True), *rbac(settings)]
     if settings.platform == "openshift" and mcp.scc.create:
         out += scc(settings)
-    out += [deployment(settings), workload.service(a), *workload.availability(a, mcp)]
+    toml = config_toml(mcp)
+    if toml:
+        out.append(meta.manifest("v1", "ConfigMap", a.metadata(CONFIG_MAP_NAME), data={"config.toml": toml}))
+    out += [m for m in (ca_config_map(settings),) if m]
+    service_annotations = None
+    if settings.platform == "openshift" and mcp.passthrough and not mcp.tls.secret_name:
+        service_annotations = {"service.beta.openshift.io/serving-cert-secret-name": SERVING_CERT_SECRET}
+    out += [deployment(settings), workload.service(a, service_annotations), *workload.availability(a, mcp)]
     # The policy gate refuses an MCP route without OAuth unless this marks it deliberate.
     marker = {ALLOW_UNAUTHENTICATED: "true"} if mcp.route.allow_unauthenticated and not mcp.oauth.enabled else None
     out += workload.exposure(a, settings.platform, mcp.route, route_annotations=marker, ingress_annotations=marker)

@@ -395,8 +395,22 @@ class Scc(Settings):
     uid: Annotated[int, Field(ge=1, le=INT32_MAX)] = 1001
 
 
+class McpTls(Settings):
+    """The MCP server's own certificate, served when it forwards callers' tokens (passthrough)."""
+
+    # A Secret of type kubernetes.io/tls that also holds `ca.crt` (as cert-manager writes it); Llama
+    # Stack trusts that CA. Required on Kubernetes; on OpenShift leave it empty and the service CA
+    # issues the certificate (service-serving certificate, CA injected into a ConfigMap).
+    secret_name: ObjectName = ""
+
+
 class McpServer(Workload):
     image: Image = "quay.io/containers/kubernetes_mcp_server:v0.0.67"
+    # Every tool call runs with the caller's own token, forwarded by Llama Stack, so the API server
+    # authorizes the person asking; the ServiceAccount is granted nothing and rbac.preset only picks
+    # the tool surface (read-only hides write tools). Needs llamaStack.auth; the server then serves TLS.
+    passthrough: bool = False
+    tls: McpTls = McpTls()
     rbac: Rbac = Rbac()
     toolsets: Annotated[list[Literal[MCP_TOOLSETS]], Field(min_length=1)] = ["core", "config"]  # type: ignore[valid-type]
     disable_destructive: bool = False
@@ -674,6 +688,36 @@ def _exposure_fits_platform(platform: Optional[str], namespace: Any, name: str, 
                                            "or use a shorter namespace")
 
 
+def _passthrough_fits(platform: Optional[str], mcp: McpServer, stack: LlamaStack, problems: _Problems) -> None:
+    if not mcp.passthrough:
+        if mcp.tls.secret_name:
+            problems.add("/mcpServer.tls.secretName", mcp.tls.secret_name,
+                         "is only used with mcpServer.passthrough: true (the server serves TLS then): remove it")
+        return
+    if stack.auth.provider == "none":
+        problems.add("/mcpServer.passthrough", True,
+                     "forwards the caller's token, but llamaStack.auth.provider is none: nobody's identity is "
+                     "checked in front of it. Set llamaStack.auth.provider: kubernetes (or oidc when the "
+                     "cluster accepts your identity provider's tokens)")
+    if mcp.route.enabled:
+        problems.add("/mcpServer.route.enabled", True,
+                     "with mcpServer.passthrough the MCP server is reachable only from Llama Stack: disable the "
+                     "route (clients reach tools through Llama Stack)")
+    if platform == "kubernetes" and not mcp.tls.secret_name:
+        problems.add("/mcpServer.tls.secretName", "",
+                     "is required with mcpServer.passthrough on platform: kubernetes: name a kubernetes.io/tls "
+                     "Secret holding tls.crt, tls.key and ca.crt (cert-manager writes all three), so tokens "
+                     "never cross the network in clear")
+    if mcp.rbac.preset == "custom":
+        problems.add("/mcpServer.rbac.preset", "custom",
+                     "grants nothing with mcpServer.passthrough (each call runs with the caller's own RBAC): "
+                     "use full, read-only or view to choose the tool surface")
+    if mcp.rbac.scope == "namespaces":
+        problems.add("/mcpServer.rbac.scope", "namespaces",
+                     "grants nothing with mcpServer.passthrough (each call runs with the caller's own RBAC): "
+                     "remove scope and namespaces")
+
+
 class StackSettings(Settings):
     platform: Literal["openshift", "kubernetes"] = "openshift"
     namespace: NamespaceSettings = NamespaceSettings()
@@ -709,6 +753,9 @@ class StackSettings(Settings):
         elif stack.tls.insecure:
             problems.add("tls.insecure", True, "only applies to distribution: ogx (llama-stack serves plain "
                                                "HTTP unless tls.secretName is set): remove it")
+        mcp = info.data.get("mcp_server")
+        if mcp is not None:
+            _passthrough_fits(platform, mcp, stack, problems)
         problems.raise_any()
         return stack
 
@@ -717,7 +764,8 @@ class StackSettings(Settings):
     def _mcp_not_open_in_cluster(cls, np: NetworkPolicy, info: ValidationInfo) -> NetworkPolicy:
         problems = _Problems()
         mcp = info.data.get("mcp_server")
-        if not np.enabled and mcp is not None and not mcp.oauth.enabled and not np.allow_unauthenticated_mcp:
+        if (not np.enabled and mcp is not None and not (mcp.oauth.enabled or mcp.passthrough)
+                and not np.allow_unauthenticated_mcp):
             problems.add("enabled", False, "leaves the MCP server, which has no authentication of its own, open "
                                            "to every pod in the cluster: set mcpServer.oauth.enabled: true, or "
                                            "networkPolicy.allowUnauthenticatedMcp: true to accept that")

@@ -45,6 +45,7 @@ class PodTemplate:
     containers: list[dict[str, Any]]
     service_account: str
     volumes: list[dict[str, Any]] = field(default_factory=list)
+    init_containers: list[dict[str, Any]] = field(default_factory=list)
     security_context: dict[str, Any] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     automount_token: bool = False
@@ -61,6 +62,7 @@ def deployment(app: App, workload: Workload, pod: PodTemplate, recreate: bool = 
                 "serviceAccountName": pod.service_account,
                 "automountServiceAccountToken": pod.automount_token,
                 "securityContext": pod.security_context,
+                **({"initContainers": pod.init_containers} if pod.init_containers else {}),
                 "containers": pod.containers,
                 "volumes": pod.volumes,
             },

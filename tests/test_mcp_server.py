@@ -62,13 +62,14 @@ def test_full_preset_grants_crud_and_the_tools_reads(dev):
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": MCP, "namespace": "llama-stack"}]
 
 
-def test_read_only_preset_reads_without_secrets(prod):
-    rules = rules_of(prod, "ClusterRole", CLUSTER_NAME)
+def test_read_only_preset_reads_without_secrets(preview):
+    run = run_variant("prod", preview=preview, secrets={"postgresPassword": "pw"}, mcpServer={"passthrough": False})
+    rules = rules_of(run, "ClusterRole", CLUSTER_NAME)
     assert all(set(r["verbs"]) <= {"get", "list", "watch"} for r in rules)
     assert not any("secrets" in r["resources"] for r in rules)
     assert verbs_on(rules, "pods") == {"get", "list", "watch"}
-    assert "--read-only" in container(prod, MCP)["args"]
-    assert "--disable-destructive" in container(prod, MCP)["args"]
+    assert "--read-only" in container(run, MCP)["args"]
+    assert "--disable-destructive" in container(run, MCP)["args"]
 
 
 def test_view_preset_binds_the_builtin_view_role(preview):

@@ -28,8 +28,11 @@ def prod_groups(prod) -> list:
 
 
 def test_prod_has_monitoring_and_dev_does_not(prod, dev):
+    # prod forwards identities, so the server serves TLS only: the scrape checks its service certificate.
     assert prod.one("ServiceMonitor")["spec"]["endpoints"] == [
-        {"port": "http", "path": "/metrics", "interval": "30s", "scheme": "http"}]
+        {"port": "http", "path": "/metrics", "interval": "30s", "scheme": "https", "tlsConfig": {
+            "serverName": "kubernetes-mcp-server.llama-stack.svc",
+            "ca": {"configMap": {"name": "kubernetes-mcp-server-ca", "key": "service-ca.crt"}}}}]
     assert dev.find("ServiceMonitor") == [] and dev.find("PrometheusRule") == []
 
 

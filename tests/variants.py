@@ -23,7 +23,8 @@ def _rbac(preset: str, scope: str) -> dict[str, Any]:
 VARIANTS: list[tuple[str, str, dict[str, Any], dict[str, str]]] = [
     ("dev", "dev", {}, {}),
     ("prod", "prod", {}, PW),
-    ("prod-kubernetes", "prod", {"platform": "kubernetes", **K8S_HOSTS}, PW),
+    ("prod-kubernetes", "prod", {"platform": "kubernetes", **K8S_HOSTS,
+                                 "mcpServer": {"tls": {"secretName": "mcp-cert"}}}, PW),
     ("dev-kubernetes", "dev", {"platform": "kubernetes", **K8S_HOSTS}, KEY),
     *[(f"{preset}-{scope}-{platform}", "dev", {"platform": platform, **K8S_HOSTS, **_rbac(preset, scope)}, {})
       for preset in ("full", "read-only", "view", "custom") for scope in ("cluster", "namespaces")

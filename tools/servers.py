@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -122,18 +123,54 @@ def processes() -> Iterator[Processes]:
 
 # ------------------------------------------------------------- MCP server
 
-def start_mcp(run: offline.Run, procs: Processes) -> str:
+def start_mcp(run: Any, procs: Processes, kubeconfig: Optional[Path] = None) -> str:
+    """Start the binary with the Deployment's args; `run` is an offline.Run or ClusterObjects.
+
+    Only the port and the kubeconfig (default: one pointing at no cluster) differ from the
+    pod; with passthrough the rendered config.toml is used as is and the certificate is a
+    self-signed stand-in for 127.0.0.1 (its CA file: `mcp_ca_file(procs)`).
+    """
     c = _container(run, MCP)
     version = image_tag(c["image"])[0].lstrip("v")
     binary = deps("mcp", MCP_VERSION=version)
     args = list(c["args"])
     port = free_port()
-    args[args.index("--port") + 1] = str(port)  # only the port and the kubeconfig differ from the pod
-    kubeconfig = procs.workdir / "kubeconfig"
-    kubeconfig.write_text(KUBECONFIG)
+    args[args.index("--port") + 1] = str(port)
+    if kubeconfig is None:
+        kubeconfig = procs.workdir / "kubeconfig"
+        kubeconfig.write_text(KUBECONFIG)
+    scheme = "http"
+    if "--config" in args:
+        config = procs.workdir / "mcp-config.toml"
+        config.write_text(run.one("ConfigMap", f"{MCP}-config")["data"]["config.toml"])
+        args[args.index("--config") + 1] = str(config)
+    if "--tls-cert" in args:
+        tls = procs.workdir / "mcp-tls"
+        self_signed_cert(tls, "127.0.0.1")
+        args[args.index("--tls-cert") + 1] = str(tls / "tls.crt")
+        args[args.index("--tls-key") + 1] = str(tls / "tls.key")
+        scheme = "https"
     proc = procs.start("mcp", [binary, *args, "--kubeconfig", str(kubeconfig)])
-    procs.wait_http(proc, f"http://127.0.0.1:{port}/healthz", 30)
-    return f"http://127.0.0.1:{port}/mcp"
+    procs.wait_http(proc, f"{scheme}://127.0.0.1:{port}/healthz", 30)
+    return f"{scheme}://127.0.0.1:{port}/mcp"
+
+
+def mcp_ca_file(procs: Processes) -> Path:
+    """The CA of the MCP server's stand-in certificate (what OpenShift's service CA would be)."""
+    return procs.workdir / "mcp-tls" / "tls.crt"
+
+
+class ClusterObjects:
+    """What a namespace on a cluster holds, looked up like offline.Run's objects."""
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+
+    def one(self, kind: str, name: str) -> dict[str, Any]:
+        found = [o for o in self.items if o["kind"] == kind and o["metadata"]["name"] == name]
+        if len(found) != 1:
+            raise LookupError(f"{len(found)} {kind} named {name}")
+        return found[0]
 
 
 # ------------------------------------------------------------ PostgreSQL
@@ -166,14 +203,15 @@ def start_postgres(procs: Processes, database: str, user: str, password: str) ->
 
 # ----------------------------------------------------------- Llama Stack
 
-def self_signed_cert(directory: Path) -> None:
+def self_signed_cert(directory: Path, ip: Optional[str] = None) -> None:
     directory.mkdir()
+    san = ["-addext", f"subjectAltName=DNS:localhost,IP:{ip}"] if ip else []
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-keyout", str(directory / "tls.key"), "-out", str(directory / "tls.crt")],
+                    *san, "-keyout", str(directory / "tls.key"), "-out", str(directory / "tls.crt")],
                    check=True, capture_output=True)
 
 
-def start_llama_stack(run: offline.Run, mcp_url: str, procs: Processes, venv: str,
+def start_llama_stack(run: Any, mcp_url: str, procs: Processes, venv: str,
                       postgres_port: Optional[int] = None, postgres_password: str = "",
                       inference_url: Optional[str] = None,
                       kube_api: Optional[tuple[str, str]] = None) -> str:
@@ -184,7 +222,7 @@ def start_llama_stack(run: offline.Run, mcp_url: str, procs: Processes, venv: st
     """
     c = _container(run, "llama-stack")
     text = run.one("ConfigMap", "llama-stack-config")["data"]["config.yaml"]
-    local_mcp = mcp_url.removeprefix("http://").removesuffix("/mcp")
+    local_mcp = urllib.parse.urlsplit(mcp_url).netloc
     state = procs.workdir / "state"
     state.mkdir()
     text = text.replace(IN_CLUSTER_MCP, local_mcp)
@@ -221,6 +259,8 @@ def start_llama_stack(run: offline.Run, mcp_url: str, procs: Processes, venv: st
     env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
     env["KUBERNETES_MCP_URL"] = env["KUBERNETES_MCP_URL"].replace(IN_CLUSTER_MCP, local_mcp)
     env["TIKTOKEN_CACHE_DIR"] = tiktoken_cache(venv)
+    if "SSL_CERT_FILE" in env:  # run the pod's init container: public CAs plus the MCP server's CA
+        env["SSL_CERT_FILE"] = trust_bundle(run, procs, venv)
     env.update(HOME=str(state), POSTGRES_PASSWORD=postgres_password, OGX_LOGGING="all=warning",
                LLAMA_STACK_LOGGING="all=warning")
     proc = procs.start("llama-stack", command, env)
@@ -228,6 +268,18 @@ def start_llama_stack(run: offline.Run, mcp_url: str, procs: Processes, venv: st
     base = f"{scheme}://127.0.0.1:{port}"
     procs.wait_http(proc, f"{base}/v1/health", 240)
     return base
+
+
+def trust_bundle(run: Any, procs: Processes, venv: str) -> str:
+    """The init container's command, its paths and python rewritten to run here."""
+    pod = run.one("Deployment", "llama-stack")["spec"]["template"]["spec"]
+    init = next(c for c in pod["initContainers"] if c["name"] == "trust-bundle")
+    command = list(init["command"])
+    bundle = procs.workdir / "ca-bundle.crt"
+    command[0] = str(Path(venv) / "bin" / "python")
+    command[-2:] = [str(bundle), str(mcp_ca_file(procs))]
+    subprocess.run(command, check=True, capture_output=True)
+    return str(bundle)
 
 
 TIKTOKEN_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"

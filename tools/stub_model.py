@@ -4,8 +4,10 @@
     python tools/stub_model.py --port 8000 --model stub-model --tool namespaces_list
 
 It plays the vLLM endpoint Llama Stack is configured with. On a conversation
-that has no tool result yet it asks for `--tool` (when the request offers it);
-once a tool result is present it answers with a sentence quoting it. Serves
+that has no tool result yet it asks for `--tool` (when the request offers it),
+or, when the user's message reads `call TOOL {"json": "arguments"}`, for that
+tool with those arguments; once a tool result is present it answers with a
+sentence quoting it. Serves
 /v1/models and /v1/chat/completions (plain or streamed). Loopback only;
 standard library only.
 """
@@ -14,9 +16,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
+def scripted_call(messages: list[dict[str, Any]], tool: str) -> tuple[str, str]:
+    """(tool, JSON arguments): what the last user message scripts, else `tool` without arguments."""
+    said = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+    match = re.fullmatch(r"\s*call (\w+)\s*(\{.*\})?\s*", said, re.DOTALL)
+    if match:
+        return match.group(1), match.group(2) or "{}"
+    return tool, "{}"
 
 
 def reply(request: dict[str, Any], tool: str) -> dict[str, Any]:
@@ -24,13 +42,12 @@ def reply(request: dict[str, Any], tool: str) -> dict[str, Any]:
     messages = request.get("messages") or []
     results = [m for m in messages if m.get("role") == "tool"]
     offered = {t.get("function", {}).get("name") for t in request.get("tools") or []}
+    tool, arguments = scripted_call(messages, tool)
     if not results and tool in offered:
         return {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": tool, "arguments": "{}"}}]}
-    content = results[-1].get("content") if results else "no tool was offered"
-    if isinstance(content, list):
-        content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return {"role": "assistant", "content": f"The {tool} tool answered: {str(content)[:200]}"}
+            {"id": "call_1", "type": "function", "function": {"name": tool, "arguments": arguments}}]}
+    content = _text(results[-1].get("content")) if results else "no tool was offered"
+    return {"role": "assistant", "content": f"The {tool} tool answered: {content[:200]}"}
 
 
 class Handler(BaseHTTPRequestHandler):
