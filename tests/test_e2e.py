@@ -39,11 +39,11 @@ def procs():
         yield started
 
 
-def verify_passes(capsys, *args: str) -> str:
+def verify_passes(capsys, *args: str, passes: int = 4) -> str:
     code = verify.main(list(args))
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "FAIL" not in out and out.count("PASS") >= 4, out
+    assert "FAIL" not in out and out.count("PASS") >= passes, out
     return out
 
 
@@ -64,7 +64,9 @@ def test_dev_full_preset_and_llama_stack_0_7(python312, procs, capsys):
 def test_prod_read_only_on_postgres(python312, procs, capsys):
     run = offline.run_stack("prod", secrets={"postgresPassword": TEST_SECRETS["postgresPassword"]})
     mcp_url = start_mcp(run, procs)
-    tools = verify.mcp_tools(mcp_url)
+    assert mcp_url.startswith("https://"), "prod forwards callers' tokens: only over TLS"
+    # Passthrough: any bearer token lists tools (the API server checks it once a tool runs).
+    tools = verify.mcp_tools(mcp_url, insecure=True, token="caller-token")
     names = {t["name"] for t in tools}
     assert names and not (names & DESTRUCTIVE), f"read-only must hide write tools; got {sorted(names)}"
     assert not any(verify.is_destructive(t) for t in tools), "every tool left must be annotated read-only"
@@ -73,7 +75,10 @@ def test_prod_read_only_on_postgres(python312, procs, capsys):
     port = start_postgres(procs, pg_settings["db"], pg_settings["user"], TEST_SECRETS["postgresPassword"])
     base = start_llama_stack(run, mcp_url, procs, deps("llama-stack"), postgres_port=port,
                              postgres_password=TEST_SECRETS["postgresPassword"])
-    verify_passes(capsys, "--llama-stack-url", base, "--mcp-url", mcp_url)
+    out = verify_passes(capsys, "--llama-stack-url", base, "--mcp-url", mcp_url, "--insecure",
+                        "--token", "caller-token", passes=3)
+    assert "SKIP  MCP connector 'kubernetes' lists tools through Llama Stack: the MCP server needs the caller's " \
+           "token" in out, out
     tables = subprocess.run([*procs.psql, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"],
                             capture_output=True, text=True, check=True).stdout.strip()
     assert int(tables) > 0, "Llama Stack did not store its state in PostgreSQL"

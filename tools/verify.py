@@ -5,14 +5,17 @@
     python tools/verify.py --llama-stack-url https://ls.apps.example.com \\
         --mcp-url http://127.0.0.1:8080/mcp      # URLs given directly
 
-Without a public MCP URL it port-forwards the MCP Service with kubectl. Prints
-one PASS/FAIL line per check and exits non-zero if any failed. Standard
-library only, so it runs anywhere Python does.
+Without a public MCP URL it port-forwards the MCP Service with kubectl;
+`--resolve HOST:PORT=ADDR:PORT` instead maps the stack's in-cluster URLs to an
+address you forwarded yourself. It talks to the servers with the clients agents
+use: the official MCP SDK and the OpenAI client. Prints one PASS/FAIL line per
+check and exits non-zero if any failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -23,6 +26,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any, Iterator, Optional
 
@@ -58,36 +62,38 @@ def http(method: str, url: str, body: Any = None, headers: Optional[dict[str, st
 
 # -------------------------------------------------------------- MCP client
 
-def _jsonrpc_result(text: str) -> dict[str, Any]:
-    """A Streamable HTTP response is JSON or an SSE stream of `data:` lines."""
-    text = text.strip()
-    if text.startswith("{"):
-        return json.loads(text)
-    for line in text.splitlines():
-        if line.startswith("data:"):
-            return json.loads(line[5:].strip())
-    raise ValueError(f"no JSON-RPC message in response: {text[:200]}")
-
-
 def mcp_tools(mcp_url: str, insecure: bool = False, token: Optional[str] = None) -> list[dict[str, Any]]:
-    """initialize + tools/list over Streamable HTTP (stateless: no session needed, but kept if given)."""
-    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    status, text, response_headers = http("POST", mcp_url, {
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "llamastack-mcp-verify", "version": "1"}}}, headers, insecure)
-    if status != 200:
-        raise RuntimeError(f"initialize: HTTP {status}: {text[:200]}")
-    session = {k.lower(): v for k, v in response_headers.items()}.get("mcp-session-id")
-    if session:
-        headers["Mcp-Session-Id"] = session
-    http("POST", mcp_url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, headers, insecure)
-    status, text, _ = http("POST", mcp_url, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, headers, insecure)
-    if status != 200:
-        raise RuntimeError(f"tools/list: HTTP {status}: {text[:200]}")
-    return _jsonrpc_result(text)["result"]["tools"]
+    """initialize + tools/list with the official MCP client; each tool as its JSON (name, annotations, ...)."""
+    import httpx
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def listing() -> list[dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        async with httpx.AsyncClient(headers=headers, verify=not insecure, timeout=30) as client, \
+                streamable_http_client(mcp_url, http_client=client) as (read, write, _), \
+                ClientSession(read, write) as session:
+            await session.initialize()
+            return [t.model_dump(mode="json", exclude_none=True) for t in (await session.list_tools()).tools]
+
+    try:
+        return run_async(listing)
+    except Exception as err:  # the SDK wraps transport errors in exception groups
+        raise RuntimeError(_root_cause(err)) from None
+
+
+def run_async(function: Any) -> Any:
+    """Run an async client to completion on a thread of its own, leaving the caller's event loop
+    (Pulumi's, in-process) untouched."""
+    import anyio
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, function).result()
+
+
+def _root_cause(err: BaseException) -> str:
+    while isinstance(err, BaseExceptionGroup) and err.exceptions:
+        err = err.exceptions[0]
+    return f"{type(err).__name__}: {err}"
 
 
 def is_destructive(tool: dict[str, Any]) -> bool:
@@ -134,7 +140,7 @@ def check_llama_stack(report: Report, base: str, insecure: bool, connector: str 
         report.skip(f"MCP connector {connector!r} lists tools through Llama Stack", "Llama Stack is not healthy")
         report.skip("models through Llama Stack", "Llama Stack is not healthy")
         return
-    check_models(report, base, insecure, auth)
+    check_models(report, base, insecure, token)
     for path in TOOL_LISTINGS:
         url = base + path.format(id=connector)
         try:
@@ -143,6 +149,13 @@ def check_llama_stack(report: Report, base: str, insecure: bool, connector: str 
             continue
         if status == 404:
             continue
+        if status == 401 and token and "/mcp" in text:
+            # Llama Stack itself took the token; the MCP server refused the listing it made without one.
+            report.skip(f"MCP connector {connector!r} lists tools through Llama Stack",
+                        "the MCP server needs the caller's token (mcpServer.passthrough) and Llama Stack's "
+                        "listing would carry it only in the URL, which its access log records: not sent. "
+                        "Agent turns pass it as the MCP tool's `authorization`")
+            return
         tools = json.loads(text).get("data", []) if status == 200 else []
         report.check(f"MCP connector {connector!r} lists tools through Llama Stack", status == 200 and bool(tools),
                      f"GET {url} -> {status}, {len(tools)} tools" + (UNAUTHORIZED_HINT if status == 401 else ""))
@@ -154,17 +167,24 @@ def check_llama_stack(report: Report, base: str, insecure: bool, connector: str 
 UNAUTHORIZED_HINT = ": Llama Stack requires an identity (llamaStack.auth): pass --token or set LLAMA_STACK_TOKEN"
 
 
-def check_models(report: Report, base: str, insecure: bool, headers: Optional[dict[str, str]] = None) -> None:
-    """The model endpoint (llamaStack.inference.url) as Llama Stack sees it."""
+def check_models(report: Report, base: str, insecure: bool, token: Optional[str] = None) -> None:
+    """The model endpoint (llamaStack.inference.url) as Llama Stack sees it, through the OpenAI client."""
+    import httpx
+    import openai
+
     url = f"{base}/v1/models"
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=token or "none", max_retries=0, timeout=30,
+                           http_client=httpx.Client(verify=not insecure))
+    status, models = 200, []
     try:
-        status, text, _ = http("GET", url, headers=headers, insecure=insecure, timeout=30)
-    except OSError as err:
+        models = [m for m in client.models.list()
+                  if (getattr(m, "model_type", None) or (getattr(m, "custom_metadata", None) or {})
+                      .get("model_type", "llm")) == "llm"]
+    except openai.APIStatusError as err:
+        status = err.status_code
+    except openai.APIConnectionError as err:
         report.check("models through Llama Stack", False, f"GET {url}: {err}")
         return
-    models = [m for m in (json.loads(text).get("data", []) if status == 200 else [])
-              if (m.get("model_type") or m.get("custom_metadata", {}).get("model_type", "llm")) == "llm"
-              or m.get("object") == "model"]
     detail = f"GET {url} -> {status}, {len(models)} model(s)"
     if status == 401:
         report.check("models through Llama Stack", False, detail + UNAUTHORIZED_HINT)
@@ -195,7 +215,7 @@ def check_mcp(report: Report, mcp_url: str, insecure: bool, token: Optional[str]
 
 
 @contextlib.contextmanager
-def port_forward(namespace: str, service: str, port: int) -> Iterator[str]:
+def port_forward(namespace: str, service: str, port: int, scheme: str = "http") -> Iterator[str]:
     if not shutil.which("kubectl"):
         raise RuntimeError("kubectl is needed to reach the MCP server without a route (or pass --mcp-url)")
     with socket.socket() as s:
@@ -209,10 +229,18 @@ def port_forward(namespace: str, service: str, port: int) -> Iterator[str]:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", local), timeout=1):
                 break
             time.sleep(0.3)
-        yield f"http://127.0.0.1:{local}/mcp"
+        yield f"{scheme}://127.0.0.1:{local}/mcp"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def resolve(url: Optional[str], mapping: dict[str, str]) -> Optional[str]:
+    """The URL with its HOST:PORT replaced as --resolve says (like curl's --resolve)."""
+    if not url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    return parts._replace(netloc=mapping.get(parts.netloc, parts.netloc)).geturl()
 
 
 def stack_outputs(stack: str) -> dict[str, Any]:
@@ -223,20 +251,29 @@ def stack_outputs(stack: str) -> dict[str, Any]:
     return json.loads(out)
 
 
+def _resolved(url: Optional[str], mapping: dict[str, str]) -> bool:
+    return bool(url) and urllib.parse.urlsplit(url).netloc in mapping
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", help="read URLs from this stack's outputs")
     parser.add_argument("--llama-stack-url", help="Llama Stack's base URL (the route, or a local address)")
     parser.add_argument("--mcp-url", help="the MCP endpoint (…/mcp); default: the route, else a port-forward")
     parser.add_argument("--connector", default=CONNECTOR)
-    parser.add_argument("--mcp-token", help="bearer token when the MCP server requires OAuth")
+    parser.add_argument("--mcp-token", help="bearer token for the MCP server (OAuth, or with passthrough your "
+                                            "own cluster token); default: --token")
     parser.add_argument("--token", default=os.environ.get("LLAMA_STACK_TOKEN"),
                         help="bearer token for Llama Stack (llamaStack.auth; e.g. `oc whoami -t`, "
                              "`kubectl create token NAME`); default $LLAMA_STACK_TOKEN")
     parser.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    parser.add_argument("--resolve", action="append", default=[], metavar="HOST:PORT=ADDR:PORT",
+                        help="reach an in-cluster address of the stack's outputs at a local one "
+                             "(a port-forward of your own); repeatable")
     args = parser.parse_args(argv)
+    mapping = dict(item.split("=", 1) for item in args.resolve)
 
-    llama_url, mcp_url, namespace = args.llama_stack_url, args.mcp_url, None
+    llama_url, mcp_url, namespace, scheme = args.llama_stack_url, args.mcp_url, None, "http"
     if not (args.stack or llama_url or mcp_url):
         parser.error("give --stack, or --llama-stack-url and/or --mcp-url")
     if args.stack and not (llama_url and mcp_url):
@@ -245,9 +282,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         except (RuntimeError, subprocess.CalledProcessError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-        llama_url = llama_url or outputs.get("llamaStackUrl")
-        mcp_url = mcp_url or outputs.get("mcpServerRouteUrl")
+        internal = outputs.get("llamaStackInternalUrl")
+        llama_url = llama_url or (internal if _resolved(internal, mapping) else outputs.get("llamaStackUrl"))
+        internal_mcp = outputs.get("mcpServerUrl")
+        mcp_url = mcp_url or outputs.get("mcpServerRouteUrl") or (internal_mcp if _resolved(internal_mcp, mapping)
+                                                                  else None)
         namespace = outputs.get("namespace")
+        scheme = urllib.parse.urlsplit(internal_mcp or "http://x").scheme
+    llama_url, mcp_url = resolve(llama_url, mapping), resolve(mcp_url, mapping)
 
     report = Report()
     if llama_url:
@@ -257,11 +299,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     else:
         report.skip("Llama Stack", "no --llama-stack-url given")
     if mcp_url:
-        check_mcp(report, mcp_url, args.insecure, args.mcp_token)
+        check_mcp(report, mcp_url, args.insecure, args.mcp_token or args.token)
     else:
         try:
-            with port_forward(namespace or "llama-stack", "kubernetes-mcp-server", 8080) as local:
-                check_mcp(report, local, False)
+            with port_forward(namespace or "llama-stack", "kubernetes-mcp-server", 8080, scheme) as local:
+                check_mcp(report, local, args.insecure or scheme == "https", args.mcp_token or args.token)
         except RuntimeError as err:
             report.check("MCP server health", False, str(err))
     print(f"{'all checks passed' if not report.failed else f'{report.failed} check(s) failed'}")
