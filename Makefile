@@ -10,7 +10,7 @@ ARGS ?=
 export E2E_CACHE ?= $(HOME)/.cache/llamastack-mcp-e2e
 
 .PHONY: help setup system-deps e2e-deps toolchain cluster cluster-down cluster-clean test e2e test-cluster \
-	up preview destroy refresh render verify policy promote bench measure
+	up preview destroy refresh render verify policy promote adopt bench measure
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -75,6 +75,16 @@ policy: setup  ## run the policy pack's rules over STACK's objects, offline
 promote: setup  ## carry release settings FROM a stack TO another: make promote FROM=dev TO=prod (ARGS=--check for CI)
 	@[ -n "$(FROM)" ] && [ -n "$(TO)" ] || { echo "usage: make promote FROM=<stack> TO=<stack> [ARGS=--check]  (e.g. FROM=dev TO=prod)" >&2; exit 2; }
 	$(BIN)/python tools/promote.py --from $(FROM) --to $(TO) $(ARGS)
+
+# Taking over the old Helm releases in place (README "What replaced the old Helm charts").
+adopt: setup  ## take over STACK's old Helm releases in place: a dry run; ARGS=--yes does it (plan, prepare, up, finish, refresh)
+	$(BIN)/python migrate/helm.py plan --stack $(STACK)
+	@if [ "$(ARGS)" = "--yes" ]; then \
+	  $(BIN)/python migrate/helm.py prepare --stack $(STACK) --yes && \
+	  bash localcluster/pulumi.sh $(STACK) up --yes && \
+	  $(BIN)/python migrate/helm.py finish --stack $(STACK) --yes && \
+	  bash localcluster/pulumi.sh $(STACK) refresh --yes --skip-preview; \
+	else echo "dry run: nothing changed; make adopt STACK=$(STACK) ARGS=--yes to migrate"; fi
 
 bench: setup  ## the program's own overhead against a plain program
 	$(BIN)/python tools/bench.py

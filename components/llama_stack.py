@@ -22,7 +22,8 @@ SERVING_CERT_SECRET = f"{meta.LLAMA_STACK}-tls"
 
 
 def app(settings: StackSettings) -> App:
-    return App(meta.LLAMA_STACK, settings.namespace.name, "agent-api", meta.LLAMA_STACK_PORT)
+    return App(meta.LLAMA_STACK, settings.namespace.name, "agent-api", meta.LLAMA_STACK_PORT,
+               settings.migration.helm_releases.llama_stack)
 
 
 def tls_secret(settings: StackSettings) -> Optional[str]:

@@ -23,7 +23,8 @@ ALLOW_CLUSTER_ADMIN_EQUIVALENT = "llamastack-mcp.io/allow-cluster-admin-equivale
 
 
 def app(settings: StackSettings) -> App:
-    return App(meta.MCP_SERVER, settings.namespace.name, "mcp-server", meta.MCP_PORT)
+    return App(meta.MCP_SERVER, settings.namespace.name, "mcp-server", meta.MCP_PORT,
+               settings.migration.helm_releases.mcp_server)
 
 
 def url(settings: StackSettings) -> str:

@@ -670,6 +670,21 @@ class Monitoring(Settings):
         return labels
 
 
+class HelmReleases(Settings):
+    """The old Helm releases this stack takes over in place (`make adopt`)."""
+
+    # Helm names the pods' app.kubernetes.io/instance label after the release, and a Deployment's
+    # pod selector can never change: naming the old release here keeps its selector, so the
+    # Deployment is updated in place (same pods' lineage, no downtime), never recreated.
+    # Keep these set after the migration. Empty: a stack of its own (instance = the namespace).
+    mcp_server: Annotated[str, AfterValidator(lambda v: _dns_label(v) if v else v)] = ""
+    llama_stack: Annotated[str, AfterValidator(lambda v: _dns_label(v) if v else v)] = ""
+
+
+class Migration(Settings):
+    helm_releases: HelmReleases = HelmReleases()
+
+
 def _exposure_fits_platform(platform: Optional[str], namespace: Any, name: str, route: Exposure,
                             problems: _Problems) -> None:
     if platform == "kubernetes":
@@ -725,6 +740,7 @@ class StackSettings(Settings):
     llama_stack: LlamaStack = LlamaStack()
     network_policy: NetworkPolicy = NetworkPolicy()
     monitoring: Monitoring = Monitoring()
+    migration: Migration = Migration()
 
     @field_validator("mcp_server")
     @classmethod

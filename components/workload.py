@@ -21,14 +21,15 @@ class App:
     namespace: str
     component: str
     port: int
+    instance: str = ""  # the selector's instance label: the namespace, or an adopted Helm release's name
 
     @property
     def selector(self) -> dict[str, str]:
-        return meta.selector(self.name, self.namespace)
+        return meta.selector(self.name, self.instance or self.namespace)
 
     @property
     def labels(self) -> dict[str, str]:
-        return meta.labels(self.name, self.namespace, self.component)
+        return meta.labels(self.name, self.instance or self.namespace, self.component)
 
     def metadata(self, name: Optional[str] = None, annotations: Optional[dict[str, str]] = None,
                  namespaced: bool = True) -> dict[str, Any]:

@@ -112,7 +112,8 @@ def test_quantity_rejects_what_kubernetes_rejects(text):
 def test_defaults_are_valid_and_complete():
     settings = load_settings({})
     assert settings.mcp_server.rbac.preset == "read-only"
-    assert set(defaults()) == {"platform", "namespace", "mcpServer", "llamaStack", "networkPolicy", "monitoring"}
+    assert set(defaults()) == {"platform", "namespace", "mcpServer", "llamaStack", "networkPolicy", "monitoring",
+                                "migration"}
 
 
 def test_error_report_lists_one_line_per_problem():
@@ -120,3 +121,22 @@ def test_error_report_lists_one_line_per_problem():
         load_settings({"mcpServer": {"replicas": 0, "logLevel": -1}})
     assert len(err.value.problems) == 2
     assert err.value.report().count("\n  - ") == 2
+
+
+def test_adopted_helm_releases_keep_their_pod_selectors(preview):
+    from conftest import run_variant
+    run = run_variant(preview=preview, migration={"helmReleases": {"mcpServer": "kubernetes-mcp-server",
+                                                                    "llamaStack": "ls-release"}})
+    assert run.error is None, run.error
+    mcp = {"app.kubernetes.io/name": "kubernetes-mcp-server", "app.kubernetes.io/instance": "kubernetes-mcp-server"}
+    assert run.one("Deployment", "kubernetes-mcp-server")["spec"]["selector"]["matchLabels"] == mcp
+    assert run.one("Service", "kubernetes-mcp-server")["spec"]["selector"] == mcp
+    assert run.one("NetworkPolicy", "kubernetes-mcp-server")["spec"]["podSelector"]["matchLabels"] == mcp
+    stack = run.one("Deployment", "llama-stack")["spec"]["selector"]["matchLabels"]
+    assert stack["app.kubernetes.io/instance"] == "ls-release"
+
+
+def test_a_helm_release_name_must_be_a_dns_label():
+    with pytest.raises(SettingsError) as err:
+        load_settings({"migration": {"helmReleases": {"mcpServer": "Bad_Name"}}})
+    assert err.value.problems[0].startswith('migration.helmReleases.mcpServer = "Bad_Name": must be a DNS-1123 label')
