@@ -10,7 +10,7 @@ ARGS ?=
 export E2E_CACHE ?= $(HOME)/.cache/llamastack-mcp-e2e
 
 .PHONY: help setup system-deps e2e-deps toolchain cluster cluster-down cluster-clean test e2e test-cluster \
-	up preview destroy refresh render verify policy promote adopt bench measure
+	up preview destroy refresh render verify policy promote adopt docs bench measure
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -85,6 +85,9 @@ adopt: setup  ## take over STACK's old Helm releases in place: a dry run; ARGS=-
 	  $(BIN)/python migrate/helm.py finish --stack $(STACK) --yes && \
 	  bash localcluster/pulumi.sh $(STACK) refresh --yes --skip-preview; \
 	else echo "dry run: nothing changed; make adopt STACK=$(STACK) ARGS=--yes to migrate"; fi
+
+docs: setup  ## regenerate the README settings table, Pulumi.yaml's declarations and the stack-file schema
+	$(BIN)/python tools/settings_docs.py
 
 bench: setup  ## the program's own overhead against a plain program
 	$(BIN)/python tools/bench.py

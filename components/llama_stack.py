@@ -71,7 +71,6 @@ def trust_bundle_container(settings: StackSettings, security_context: dict[str, 
     return {
         "name": "trust-bundle",
         "image": settings.llama_stack.image_ref,
-        "imagePullPolicy": "IfNotPresent",
         "command": ["python3", "-c", TRUST_SCRIPT, TRUST_BUNDLE, f"{MCP_CA_DIR}/ca.crt"],
         "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
         "securityContext": security_context,
@@ -147,7 +146,6 @@ def deployment(settings: StackSettings, mcp_url: str, config_text: str, secrets:
     container = {
         "name": CONTAINER,
         "image": stack.image_ref,
-        "imagePullPolicy": "IfNotPresent",
         "command": command(settings),
         "env": env,
         "ports": [{"name": "http", "containerPort": meta.LLAMA_STACK_PORT, "protocol": "TCP"}],

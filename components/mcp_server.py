@@ -240,7 +240,6 @@ def deployment(settings: StackSettings) -> Manifest:
     container = {
         "name": CONTAINER,
         "image": mcp.image,
-        "imagePullPolicy": "IfNotPresent",
         "args": container_args(mcp),
         "ports": [{"name": "http", "containerPort": meta.MCP_PORT, "protocol": "TCP"}],
         **meta.http_probes("/healthz", scheme="HTTPS" if mcp.passthrough else "HTTP", startup_seconds=30),

@@ -34,6 +34,12 @@ PROJECT = "llamastack-mcp"
 # Top-level stack keys (`llamastack-mcp:<key>`). Secrets are read separately
 # and never enter the settings objects: only whether they are set does.
 SECRET_KEYS = ("inferenceApiKey", "postgresPassword")
+SECRET_DESCRIPTIONS = {
+    "inferenceApiKey": "The model endpoint's API key (`pulumi config set --secret inferenceApiKey ...`); reaches the "
+                       "server only through a Secret and `${env.INFERENCE_API_KEY}`. Required with provider: openai.",
+    "postgresPassword": "The database password (`pulumi config set --secret postgresPassword ...`); required with "
+                        "storage.backend: postgres.",
+}
 
 # Every pattern is used with fullmatch and ASCII classes: `$` also matches before a
 # trailing newline and `\d` matches non-ASCII digits, both of which the API server rejects.
@@ -81,6 +87,13 @@ def _hostname(value: str) -> str:
     if _IPV4.fullmatch(value):
         raise PydanticCustomError("hostname", "must be a DNS name, not an IP address (an Ingress or Route "
                                               "host cannot be an IP address)")
+    return value
+
+
+def _dns_subdomain_name(value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
+        raise PydanticCustomError("object_name", "must be a Kubernetes object name: lowercase letters, digits, "
+                                                 "'-' and '.', starting and ending with a letter or digit")
     return value
 
 
@@ -180,19 +193,25 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True,
                               frozen=True, strict=False,
                               # cross-field rules live on field validators; they must also see defaults
-                              validate_default=True)
+                              validate_default=True,
+                              # the docstring under a field is its description (docs, schema)
+                              use_attribute_docstrings=True)
 
 
 # --------------------------------------------------------------- shared parts
 
 class ResourceAmounts(Settings):
     cpu: Quantity
+    """CPU as a Kubernetes quantity (500m, 1, 2)."""
     memory: Memory
+    """Memory in whole bytes (256Mi, 1Gi)."""
 
 
 class Resources(Settings):
     requests: ResourceAmounts = ResourceAmounts(cpu="100m", memory="128Mi")
+    """What the scheduler reserves; may not exceed the limits."""
     limits: ResourceAmounts = ResourceAmounts(cpu="500m", memory="256Mi")
+    """The most the container may use."""
 
     @field_validator("limits")
     @classmethod
@@ -210,10 +229,14 @@ class Resources(Settings):
 
 class Autoscaling(Settings):
     enabled: bool = False
+    """A HorizontalPodAutoscaler (autoscaling/v2) on CPU; the Deployment then has no `replicas`."""
     min_replicas: Count = 2
+    """The HPA's lower bound; two or more also get a PodDisruptionBudget."""
     max_replicas: Count = 5
+    """The HPA's upper bound, at least minReplicas."""
     target_cpu_utilization_percentage: Annotated[int, Field(ge=1, le=100)] = Field(
         70, alias="targetCPUUtilizationPercentage")
+    """Average CPU use (% of the request) the HPA aims for, 1-100."""
 
     @field_validator("max_replicas")
     @classmethod
@@ -227,15 +250,242 @@ class Autoscaling(Settings):
         return max_replicas
 
 
+# ------------------------------------------------------- scheduling controls
+# Kubernetes' own field shapes (core/v1 Toleration, Affinity, TopologySpreadConstraint),
+# checked as the API server checks them so a bad value fails before `pulumi up` starts.
+
+def _label_key(value: str) -> str:
+    if not _LABEL_KEY.fullmatch(value) or len(value.split("/")[-1]) > 63:
+        raise PydanticCustomError("label_key", "must be a label key such as topology.kubernetes.io/zone "
+                                               "(an optional DNS prefix and '/', then at most 63 characters)")
+    return value
+
+
+def _label_value(value: str) -> str:
+    if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
+        raise PydanticCustomError("label_value", "must be a label value: at most 63 letters, digits, '-', '_' "
+                                                 "and '.', starting and ending with a letter or digit")
+    return value
+
+
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+Weight = Annotated[int, Field(ge=1, le=100)]
+
+
+class LabelSelectorRequirement(Settings):
+    key: LabelKey
+    """The label the requirement looks at."""
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    """How the label's value is compared with `values`."""
+    values: list[LabelValue] = []
+    """At least one with In and NotIn; none with Exists and DoesNotExist."""
+
+    @field_validator("values")
+    @classmethod
+    def _values_fit(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        _check_values(info.data.get("operator"), values)
+        return values
+
+
+def _check_values(operator: Optional[str], values: list[str]) -> None:
+    if operator in ("In", "NotIn") and not values:
+        raise PydanticCustomError("values", "operator {op} needs at least one value", {"op": operator})
+    if operator in ("Exists", "DoesNotExist") and values:
+        raise PydanticCustomError("values", "must be empty with operator {op}", {"op": operator})
+    if operator in ("Gt", "Lt") and (len(values) != 1 or not re.fullmatch(r"-?[0-9]+", values[0])):
+        raise PydanticCustomError("values", "operator {op} needs exactly one integer value", {"op": operator})
+
+
+class LabelSelector(Settings):
+    match_labels: Labels = {}
+    """Labels the pods must carry, exactly."""
+    match_expressions: list[LabelSelectorRequirement] = []
+    """Further requirements, all of which must hold."""
+
+
+class NodeSelectorRequirement(Settings):
+    key: LabelKey
+    """The node label the requirement looks at."""
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]
+    """How the node label's value is compared with `values` (Gt and Lt compare integers)."""
+    values: list[LabelValue] = []
+    """At least one with In and NotIn; none with Exists and DoesNotExist; exactly one integer with Gt and Lt."""
+
+    @field_validator("values")
+    @classmethod
+    def _values_fit(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        _check_values(info.data.get("operator"), values)
+        return values
+
+
+class NodeSelectorTerm(Settings):
+    match_expressions: Annotated[list[NodeSelectorRequirement], Field(min_length=1)]
+    """Node label requirements, all of which must hold."""
+
+
+class NodeSelector(Settings):
+    node_selector_terms: Annotated[list[NodeSelectorTerm], Field(min_length=1)]
+    """Terms of which at least one must hold."""
+
+
+class PreferredSchedulingTerm(Settings):
+    weight: Weight
+    """1-100: how much the scheduler prefers nodes matching `preference`."""
+    preference: NodeSelectorTerm
+    """The node label requirements preferred."""
+
+
+class NodeAffinity(Settings):
+    required_during_scheduling_ignored_during_execution: Optional[NodeSelector] = None
+    """Nodes the pods may only run on."""
+    preferred_during_scheduling_ignored_during_execution: list[PreferredSchedulingTerm] = []
+    """Nodes the pods prefer, weighted."""
+
+
+class PodAffinityTerm(Settings):
+    topology_key: LabelKey
+    """The node label whose value defines "the same place" (kubernetes.io/hostname, topology.kubernetes.io/zone)."""
+    label_selector: Optional[LabelSelector] = None
+    """The pods this term is about."""
+    namespaces: list[DnsLabel] = []
+    """Where those pods are; empty: this namespace."""
+
+
+class WeightedPodAffinityTerm(Settings):
+    weight: Weight
+    """1-100: how much the scheduler prefers this term."""
+    pod_affinity_term: PodAffinityTerm
+    """The pods to be near (affinity) or away from (anti-affinity)."""
+
+
+class PodAffinity(Settings):
+    required_during_scheduling_ignored_during_execution: list[PodAffinityTerm] = []
+    """Terms that must hold for the pods to be scheduled."""
+    preferred_during_scheduling_ignored_during_execution: list[WeightedPodAffinityTerm] = []
+    """Terms the scheduler prefers, weighted."""
+
+
+class Affinity(Settings):
+    node_affinity: Optional[NodeAffinity] = None
+    """Which nodes the pods run on, by node labels."""
+    pod_affinity: Optional[PodAffinity] = None
+    """Pods to run near."""
+    pod_anti_affinity: Optional[PodAffinity] = None
+    """Pods to run away from."""
+
+
+class Toleration(Settings):
+    key: Annotated[str, AfterValidator(lambda v: _label_key(v) if v else v)] = ""
+    """The taint key tolerated; empty (with operator Exists) tolerates every taint."""
+    operator: Literal["Exists", "Equal"] = "Equal"
+    """Equal: the taint's value must be `value`; Exists: any value."""
+    value: LabelValue = ""
+    """The taint value, with operator Equal."""
+    effect: Literal["", "NoSchedule", "PreferNoSchedule", "NoExecute"] = ""
+    """The taint effect tolerated; empty: every effect."""
+    toleration_seconds: Optional[Annotated[int, Field(ge=0)]] = None
+    """With effect NoExecute: how long the pod stays on a node after the taint appears."""
+
+    @field_validator("toleration_seconds")
+    @classmethod
+    def _consistent(cls, seconds: Optional[int], info: ValidationInfo) -> Optional[int]:
+        problems = _Problems(sibling=True)
+        key, operator, value = info.data.get("key"), info.data.get("operator"), info.data.get("value")
+        if operator == "Exists" and value:
+            problems.add("value", value, "must be empty with operator: Exists")
+        if key == "" and operator == "Equal":
+            problems.add("operator", operator, "an empty key needs operator: Exists (it tolerates every taint)")
+        if seconds is not None and info.data.get("effect") != "NoExecute":
+            problems.add("tolerationSeconds", seconds, "only applies with effect: NoExecute")
+        problems.raise_any()
+        return seconds
+
+
+class TopologySpreadConstraint(Settings):
+    max_skew: Count
+    """How many more of this server's pods one domain may hold than the emptiest."""
+    topology_key: LabelKey
+    """The node label whose values are the domains (kubernetes.io/hostname, topology.kubernetes.io/zone)."""
+    when_unsatisfiable: Literal["DoNotSchedule", "ScheduleAnyway"] = "ScheduleAnyway"
+    """DoNotSchedule keeps a pod pending rather than skew more; ScheduleAnyway only prefers."""
+    min_domains: Optional[Count] = None
+    """With DoNotSchedule: how many domains count as the minimum."""
+
+    @field_validator("min_domains")
+    @classmethod
+    def _with_do_not_schedule(cls, min_domains: Optional[int], info: ValidationInfo) -> Optional[int]:
+        problems = _Problems(sibling=True)
+        if min_domains is not None and info.data.get("when_unsatisfiable") != "DoNotSchedule":
+            problems.add("minDomains", min_domains, "only applies with whenUnsatisfiable: DoNotSchedule")
+        problems.raise_any()
+        return min_domains
+
+
+def _annotations(value: dict[str, str]) -> dict[str, str]:
+    for key in value:
+        if not _LABEL_KEY.fullmatch(key) or len(key.split("/")[-1]) > 63:
+            raise PydanticCustomError("annotation", "{key} is not a valid annotation key", {"key": key})
+        if key.startswith("checksum/") or key in RESERVED_POD_ANNOTATIONS:
+            raise PydanticCustomError("annotation", "{key} is set by the program: choose another key",
+                                      {"key": key})
+    return value
+
+
+RESERVED_POD_ANNOTATIONS = ("openshift.io/required-scc",)
+SYSTEM_PRIORITY_CLASSES = ("system-cluster-critical", "system-node-critical")
+
+
+def _priority_class(value: str) -> str:
+    if value in SYSTEM_PRIORITY_CLASSES:
+        raise PydanticCustomError("priority_class", "is reserved for the cluster's own components (the API "
+                                                    "server admits it only in kube-system)")
+    return _object_name(value)
+
+
 class Workload(Settings):
-    """What every deployed server has: an image, a size and a replica policy."""
+    """What every deployed server has: an image, a size, a replica policy and where its pods run."""
 
     replicas: Count = 1
+    """Replicas when not autoscaling."""
     resources: Resources = Resources()
+    """Requests and limits of the server's container."""
     autoscaling: Autoscaling = Autoscaling()
-    # How long `pulumi up` waits for a rollout to become Available before it fails,
-    # naming the Deployment (the provider's own default is 10 minutes).
+    """Scale on CPU between minReplicas and maxReplicas instead of a fixed count."""
     rollout_timeout_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
+    """How long `pulumi up` waits for a rollout to become Available before it fails, naming the
+    Deployment and its status (`pulumi.com/timeoutSeconds`; the provider's own default is 10 min)."""
+    node_selector: Labels = {}
+    """Node labels the pods must run on (`nodeSelector`)."""
+    tolerations: list[Toleration] = []
+    """Taints the pods tolerate (core/v1 Toleration: key, operator, value, effect, tolerationSeconds)."""
+    affinity: Affinity = Affinity()
+    """Node affinity, pod affinity and anti-affinity (core/v1 Affinity, required and preferred terms)."""
+    topology_spread_constraints: Optional[list[TopologySpreadConstraint]] = None
+    """How replicas spread over domains (maxSkew, topologyKey, whenUnsatisfiable, minDomains; the
+    selector is always this server's pods). Unset: when autoscaled, spread softly (ScheduleAnyway,
+    maxSkew 1) across nodes and zones, as llama-stack-k8s-operator does; `[]`: no spreading."""
+    priority_class_name: Annotated[str, AfterValidator(lambda v: _priority_class(v) if v else v)] = ""
+    """A PriorityClass for the pods (not the system-* ones)."""
+    pod_labels: Labels = {}
+    """Extra labels on the pods (never in the Deployment's selector)."""
+    pod_annotations: Annotated[dict[str, str], AfterValidator(_annotations)] = {}
+    """Extra annotations on the pods (not checksum/* nor the SCC one, which the program sets)."""
+    image_pull_secrets: list[Annotated[str, AfterValidator(_dns_subdomain_name)]] = []
+    """Secrets (kubernetes.io/dockerconfigjson) for pulling the image from a private registry."""
+    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+    """When the kubelet pulls the image."""
+
+    @field_validator("pod_labels")
+    @classmethod
+    def _not_the_selector(cls, labels: dict[str, str]) -> dict[str, str]:
+        owned = sorted(set(labels) & {"app.kubernetes.io/name", "app.kubernetes.io/instance",
+                                      "app.kubernetes.io/component", "app.kubernetes.io/part-of",
+                                      "app.kubernetes.io/managed-by"})
+        if owned:
+            raise PydanticCustomError("pod_labels", "must not set the labels the program selects and owns: "
+                                                    "{owned}", {"owned": ", ".join(owned)})
+        return labels
 
     @property
     def min_replicas(self) -> int:
@@ -259,10 +509,15 @@ def system_namespace(name: str) -> bool:
 
 class PolicyRule(Settings):
     api_groups: Optional[list[str]] = None
+    """API groups of the resources; default `[""]` (the core group)."""
     resources: list[str] = []
+    """Resources such as pods or pods/log; or use nonResourceURLs instead."""
     verbs: Annotated[list[str], Field(min_length=1)]
+    """What the rule allows: get, list, watch, create, update, patch, delete, ..."""
     resource_names: list[str] = []
+    """Only these objects, by name."""
     non_resource_urls: list[str] = Field([], alias="nonResourceURLs")
+    """Non-resource paths such as /metrics (needs scope: cluster)."""
 
     @field_validator("non_resource_urls")
     @classmethod
@@ -306,10 +561,21 @@ class PolicyRule(Settings):
 
 class Rbac(Settings):
     preset: Literal["full", "read-only", "view", "custom"] = "read-only"
+    """What the ServiceAccount may do: `full` (CRUD on pods, services, configmaps, secrets, deployments, jobs,
+    cronjobs plus the reads the tools need), `read-only` (the same with get/list/watch, no secrets; the
+    server runs `--read-only`), `view` (the built-in `view` ClusterRole; `--read-only`), `custom` (`rules`
+    as given). With passthrough it only picks the tool surface."""
     scope: Literal["cluster", "namespaces"] = "cluster"
+    """`cluster`: a ClusterRole and binding; `namespaces`: a Role and RoleBinding per listed namespace, plus
+    cluster-wide listing of namespaces (projects on OpenShift)."""
     namespaces: list[DnsLabel] = []
+    """The namespaces granted, with scope: namespaces."""
     rules: list[PolicyRule] = []
+    """With preset: custom, Kubernetes PolicyRules (apiGroups, resources, verbs, resourceNames; or
+    nonResourceURLs and verbs)."""
     allow_cluster_admin_equivalent: bool = False
+    """Opt-in for rules that amount to cluster-admin (escalate, bind, impersonate, `*`, pods/exec, nodes/proxy,
+    serviceaccounts/token, ...) and for writes in system namespaces; the policy pack refuses them otherwise."""
 
     @field_validator("allow_cluster_admin_equivalent")
     @classmethod
@@ -364,19 +630,27 @@ class Exposure(Settings):
     """A Route (OpenShift) or Ingress (Kubernetes) in front of a Service."""
 
     enabled: bool = False
+    """Expose the server: a Route on OpenShift, an Ingress on Kubernetes."""
     host: Hostname = ""
-    ingress_class_name: ObjectName = ""  # Kubernetes only
-    tls_secret_name: ObjectName = ""     # Kubernetes only: the Ingress's TLS Secret
+    """The public host name; required on Kubernetes, generated by OpenShift when empty."""
+    ingress_class_name: ObjectName = ""
+    """Kubernetes only: the Ingress class."""
+    tls_secret_name: ObjectName = ""
+    """Kubernetes only: the Ingress's TLS Secret (default `<name>-ingress-tls`)."""
 
 
 class McpRoute(Exposure):
     allow_unauthenticated: bool = False
+    """Expose the MCP server, which has no authentication of its own, without oauth: an explicit opt-in."""
 
 
 class OAuth(Settings):
     enabled: bool = False
+    """The server requires an OAuth/OIDC bearer token (`--require-oauth`)."""
     authorization_url: str = ""
+    """The https:// URL of the OAuth/OIDC issuer (`--authorization-url`)."""
     audience: str = ""
+    """The audience tokens must carry (`--oauth-audience`); empty: not checked."""
 
     @field_validator("audience")
     @classmethod
@@ -392,29 +666,36 @@ class OAuth(Settings):
 
 class Scc(Settings):
     create: bool = False
+    """OpenShift only: a SecurityContextConstraints pinning the pods to `uid` (MustRunAs, no privilege
+    escalation, drop ALL) and its `use` grant; off: restricted-v2 suffices."""
     uid: Annotated[int, Field(ge=1, le=INT32_MAX)] = 1001
+    """The one UID the SCC allows (and the pods run as)."""
 
 
 class McpTls(Settings):
     """The MCP server's own certificate, served when it forwards callers' tokens (passthrough)."""
 
-    # A Secret of type kubernetes.io/tls that also holds `ca.crt` (as cert-manager writes it); Llama
-    # Stack trusts that CA. Required on Kubernetes; on OpenShift leave it empty and the service CA
-    # issues the certificate (service-serving certificate, CA injected into a ConfigMap).
     secret_name: ObjectName = ""
+    """With passthrough: a kubernetes.io/tls Secret that also holds `ca.crt` (cert-manager writes all three);
+    Llama Stack trusts that CA. Required on Kubernetes; on OpenShift leave it empty and the service CA issues
+    a service-serving certificate."""
 
 
 class McpServer(Workload):
     image: Image = "quay.io/containers/kubernetes_mcp_server:v0.0.67"
-    # Every tool call runs with the caller's own token, forwarded by Llama Stack, so the API server
-    # authorizes the person asking; the ServiceAccount is granted nothing and rbac.preset only picks
-    # the tool surface (read-only hides write tools). Needs llamaStack.auth; the server then serves TLS.
+    """The server image (release-defining: promoted from dev to prod); pin a tag or a digest."""
     passthrough: bool = False
+    """Every tool call runs with the caller's own token, forwarded by Llama Stack, so the API server
+    authorizes the person asking; the ServiceAccount is granted nothing and rbac.preset only picks the
+    tool surface. Needs llamaStack.auth; the server then serves TLS."""
     tls: McpTls = McpTls()
     rbac: Rbac = Rbac()
     toolsets: Annotated[list[Literal[MCP_TOOLSETS]], Field(min_length=1)] = ["core", "config"]  # type: ignore[valid-type]
+    """Toolsets the server offers: config, core, helm, kcp, kiali, kubevirt, netobserv, tekton."""
     disable_destructive: bool = False
+    """`--disable-destructive`: hide the tools that delete or update."""
     log_level: Annotated[int, Field(ge=0, le=9)] = 2
+    """The server's log verbosity, 0-9."""
     oauth: OAuth = OAuth()
     route: McpRoute = McpRoute()
     scc: Scc = Scc()
@@ -443,29 +724,42 @@ class McpServer(Workload):
 
 class Inference(Settings):
     provider: Literal["vllm", "ollama", "openai"] = "vllm"
+    """The model endpoint's kind: vllm, ollama or openai (any OpenAI-compatible endpoint)."""
     url: HttpUrl = "http://vllm.models.svc.cluster.local:8000/v1"
+    """The endpoint's base URL (no credentials in it: use the secret inferenceApiKey)."""
     model: str = ""
+    """Registered as the default LLM when set."""
 
 
 class Postgres(Settings):
     host: Hostname = ""
+    """The database host; required with backend: postgres."""
     port: Annotated[int, Field(ge=1, le=65535)] = 5432
+    """The database port."""
     database: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")] = "llamastack"
+    """The database name."""
     user: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")] = "llamastack"
+    """The database user; its password is the secret postgresPassword."""
 
 
 class Storage(Settings):
     backend: Literal["sqlite", "postgres"] = "sqlite"
+    """sqlite (on a PVC, one replica) or postgres (any number of replicas)."""
     size: Quantity = "10Gi"
+    """The SQLite volume's size."""
     storage_class_name: ObjectName = ""
+    """The SQLite volume's StorageClass; empty: the cluster's default."""
     postgres: Postgres = Postgres()
 
 
 class LlamaStackRoute(Exposure):
     enabled: bool = True
+    """Expose the agent API: a Route on OpenShift, an Ingress on Kubernetes."""
     timeout_seconds: Annotated[int, Field(ge=1, le=86400)] = 300
-    # Exposing the agent API without llamaStack.auth needs this opt-in, as for the MCP server.
+    """How long the router waits for a (streamed) answer: haproxy.router.openshift.io/timeout, or nginx's proxy
+    timeouts."""
     allow_unauthenticated: bool = False
+    """Expose the agent API with auth.provider: none anyway: an explicit opt-in."""
 
 
 _GROUP = re.compile(r"[A-Za-z0-9:._@/-]{1,253}")
@@ -473,18 +767,23 @@ _GROUP = re.compile(r"[A-Za-z0-9:._@/-]{1,253}")
 
 class Oidc(Settings):
     issuer: str = ""
+    """With provider: oidc, the https:// issuer tokens must come from."""
     audience: str = "llama-stack"
+    """The audience tokens must carry."""
     jwks_url: str = ""
+    """The https:// URL of the issuer's signing keys."""
 
 
 class LlamaStackAuth(Settings):
     """Who may call Llama Stack: every request carries a bearer token the server checks."""
 
-    # kubernetes: the caller's cluster token, checked with the API server's SelfSubjectReview;
-    # oidc: a JWT from your identity provider, checked against its JWKS; none: no check.
     provider: Literal["kubernetes", "oidc", "none"] = "kubernetes"
-    # Only callers in one of these groups (Kubernetes groups, or the token's groups claim); empty: any.
+    """Who may call Llama Stack: `kubernetes` (the caller's cluster token, checked with the API server's
+    SelfSubjectReview; the CA comes from the namespace's kube-root-ca.crt, no token is mounted), `oidc` (a
+    JWT checked against jwksUrl), or `none`."""
     allowed_groups: list[str] = []
+    """Only members of one of these groups (Kubernetes groups, or the token's groups claim); empty: any
+    authenticated caller."""
     oidc: Oidc = Oidc()
 
     @field_validator("oidc")
@@ -508,12 +807,17 @@ class LlamaStackAuth(Settings):
 
 class Tls(Settings):
     secret_name: ObjectName = ""
+    """A TLS Secret the server serves from; OGX requires TLS (on OpenShift a service-serving certificate is
+    used when this is empty)."""
     insecure: bool = False
+    """OGX only: serve plain HTTP (`--insecure`) instead."""
 
 
 class ExtraMcpServer(Settings):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    """The connector id agents name (not `kubernetes`)."""
     url: HttpUrl
+    """The MCP server's Streamable HTTP URL."""
 
 
 MAIN_CONNECTOR_ID = "kubernetes"
@@ -521,14 +825,19 @@ MAIN_CONNECTOR_ID = "kubernetes"
 
 class LlamaStack(Workload):
     distribution: Literal["llama-stack", "ogx"] = "llama-stack"
+    """llama-stack or ogx (release-defining)."""
     version: str = "0.7.3"
+    """llama-stack 0.6.x (tool_groups dialect) or 0.7.x (connectors); ogx 1.x (release-defining)."""
     image: str = ""
+    """Default docker.io/llamastack/distribution-starter:<version>; required for ogx, whose image name is not
+    fixed upstream (release-defining)."""
     inference: Inference = Inference()
     storage: Storage = Storage()
     auth: LlamaStackAuth = LlamaStackAuth()
     route: LlamaStackRoute = LlamaStackRoute()
     tls: Tls = Tls()
     extra_mcp_servers: list[ExtraMcpServer] = []
+    """More MCP connectors: a list of {id, url}."""
 
     @field_validator("route")
     @classmethod
@@ -638,26 +947,37 @@ class LlamaStack(Workload):
 
 class NamespaceSettings(Settings):
     name: DnsLabel = "llama-stack"
+    """The namespace of everything namespaced (a DNS-1123 label)."""
     create: bool = True
+    """false: use an existing namespace."""
 
 
 class NetworkPolicy(Settings):
     enabled: bool = True
-    # Plain Kubernetes only: where the ingress controller and Prometheus run.
-    # OpenShift's router and monitoring namespaces are found by their policy-group labels.
+    """NetworkPolicies: the MCP server only from Llama Stack (and the router, Prometheus when used); Llama
+    Stack from its namespace and the router."""
     ingress_namespace: DnsLabel = "ingress-nginx"
+    """Plain Kubernetes: where the ingress controller runs (OpenShift's router is found by its policy-group
+    label)."""
     monitoring_namespace: DnsLabel = "monitoring"
-    # With enabled: false and no OAuth, every pod in the cluster can call the MCP
-    # server's tools; like exposing it through a Route, that needs this opt-in.
+    """Plain Kubernetes: where Prometheus runs (OpenShift's monitoring is found by its policy-group label)."""
     allow_unauthenticated_mcp: bool = False
+    """With enabled: false and no OAuth, every pod in the cluster can call the MCP server's tools: this opt-in
+    accepts that."""
 
 
 class Monitoring(Settings):
     service_monitor: bool = False
+    """A ServiceMonitor scraping the MCP server's /metrics (needs the Prometheus Operator)."""
     prometheus_rule: bool = False
+    """A PrometheusRule with MCPServerDown, MCPHighMemoryUsage, MCPToolErrorRate and LlamaStackDown; needs
+    serviceMonitor."""
     memory_warning_ratio: Annotated[float, Field(gt=0, le=1)] = 0.8
+    """MCPHighMemoryUsage fires above this share of the memory limit (0-1)."""
     tool_error_ratio: Annotated[float, Field(gt=0, le=1)] = 0.1
+    """MCPToolErrorRate fires above this share of failed tool calls (0-1)."""
     labels: Labels = {}
+    """Extra labels on the ServiceMonitor and PrometheusRule (for your Prometheus' selectors)."""
 
     @field_validator("labels")
     @classmethod
@@ -673,12 +993,12 @@ class Monitoring(Settings):
 class HelmReleases(Settings):
     """The old Helm releases this stack takes over in place (`make adopt`)."""
 
-    # Helm names the pods' app.kubernetes.io/instance label after the release, and a Deployment's
-    # pod selector can never change: naming the old release here keeps its selector, so the
-    # Deployment is updated in place (same pods' lineage, no downtime), never recreated.
-    # Keep these set after the migration. Empty: a stack of its own (instance = the namespace).
     mcp_server: Annotated[str, AfterValidator(lambda v: _dns_label(v) if v else v)] = ""
+    """The old MCP server release (e.g. kubernetes-mcp-server). Helm named the pods' instance label after it
+    and a Deployment's selector never changes, so naming it keeps the Deployment updated in place. Keep it
+    set after `make adopt`."""
     llama_stack: Annotated[str, AfterValidator(lambda v: _dns_label(v) if v else v)] = ""
+    """The old Llama Stack release (e.g. llama-stack); as for mcpServer."""
 
 
 class Migration(Settings):
@@ -735,12 +1055,21 @@ def _passthrough_fits(platform: Optional[str], mcp: McpServer, stack: LlamaStack
 
 class StackSettings(Settings):
     platform: Literal["openshift", "kubernetes"] = "openshift"
+    """openshift (Routes, SCC, service-serving certificates) or kubernetes (Ingress)."""
     namespace: NamespaceSettings = NamespaceSettings()
+    """Where everything namespaced goes: name and create."""
     mcp_server: McpServer = McpServer()
+    """The Kubernetes MCP server: image, replicas, resources, autoscaling, rbac, passthrough, tls, toolsets,
+    route, oauth, scc, scheduling."""
     llama_stack: LlamaStack = LlamaStack()
+    """Llama Stack or OGX: distribution, version, image, inference, storage, auth, route, tls, extra MCP
+    servers, scheduling."""
     network_policy: NetworkPolicy = NetworkPolicy()
+    """NetworkPolicies and the namespaces they let in."""
     monitoring: Monitoring = Monitoring()
+    """ServiceMonitor and PrometheusRule (Prometheus Operator), alert thresholds and labels."""
     migration: Migration = Migration()
+    """Taking over the old Helm releases in place (`make adopt`)."""
 
     @field_validator("mcp_server")
     @classmethod
@@ -948,5 +1277,5 @@ def _siblings(loc: tuple) -> set[str]:
 
 def defaults() -> dict[str, Any]:
     """Each top-level key's default, as a stack file would write it (Pulumi.yaml mirrors these)."""
-    dumped = StackSettings().model_dump(by_alias=True, mode="json")
+    dumped = StackSettings().model_dump(by_alias=True, mode="json", exclude_none=True)
     return {key: dumped[key] for key in TOP_LEVEL_KEYS}

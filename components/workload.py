@@ -52,20 +52,67 @@ class PodTemplate:
     automount_token: bool = False
 
 
+# Spread autoscaled replicas over nodes and zones unless the settings say otherwise: soft
+# (ScheduleAnyway), so a single-zone cluster still schedules every replica.
+DEFAULT_SPREAD_KEYS = ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
+
+
+def _dump(model: Any) -> Any:
+    return model.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True, mode="json")
+
+
+def topology_spread(app: App, workload: Workload) -> list[dict[str, Any]]:
+    constraints = workload.topology_spread_constraints
+    if constraints is None:
+        if not workload.autoscaling.enabled:
+            return []
+        constraints = [{"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway"}
+                       for key in DEFAULT_SPREAD_KEYS]
+    else:
+        constraints = [{**_dump(c), "maxSkew": c.max_skew, "whenUnsatisfiable": c.when_unsatisfiable}
+                       for c in constraints]
+    return [{**c, "labelSelector": {"matchLabels": app.selector}} for c in constraints]
+
+
+def scheduling(app: App, workload: Workload) -> dict[str, Any]:
+    """The pod spec's placement fields, only those the settings use (defaults change nothing)."""
+    spec: dict[str, Any] = {}
+    if workload.node_selector:
+        spec["nodeSelector"] = dict(workload.node_selector)
+    if workload.tolerations:
+        spec["tolerations"] = [{**_dump(t), **({"operator": t.operator})} for t in workload.tolerations]
+    affinity = _dump(workload.affinity)
+    if affinity:
+        spec["affinity"] = affinity
+    spread = topology_spread(app, workload)
+    if spread:
+        spec["topologySpreadConstraints"] = spread
+    if workload.priority_class_name:
+        spec["priorityClassName"] = workload.priority_class_name
+    if workload.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": name} for name in workload.image_pull_secrets]
+    return spec
+
+
 def deployment(app: App, workload: Workload, pod: PodTemplate, recreate: bool = False) -> Manifest:
+    containers = [{**c, "imagePullPolicy": workload.image_pull_policy} for c in pod.containers]
+    init_containers = [{**c, "imagePullPolicy": workload.image_pull_policy} for c in pod.init_containers]
+    annotations = {**workload.pod_annotations, **pod.annotations}
     spec: dict[str, Any] = {
         "selector": {"matchLabels": app.selector},
         "strategy": {"type": "Recreate"} if recreate else
         {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
         "template": {
-            "metadata": {"labels": app.labels, **({"annotations": pod.annotations} if pod.annotations else {})},
+            "metadata": {"labels": {**workload.pod_labels, **app.labels},
+                         **({"annotations": annotations} if annotations else {})},
             "spec": {
                 "serviceAccountName": pod.service_account,
                 "automountServiceAccountToken": pod.automount_token,
                 "securityContext": pod.security_context,
-                **({"initContainers": pod.init_containers} if pod.init_containers else {}),
-                "containers": pod.containers,
+                **({"initContainers": init_containers} if init_containers else {}),
+                "containers": containers,
                 "volumes": pod.volumes,
+                **scheduling(app, workload),
             },
         },
     }

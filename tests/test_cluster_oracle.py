@@ -24,7 +24,7 @@ def dry_run_namespaces(cluster):
     """The namespaces the variants use. This module runs after test_cluster's stacks are
     destroyed: a dry-run apply onto live objects would merge with them."""
     assert leftovers(cluster) == [], "a stack is still deployed"
-    names = (NS, "team-a", "team-b")
+    names = (NS, "team-a", "team-b", "agents")  # agents: the open-in-cluster variant's existing namespace
     for ns in names:
         namespace_gone(cluster, ns)
         cluster.kubectl("create", "namespace", ns)
@@ -36,7 +36,7 @@ def dry_run_namespaces(cluster):
 
 @pytest.mark.parametrize("variant", [v[0] for v in VARIANTS])
 def test_every_variant_passes_a_server_side_dry_run(cluster, dry_run_namespaces, variant):
-    _, base, overrides, secrets = next(v for v in VARIANTS if v[0] == variant)
+    _, base, overrides, secrets, _ = next(v for v in VARIANTS if v[0] == variant)
     values, _ = offline.stack_settings(base)
     result = offline.run(deep_merge(values, overrides), secrets, stack=base)
     assert result.error is None, result.error

@@ -26,7 +26,7 @@ IDS = [v[0] for v in VARIANTS]
 
 @lru_cache(maxsize=None)
 def manifests_of(variant_id: str) -> tuple:
-    _, base, overrides, secrets = next(v for v in VARIANTS if v[0] == variant_id)
+    _, base, overrides, secrets, _ = next(v for v in VARIANTS if v[0] == variant_id)
     result = run_variant(base, secrets=secrets, **overrides)
     assert result.error is None, result.error
     return tuple(json.dumps(m) for m in result.manifests(masked=True))
