@@ -90,18 +90,16 @@ def _hostname(value: str) -> str:
     return value
 
 
-def _dns_subdomain_name(value: str) -> str:
-    if len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
-        raise PydanticCustomError("object_name", "must be a Kubernetes object name: lowercase letters, digits, "
-                                                 "'-' and '.', starting and ending with a letter or digit")
+def _dns_subdomain_name(value: str, optional: bool = False) -> str:
+    if (value or not optional) and (len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value)):
+        raise PydanticCustomError("object_name", "must be {empty}a Kubernetes object name: lowercase letters, "
+                                                 "digits, '-' and '.', starting and ending with a letter or digit",
+                                  {"empty": "empty or " if optional else ""})
     return value
 
 
 def _object_name(value: str) -> str:
-    if value and (len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value)):
-        raise PydanticCustomError("object_name", "must be empty or a Kubernetes object name: lowercase letters, "
-                                                 "digits, '-' and '.', starting and ending with a letter or digit")
-    return value
+    return _dns_subdomain_name(value, optional=True)
 
 
 def _quantity(value: str) -> str:
