@@ -168,29 +168,14 @@ def test_kubernetes_sets_explicit_uid_and_fsgroup(preview):
     assert pod["runAsUser"] == 1001 and pod["fsGroup"] == 1001 and pod["runAsNonRoot"] is True
 
 
-def test_outputs(dev, preview):
-    if not preview:
-        assert dev.outputs["llamaStackInternalUrl"] == "http://llama-stack.llama-stack.svc.cluster.local:8321"
-        assert dev.outputs["llamaStackUrl"].startswith("https://")
-        assert dev.outputs["mcpServerUrl"] == MCP_URL
-
-
-def test_network_policies_protect_both(prod):
-    mcp = prod.one("NetworkPolicy", "kubernetes-mcp-server")["spec"]
-    assert mcp["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "kubernetes-mcp-server"
-    peers = mcp["ingress"][0]["from"]
-    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": LS, "app.kubernetes.io/instance": "llama-stack"}}} in peers
-    # prod has monitoring on, no MCP route: Llama Stack and Prometheus only
-    assert {"namespaceSelector": {"matchLabels": {"network.openshift.io/policy-group": "monitoring"}}} in peers
-    assert not any(p.get("namespaceSelector", {}).get("matchLabels", {}).get("network.openshift.io/policy-group") == "ingress"
-                   for p in peers)
-    assert mcp["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8080}]
-    ls = prod.one("NetworkPolicy", LS)["spec"]
-    assert {"namespaceSelector": {"matchLabels": {"network.openshift.io/policy-group": "ingress"}}} in ls["ingress"][0]["from"]
-
-
-def test_network_policies_off(preview):
-    assert run_variant(preview=preview, networkPolicy={"enabled": False}).find("NetworkPolicy") == []
+def test_outputs(dev):
+    """Known before anything exists, so a preview shows them too (both modes run)."""
+    assert dev.outputs["llamaStackInternalUrl"] == "http://llama-stack.llama-stack.svc.cluster.local:8321"
+    assert dev.outputs["mcpServerUrl"] == MCP_URL
+    assert dev.outputs["namespace"] == "llama-stack"
+    assert dev.outputs["mcpServiceAccount"] == "kubernetes-mcp-server"
+    # The Route's host is OpenShift's to generate unless set: the URL says so rather than guessing.
+    assert dev.outputs["llamaStackUrl"] == "https://<generated>"
 
 
 def test_render_is_pure_and_dialect_follows_version():

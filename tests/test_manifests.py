@@ -36,17 +36,24 @@ def objects(variant_id: str) -> list[dict]:
     return [json.loads(m) for m in manifests_of(variant_id)]
 
 
+def _short(err: jsonschema.ValidationError) -> str:
+    """One line per error: strict mode's unknown-field errors can carry the whole object."""
+    return f"{err.message.splitlines()[0][:200]} at {'/'.join(map(str, err.absolute_path)) or '(top)'}"
+
+
 @pytest.mark.parametrize("variant", IDS)
 def test_kubernetes_objects_validate_strictly(variant):
-    checked = 0
+    checked, errors = 0, []
     for manifest in objects(variant):
         if manifest["kind"] in SHARED:
             continue
         try:
             kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as err:
-            pytest.fail(f"{manifest['kind']} {manifest['metadata']['name']}: {err.message} at {list(err.path)}")
+        # kubernetes_validate's own error, and the base class strict mode raises for unknown fields
+        except jsonschema.ValidationError as err:
+            errors.append(f"{manifest['kind']} {manifest['metadata']['name']}: {_short(err)}")
         checked += 1
+    assert errors == [], "\n".join(errors)
     assert checked >= 8
 
 
@@ -76,82 +83,179 @@ def _pods(objs):
     return [(d, d["spec"]["template"]) for d in objs if d["kind"] == "Deployment"]
 
 
-@pytest.mark.parametrize("variant", IDS)
-def test_cross_object_consistency(variant):
-    objs = objects(variant)
-    keys = [(m["kind"], m["metadata"].get("namespace"), m["metadata"]["name"]) for m in objs]
-    assert len(keys) == len(set(keys)), "duplicate kind/namespace/name"
-    by_kind = lambda kind: [m for m in objs if m["kind"] == kind]  # noqa: E731
-    pods = _pods(objs)
-    deployments = {d["metadata"]["name"]: d for d in by_kind("Deployment")}
+# One function per invariant, each returning what is wrong: every variant x invariant is its
+# own test, so one broken invariant does not hide the others.
 
-    for d, template in pods:
-        assert _selects(d["spec"]["selector"]["matchLabels"], template["metadata"]["labels"])
-        sa = template["spec"]["serviceAccountName"]
-        assert ("ServiceAccount", d["metadata"]["namespace"], sa) in keys, f"{sa} missing"
-        for c in template["spec"]["containers"]:
-            port_names = {p["name"] for p in c["ports"]}
-            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-                assert c[probe]["httpGet"]["port"] in port_names
-            volumes = {v["name"] for v in template["spec"]["volumes"]}
-            assert {m["name"] for m in c["volumeMounts"]} <= volumes
-            for v in template["spec"]["volumes"]:
-                # kube-root-ca.crt is published into every namespace by the controller-manager.
-                if "configMap" in v and v["configMap"]["name"] != "kube-root-ca.crt":
-                    assert ("ConfigMap", d["metadata"]["namespace"], v["configMap"]["name"]) in keys
-                if "persistentVolumeClaim" in v:
-                    assert ("PersistentVolumeClaim", d["metadata"]["namespace"],
-                            v["persistentVolumeClaim"]["claimName"]) in keys
-            for env in c.get("env", []):
-                ref = env.get("valueFrom", {}).get("secretKeyRef")
-                if ref:
-                    secret = next(s for s in by_kind("Secret") if s["metadata"]["name"] == ref["name"])
-                    assert ref["key"] in secret["stringData"]
+def _keys(objs):
+    return [(m["kind"], m["metadata"].get("namespace"), m["metadata"]["name"]) for m in objs]
 
-    def pods_selected(selector, namespace):
-        return [(d, t) for d, t in pods if d["metadata"]["namespace"] == namespace
-                and _selects(selector, t["metadata"]["labels"])]
 
-    for svc in by_kind("Service"):
-        selected = pods_selected(svc["spec"]["selector"], svc["metadata"]["namespace"])
-        assert len(selected) == 1, f"Service {svc['metadata']['name']} selects {len(selected)} Deployments"
+def _by_kind(objs, kind):
+    return [m for m in objs if m["kind"] == kind]
+
+
+def _pods_selected(objs, selector, namespace):
+    return [(d, t) for d, t in _pods(objs) if d["metadata"]["namespace"] == namespace
+            and _selects(selector, t["metadata"]["labels"])]
+
+
+def _services(objs):
+    return {(s["metadata"]["namespace"], s["metadata"]["name"]): s for s in _by_kind(objs, "Service")}
+
+
+def unique_names(objs):
+    keys = _keys(objs)
+    return [f"duplicate {k}" for k in set(keys) if keys.count(k) > 1]
+
+
+def deployments_select_their_pods(objs):
+    return [d["metadata"]["name"] for d, t in _pods(objs)
+            if not _selects(d["spec"]["selector"]["matchLabels"], t["metadata"]["labels"])]
+
+
+def service_accounts_exist(objs):
+    keys = _keys(objs)
+    return [t["spec"]["serviceAccountName"] for d, t in _pods(objs)
+            if ("ServiceAccount", d["metadata"]["namespace"], t["spec"]["serviceAccountName"]) not in keys]
+
+
+def probes_use_declared_ports(objs):
+    return [f"{c['name']} {probe}" for _, t in _pods(objs) for c in t["spec"]["containers"]
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe")
+            if c[probe]["httpGet"]["port"] not in {p["name"] for p in c["ports"]}]
+
+
+def mounts_have_volumes(objs):
+    return [f"{c['name']} mounts {m['name']}" for _, t in _pods(objs)
+            for c in t["spec"]["containers"] + t["spec"].get("initContainers", [])
+            for m in c["volumeMounts"] if m["name"] not in {v["name"] for v in t["spec"]["volumes"]}]
+
+
+def volumes_refer_to_objects_that_exist(objs):
+    keys, wrong = _keys(objs), []
+    for d, t in _pods(objs):
+        ns = d["metadata"]["namespace"]
+        for v in t["spec"]["volumes"]:
+            # kube-root-ca.crt is published into every namespace by the controller-manager.
+            if "configMap" in v and v["configMap"]["name"] != "kube-root-ca.crt" \
+                    and ("ConfigMap", ns, v["configMap"]["name"]) not in keys:
+                wrong.append(f"ConfigMap {v['configMap']['name']}")
+            if "persistentVolumeClaim" in v and ("PersistentVolumeClaim", ns,
+                                                 v["persistentVolumeClaim"]["claimName"]) not in keys:
+                wrong.append(f"PVC {v['persistentVolumeClaim']['claimName']}")
+    return wrong
+
+
+def secret_refs_have_keys(objs):
+    secrets = {s["metadata"]["name"]: s for s in _by_kind(objs, "Secret")}
+    return [f"{ref['name']}/{ref['key']}" for _, t in _pods(objs) for c in t["spec"]["containers"]
+            for env in c.get("env", []) if (ref := env.get("valueFrom", {}).get("secretKeyRef"))
+            and ref["key"] not in secrets.get(ref["name"], {}).get("stringData", {})]
+
+
+def services_select_one_deployment_and_its_ports(objs):
+    wrong = []
+    for svc in _by_kind(objs, "Service"):
+        selected = _pods_selected(objs, svc["spec"]["selector"], svc["metadata"]["namespace"])
+        if len(selected) != 1:
+            wrong.append(f"Service {svc['metadata']['name']} selects {len(selected)} Deployments")
+            continue
         names = {p["name"] for c in selected[0][1]["spec"]["containers"] for p in c["ports"]}
-        assert all(p["targetPort"] in names for p in svc["spec"]["ports"])
-    for kind in ("PodDisruptionBudget", "NetworkPolicy"):
-        for obj in by_kind(kind):
-            selector = obj["spec"].get("selector", obj["spec"].get("podSelector"))["matchLabels"]
-            assert len(pods_selected(selector, obj["metadata"]["namespace"])) == 1, obj["metadata"]["name"]
-    for np in by_kind("NetworkPolicy"):
-        for peer in np["spec"]["ingress"][0]["from"]:
-            if peer.get("podSelector", {}).get("matchLabels"):
-                assert pods_selected(peer["podSelector"]["matchLabels"], np["metadata"]["namespace"])
-    for hpa in by_kind("HorizontalPodAutoscaler"):
-        target = hpa["spec"]["scaleTargetRef"]
-        assert target["kind"] == "Deployment" and target["name"] in deployments
-        assert "replicas" not in deployments[target["name"]]["spec"]
-    service_accounts = {(d["metadata"]["namespace"], t["spec"]["serviceAccountName"]) for d, t in pods}
-    for binding in by_kind("RoleBinding") + by_kind("ClusterRoleBinding"):
-        for subject in binding["subjects"]:
-            assert (subject["namespace"], subject["name"]) in service_accounts
+        wrong += [f"Service {svc['metadata']['name']} port {p['targetPort']}" for p in svc["spec"]["ports"]
+                  if p["targetPort"] not in names]
+    return wrong
+
+
+def pdbs_and_policies_select_one_deployment(objs):
+    return [obj["metadata"]["name"] for kind in ("PodDisruptionBudget", "NetworkPolicy")
+            for obj in _by_kind(objs, kind)
+            if len(_pods_selected(objs, obj["spec"].get("selector", obj["spec"].get("podSelector"))["matchLabels"],
+                                  obj["metadata"]["namespace"])) != 1]
+
+
+def network_policy_peers_exist(objs):
+    return [str(peer) for np in _by_kind(objs, "NetworkPolicy") for peer in np["spec"]["ingress"][0]["from"]
+            if peer.get("podSelector", {}).get("matchLabels")
+            and not _pods_selected(objs, peer["podSelector"]["matchLabels"], np["metadata"]["namespace"])]
+
+
+def hpas_own_the_replica_count(objs):
+    deployments = {d["metadata"]["name"]: d for d in _by_kind(objs, "Deployment")}
+    return [hpa["metadata"]["name"] for hpa in _by_kind(objs, "HorizontalPodAutoscaler")
+            if hpa["spec"]["scaleTargetRef"]["name"] not in deployments
+            or "replicas" in deployments[hpa["spec"]["scaleTargetRef"]["name"]]["spec"]]
+
+
+def bindings_name_existing_subjects_and_roles(objs):
+    keys, wrong = _keys(objs), []
+    accounts = {(d["metadata"]["namespace"], t["spec"]["serviceAccountName"]) for d, t in _pods(objs)}
+    for binding in _by_kind(objs, "RoleBinding") + _by_kind(objs, "ClusterRoleBinding"):
+        wrong += [f"subject {s['name']}" for s in binding["subjects"] if (s["namespace"], s["name"]) not in accounts]
         ref = binding["roleRef"]
-        if ref["name"] != "view":
-            role_ns = binding["metadata"].get("namespace") if ref["kind"] == "Role" else None
-            assert (ref["kind"], role_ns, ref["name"]) in keys, ref
-    services = {(s["metadata"]["namespace"], s["metadata"]["name"]): s for s in by_kind("Service")}
-    for route in by_kind("Route"):
+        role_ns = binding["metadata"].get("namespace") if ref["kind"] == "Role" else None
+        if ref["name"] != "view" and (ref["kind"], role_ns, ref["name"]) not in keys:
+            wrong.append(f"role {ref}")
+    return wrong
+
+
+def exposures_point_at_service_ports(objs):
+    services, wrong = _services(objs), []
+    for route in _by_kind(objs, "Route"):
         svc = services[(route["metadata"]["namespace"], route["spec"]["to"]["name"])]
-        assert route["spec"]["port"]["targetPort"] in {p["name"] for p in svc["spec"]["ports"]}
-    for ingress in by_kind("Ingress"):
+        if route["spec"]["port"]["targetPort"] not in {p["name"] for p in svc["spec"]["ports"]}:
+            wrong.append(f"Route {route['metadata']['name']}")
+    for ingress in _by_kind(objs, "Ingress"):
         for rule in ingress["spec"]["rules"]:
             for path in rule["http"]["paths"]:
                 backend = path["backend"]["service"]
                 svc = services[(ingress["metadata"]["namespace"], backend["name"])]
-                assert backend["port"]["name"] in {p["name"] for p in svc["spec"]["ports"]}
-    for monitor in by_kind("ServiceMonitor"):
-        matched = [s for (ns, _), s in services.items() if ns in monitor["spec"]["namespaceSelector"]["matchNames"]
+                if backend["port"]["name"] not in {p["name"] for p in svc["spec"]["ports"]}:
+                    wrong.append(f"Ingress {ingress['metadata']['name']}")
+    return wrong
+
+
+def service_monitors_select_one_service_port(objs):
+    wrong = []
+    for monitor in _by_kind(objs, "ServiceMonitor"):
+        matched = [s for (ns, _), s in _services(objs).items()
+                   if ns in monitor["spec"]["namespaceSelector"]["matchNames"]
                    and _selects(monitor["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])]
-        assert len(matched) == 1
-        assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in matched[0]["spec"]["ports"]}
+        if len(matched) != 1 or monitor["spec"]["endpoints"][0]["port"] not in {
+                p["name"] for p in matched[0]["spec"]["ports"]}:
+            wrong.append(monitor["metadata"]["name"])
+    return wrong
+
+
+def spread_selects_the_own_pods(objs):
+    return [d["metadata"]["name"] for d, t in _pods(objs) for c in t["spec"].get("topologySpreadConstraints", [])
+            if c["labelSelector"]["matchLabels"] != d["spec"]["selector"]["matchLabels"]]
+
+
+INVARIANTS = [unique_names, deployments_select_their_pods, service_accounts_exist, probes_use_declared_ports,
+              mounts_have_volumes, volumes_refer_to_objects_that_exist, secret_refs_have_keys,
+              services_select_one_deployment_and_its_ports, pdbs_and_policies_select_one_deployment,
+              network_policy_peers_exist, hpas_own_the_replica_count, bindings_name_existing_subjects_and_roles,
+              exposures_point_at_service_ports, service_monitors_select_one_service_port, spread_selects_the_own_pods]
+
+
+@pytest.mark.parametrize("invariant", INVARIANTS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("variant", IDS)
+def test_cross_object_consistency(variant, invariant):
+    assert invariant(objects(variant)) == []
+
+
+def test_each_invariant_catches_what_it_names():
+    """Break one object per invariant: the invariant must notice (so none passes vacuously)."""
+    import copy
+    base = objects("prod")
+    broken = copy.deepcopy(base)
+    deployment = next(m for m in broken if m["kind"] == "Deployment")
+    deployment["spec"]["template"]["spec"]["serviceAccountName"] = "nobody"
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = "nope"
+    assert service_accounts_exist(broken) == ["nobody"] and probes_use_declared_ports(broken)
+    assert hpas_own_the_replica_count([*broken, {"kind": "HorizontalPodAutoscaler", "metadata": {"name": "x"},
+                                                 "spec": {"scaleTargetRef": {"name": "missing"}}}]) == ["x"]
+    assert unique_names([*base, base[0]])
 
 
 # ---------------------------------------------------------------- checkov

@@ -101,10 +101,3 @@ def test_promtool_unit_tests_fire_and_stay_quiet(prod, tmp_path):
     proc = subprocess.run([promtool(), "test", "rules", str(tests)], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout + proc.stderr
-
-
-def test_network_policy_admits_monitoring_only_when_scraped(dev, prod):
-    def peers(run):
-        return run.one("NetworkPolicy", "kubernetes-mcp-server")["spec"]["ingress"][0]["from"]
-    monitoring = {"namespaceSelector": {"matchLabels": {"network.openshift.io/policy-group": "monitoring"}}}
-    assert monitoring in peers(prod) and monitoring not in peers(dev)

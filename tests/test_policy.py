@@ -33,27 +33,45 @@ def test_mutable_images(image, bad):
     assert rules.mutable_image(image) is bad
 
 
-def test_each_rule_fails_on_a_crafted_bad_object(deployment):
-    bad = copy.deepcopy(deployment)
-    _container(bad)["image"] = "quay.io/x/y:latest"
-    assert rules.no_mutable_images(bad)
-    bad = copy.deepcopy(deployment)
-    del _container(bad)["resources"]["limits"]["memory"]
-    assert rules.resources_set(bad) == ["Deployment llama-stack/kubernetes-mcp-server container kubernetes-mcp-server: "
-                                        "missing resources limits.memory"]
-    for mutate in (lambda sc: sc.update(privileged=True), lambda sc: sc.update(allowPrivilegeEscalation=True),
-                   lambda sc: sc.update(runAsNonRoot=False), lambda sc: sc.update(runAsUser=0)):
-        bad = copy.deepcopy(deployment)
-        mutate(_container(bad)["securityContext"])
-        assert rules.no_privilege(bad)
-    role = {"kind": "ClusterRole", "metadata": {"name": "r"}, "rules": [{"apiGroups": ["*"], "resources": ["pods"],
-                                                                          "verbs": ["get"]}]}
-    assert rules.rbac_no_wildcards(role)
-    assert rules.tls_everywhere({"kind": "Route", "metadata": {"name": "r"}, "spec": {"to": {"name": "s"}}})
-    assert rules.tls_everywhere({"kind": "Route", "metadata": {"name": "r"},
-                                 "spec": {"tls": {"termination": "edge", "insecureEdgeTerminationPolicy": "Allow"}}})
-    assert rules.tls_everywhere({"kind": "Ingress", "metadata": {"name": "i"},
-                                 "spec": {"rules": [{"host": "a.example.com"}]}})
+def _with_container(change):
+    def bad(deployment):
+        change(_container(deployment))
+        return deployment
+    return bad
+
+
+ROUTE = {"kind": "Route", "metadata": {"name": "r"}, "spec": {"to": {"name": "s"}}}
+# (rule, how to break the prod MCP Deployment or which object to check instead): one test each.
+CRAFTED = [
+    ("no_mutable_images", _with_container(lambda c: c.update(image="quay.io/x/y:latest"))),
+    ("resources_set", _with_container(lambda c: c["resources"]["limits"].pop("memory"))),
+    ("no_privilege", _with_container(lambda c: c["securityContext"].update(privileged=True))),
+    ("no_privilege", _with_container(lambda c: c["securityContext"].update(allowPrivilegeEscalation=True))),
+    ("no_privilege", _with_container(lambda c: c["securityContext"].update(runAsNonRoot=False))),
+    ("no_privilege", _with_container(lambda c: c["securityContext"].update(runAsUser=0))),
+    ("rbac_no_wildcards", lambda _: {"kind": "ClusterRole", "metadata": {"name": "r"},
+                                     "rules": [{"apiGroups": ["*"], "resources": ["pods"], "verbs": ["get"]}]}),
+    ("tls_everywhere", lambda _: ROUTE),
+    ("tls_everywhere", lambda _: {**ROUTE, "spec": {"tls": {"termination": "edge",
+                                                            "insecureEdgeTerminationPolicy": "Allow"}}}),
+    ("tls_everywhere", lambda _: {"kind": "Ingress", "metadata": {"name": "i"},
+                                  "spec": {"rules": [{"host": "a.example.com"}]}}),
+]
+
+
+@pytest.mark.parametrize("rule, craft", CRAFTED, ids=[f"{r}-{i}" for i, (r, _) in enumerate(CRAFTED)])
+def test_each_rule_fails_on_a_crafted_bad_object(deployment, rule, craft):
+    check = getattr(rules, rule)
+    assert not check(copy.deepcopy(deployment)), f"{rule} already fails the unbroken prod Deployment"
+    assert check(craft(copy.deepcopy(deployment))), f"{rule} did not notice"
+
+
+def test_the_missing_limit_is_named():
+    deployment = copy.deepcopy(run_variant("prod", secrets={"postgresPassword": "pw"}).one(
+        "Deployment", "kubernetes-mcp-server"))
+    del _container(deployment)["resources"]["limits"]["memory"]
+    assert rules.resources_set(deployment) == ["Deployment llama-stack/kubernetes-mcp-server container "
+                                               "kubernetes-mcp-server: missing resources limits.memory"]
 
 
 def test_mcp_exposure_needs_oauth_or_an_explicit_opt_out(deployment, preview):
@@ -97,8 +115,3 @@ def test_the_crossguard_pack_reports_what_the_rules_find(deployment, prod):
     policies["mcp-not-exposed-without-oauth"].validate(SimpleNamespace(resources=resources),
                                                        lambda message, urn=None: reported.append(message))
     assert len(reported) == 1
-
-
-def test_pack_files_exist():
-    assert (ROOT / "policy" / "PulumiPolicy.yaml").exists()
-    assert "PolicyPack(" in (ROOT / "policy" / "__main__.py").read_text()

@@ -7,6 +7,7 @@ import pytest
 from components.quantity import parse_quantity
 from components.settings import SettingsError, defaults, load_settings
 from conftest import run_variant
+from test_hostile_settings import refused
 
 BAD = [
     # (overrides, the line the report must contain)
@@ -90,10 +91,21 @@ def test_every_problem_is_reported_at_once(preview):
     assert result.resources == []
 
 
-def test_autoscaling_makes_sqlite_replicas_ok_with_postgres(preview):
+def test_several_llama_stack_replicas_need_postgres(preview):
+    refused(run_variant(preview=preview, llamaStack={"replicas": 3}), "llamaStack.replicas = 3: needs storage.backend: postgres")
     result = run_variant(preview=preview, secrets={"postgresPassword": "pw"},
                          llamaStack={"replicas": 3, "storage": {"backend": "postgres", "postgres": {"host": "db"}}})
     assert result.error is None, result.error
+    assert result.one("Deployment", "llama-stack")["spec"]["replicas"] == 3
+
+
+def test_autoscaling_llama_stack_needs_postgres_too(preview):
+    refused(run_variant(preview=preview, llamaStack={"autoscaling": {"enabled": True}}),
+            "llamaStack.autoscaling.enabled = true: needs storage.backend: postgres")
+    result = run_variant(preview=preview, secrets={"postgresPassword": "pw"}, llamaStack={
+        "autoscaling": {"enabled": True}, "storage": {"backend": "postgres", "postgres": {"host": "db"}}})
+    assert result.error is None, result.error
+    assert result.one("HorizontalPodAutoscaler", "llama-stack")["spec"]["minReplicas"] == 2
 
 
 @pytest.mark.parametrize("text,value", [("500m", "0.5"), ("1", "1"), ("256Mi", str(256 * 2**20)), ("1Gi", str(2**30)),
