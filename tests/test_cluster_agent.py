@@ -20,10 +20,9 @@ from agent_clients import MODEL, NS, agent_turn, call, deployed, kubeconfig_for,
 from conftest import ROOT, deep_merge, run_variant
 from localcluster.harness import Project
 from test_cluster import leftovers, namespace_gone
-from tools.servers import DESTRUCTIVE, deps, processes, start_llama_stack, start_mcp, start_stub_model
+from tools.servers import DESTRUCTIVE, OGX, deps, processes, start_llama_stack, start_mcp, start_stub_model
 
 MCP = "kubernetes-mcp-server"
-OGX = {"distribution": "ogx", "version": "1.5.0", "image": "docker.io/ogxai/distribution-starter:1.5.0"}
 CONFIGMAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "written-by-the-agent",
                                                                    "namespace": "team-a"}, "data": {"a": "b"}}
 
@@ -93,12 +92,12 @@ def test_full_reads_secrets_and_writes(cluster, full, servers):
     cluster.kubectl("delete", "configmap", "written-by-the-agent", "-n", "team-a")
 
 
-@pytest.mark.parametrize("distribution", ["llama-stack-0.7.3", "ogx-1.5.0"])
+@pytest.mark.parametrize("distribution", ["llama-stack", "ogx"])
 def test_an_agent_turn_lists_pods_that_exist(cluster, full, servers, distribution):
     """The whole mission: agent -> Llama Stack -> MCP server -> Kubernetes API, with dev's RBAC."""
     mcp_url = mcp_for(cluster, full, servers)
     model_url = start_stub_model(servers, MODEL, "pods_list")
-    if distribution == "ogx-1.5.0":  # OGX from its rendered config: the deployed stack runs 0.7.3
+    if distribution == "ogx":  # OGX from its rendered config: the deployed stack runs Llama Stack
         run = run_variant("dev", llamaStack={**OGX, "inference": {"model": MODEL}})
         base = start_llama_stack(run, mcp_url, servers, deps("ogx"), inference_url=model_url,
                                  kube_api=(cluster.api_url, str(cluster.ca_file)))

@@ -19,7 +19,7 @@ import yaml
 import offline
 from conftest import TEST_SECRETS, run_variant
 from tools import verify
-from tools.servers import (DESTRUCTIVE, deps, free_port, processes, start_llama_stack, start_mcp, start_postgres,
+from tools.servers import (DESTRUCTIVE, LEGACY, OGX, deps, free_port, processes, start_llama_stack, start_mcp, start_postgres,
                            start_stub_model, tool_names)
 
 
@@ -85,8 +85,7 @@ def test_prod_read_only_on_postgres(python312, procs, capsys):
 
 
 def test_ogx_with_tls(python312, procs, capsys):
-    run = run_variant("dev", llamaStack={"distribution": "ogx", "version": "1.5.0",
-                                         "image": "docker.io/ogxai/distribution-starter:1.5.0"})
+    run = run_variant("dev", llamaStack=OGX)
     assert run.error is None, run.error
     mcp_url = start_mcp(run, procs)
     base = start_llama_stack(run, mcp_url, procs, deps("ogx"))
@@ -95,7 +94,7 @@ def test_ogx_with_tls(python312, procs, capsys):
 
 
 def test_legacy_tool_groups_dialect_on_llama_stack_0_6(python312, procs, capsys):
-    run = run_variant("dev", llamaStack={"version": "0.6.1", "image": "docker.io/llamastack/distribution-starter:0.6.1"})
+    run = run_variant("dev", llamaStack=LEGACY)
     assert run.error is None, run.error
     venv = deps("llama-stack-legacy")
     config = run.one("ConfigMap", "llama-stack-config")["data"]["config.yaml"]
@@ -120,7 +119,6 @@ def test_verify_fails_clearly_when_nothing_answers(capsys):
 
 # An agent turn: client -> Llama Stack (Responses API) -> model asks for a tool ->
 # Llama Stack calls it on the MCP server through the connector -> Kubernetes API.
-OGX = {"distribution": "ogx", "version": "1.5.0", "image": "docker.io/ogxai/distribution-starter:1.5.0"}
 
 
 @pytest.mark.parametrize("llama_stack,venv_item", [({}, "llama-stack"), (OGX, "ogx")], ids=["llama-stack-0.7", "ogx"])

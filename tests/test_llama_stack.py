@@ -10,6 +10,7 @@ import yaml
 from components.llama_stack_config import render
 from components.settings import load_settings
 from conftest import TEST_SECRETS, container, run_variant
+from tools.servers import OGX
 
 LS = "llama-stack"
 MCP_URL = "http://kubernetes-mcp-server.llama-stack.svc.cluster.local:8080/mcp"
@@ -58,8 +59,7 @@ def test_tool_groups_dialect_for_0_6(preview):
 
 
 def test_ogx_dialect_uses_sql_stores_and_its_own_cli(preview):
-    run = run_variant(preview=preview, llamaStack={"distribution": "ogx", "version": "1.5.0",
-                                                   "image": "docker.io/ogxai/distribution-starter:1.5.0"})
+    run = run_variant(preview=preview, llamaStack=OGX)
     config = config_of(run)
     assert config["connectors"][0]["url"] == MCP_URL
     assert config["storage"]["stores"]["connectors"] == {"table_name": "connectors", "backend": "sql_default"}
@@ -78,8 +78,7 @@ def test_ogx_dialect_uses_sql_stores_and_its_own_cli(preview):
 
 def test_ogx_insecure_only_when_asked(preview):
     run = run_variant(preview=preview, platform="kubernetes",
-                      llamaStack={"distribution": "ogx", "version": "1.5.0", "image": "docker.io/ogxai/distribution-starter:1.5.0",
-                                  "tls": {"insecure": True}, "route": {"host": "ls.example.com"}})
+                      llamaStack={**OGX, "tls": {"insecure": True}, "route": {"host": "ls.example.com"}})
     assert container(run, LS)["command"][-1] == "--insecure"
     assert config_of(run)["server"].get("insecure") is True
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from components.settings import McpServer
 from conftest import ROOT, run_variant
 from policy import pack, rules
 from tools import policy_check
@@ -91,7 +92,7 @@ def test_mcp_exposure_needs_oauth_or_an_explicit_opt_out(deployment, preview):
 
 def test_offline_gate_passes_prod_and_fails_latest(tmp_path, capsys):
     assert policy_check.main(["--stack", "prod"]) == 0
-    text = (ROOT / "Pulumi.prod.yaml").read_text().replace("kubernetes_mcp_server:v0.0.67", "kubernetes_mcp_server:latest")
+    text = (ROOT / "Pulumi.prod.yaml").read_text().replace(McpServer().image, "quay.io/containers/kubernetes_mcp_server:latest")
     bad = tmp_path / "Pulumi.latest.yaml"
     bad.write_text(text)
     assert policy_check.main(["--stack", str(bad)]) == 1

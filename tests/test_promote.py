@@ -7,6 +7,7 @@ import shutil
 import pytest
 import yaml
 
+from components.settings import LlamaStack, McpServer
 from conftest import ROOT
 from tools import promote
 
@@ -21,11 +22,11 @@ def stacks(tmp_path):
 def _edit_dev(stacks, mcp_image=None, version=None, ls_image=None):
     text = (stacks / "Pulumi.dev.yaml").read_text()
     if mcp_image:
-        text = text.replace("quay.io/containers/kubernetes_mcp_server:v0.0.67", mcp_image)
+        text = text.replace(McpServer().image, mcp_image)
     if version:
-        text = text.replace('version: "0.7.3"', f'version: "{version}"')
+        text = text.replace(f'version: "{LlamaStack().version}"', f'version: "{version}"')
     if ls_image:
-        text = text.replace("docker.io/llamastack/distribution-starter:0.7.3", ls_image)
+        text = text.replace(LlamaStack().image_ref, ls_image)
     (stacks / "Pulumi.dev.yaml").write_text(text)
 
 
@@ -55,7 +56,7 @@ def test_promotes_release_settings_only_and_keeps_the_file(stacks, capsys):
 def test_is_idempotent_and_check_reports_pending_changes(stacks, capsys):
     _edit_dev(stacks, mcp_image=DIGEST)
     assert _run(stacks, "--check") == 1
-    assert "v0.0.67" in (stacks / "Pulumi.prod.yaml").read_text(), "--check must not write"
+    assert McpServer().image in (stacks / "Pulumi.prod.yaml").read_text(), "--check must not write"
     assert _run(stacks) == 0
     once = (stacks / "Pulumi.prod.yaml").read_text()
     assert _run(stacks) == 0 and _run(stacks, "--check") == 0

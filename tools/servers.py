@@ -40,6 +40,13 @@ def _container(run: offline.Run, deployment: str) -> dict[str, Any]:
 
 
 CACHE = Path(os.environ.get("E2E_CACHE", Path.home() / ".cache" / "llamastack-mcp-e2e"))
+PINS = dict(line.split("=", 1) for line in (ROOT / "tools" / "servers.env").read_text().splitlines()
+            if line and not line.startswith("#"))
+# Settings that run each pinned server version (beside the stacks' default, Llama Stack 0.7).
+OGX = {"distribution": "ogx", "version": PINS["PIN_OGX_VERSION"],
+       "image": f"docker.io/ogxai/distribution-starter:{PINS['PIN_OGX_VERSION']}"}
+LEGACY = {"version": PINS["PIN_LLAMA_STACK_LEGACY_VERSION"],
+          "image": f"docker.io/llamastack/distribution-starter:{PINS['PIN_LLAMA_STACK_LEGACY_VERSION']}"}
 MCP = "kubernetes-mcp-server"
 IN_CLUSTER_MCP = f"{MCP}.llama-stack.svc.cluster.local:8080"
 DESTRUCTIVE = {"pods_delete", "pods_run", "pods_exec", "resources_delete", "resources_create_or_update"}
