@@ -10,7 +10,7 @@ ARGS ?=
 export E2E_CACHE ?= $(HOME)/.cache/llamastack-mcp-e2e
 
 .PHONY: help setup system-deps e2e-deps toolchain cluster cluster-down cluster-clean test e2e test-cluster \
-	up preview destroy refresh render verify policy promote adopt docs bench measure
+	up preview destroy refresh render verify policy promote adopt docs docs-check bench measure
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -88,6 +88,9 @@ adopt: setup  ## take over STACK's old Helm releases in place: a dry run; ARGS=-
 
 docs: setup  ## regenerate the README settings table, Pulumi.yaml's declarations and the stack-file schema
 	$(BIN)/python tools/settings_docs.py
+
+docs-check: setup  ## fail when the generated settings docs are stale (the tests check it too)
+	$(BIN)/python tools/settings_docs.py --check
 
 bench: setup  ## the program's own overhead against a plain program
 	$(BIN)/python tools/bench.py
