@@ -10,7 +10,7 @@ ARGS ?=
 export E2E_CACHE ?= $(HOME)/.cache/llamastack-mcp-e2e
 
 .PHONY: help setup system-deps e2e-deps toolchain cluster cluster-down cluster-clean test e2e test-cluster \
-	up preview destroy refresh render verify policy promote adopt docs docs-check bench measure
+	up preview destroy refresh render verify policy promote adopt docs docs-check bench bench-deploy measure
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -91,6 +91,9 @@ docs: setup  ## regenerate the README settings table, Pulumi.yaml's declarations
 
 docs-check: setup  ## fail when the generated settings docs are stale (the tests check it too)
 	$(BIN)/python tools/settings_docs.py --check
+
+bench-deploy: setup toolchain  ## pulumi up/preview/destroy on the local cluster against kubectl's floor (after make cluster); ARGS e.g. --repeat 3
+	$(BIN)/python localcluster/bench_deploy.py $(ARGS)
 
 bench: setup  ## the program's own overhead against a plain program
 	$(BIN)/python tools/bench.py

@@ -293,11 +293,13 @@ class KubernetesMcpServer(pulumi.ComponentResource):
 
     def __init__(self, name: str, settings: StackSettings, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("llamastack-mcp:index:KubernetesMcpServer", name, None, opts)
-        depends: list[pulumi.Resource] = []
+        # What everything namespaced waits for: the namespace, when this stack creates it.
+        self.namespace_resources: list[pulumi.Resource] = []
         ns_manifest = namespace(settings)
         if ns_manifest:
-            depends = list(register_all([ns_manifest], pulumi.ResourceOptions(parent=self)).values())
-        created = register_all(manifests(settings), pulumi.ResourceOptions(parent=self, depends_on=depends))
+            self.namespace_resources = list(register_all([ns_manifest], pulumi.ResourceOptions(parent=self)).values())
+        created = register_all(manifests(settings),
+                               pulumi.ResourceOptions(parent=self, depends_on=self.namespace_resources))
 
         a = app(settings)
         self.url = pulumi.Output.from_input(url(settings))

@@ -42,10 +42,12 @@ def read_settings() -> tuple[StackSettings, dict[str, pulumi.Output[str]]]:
 
 def deploy(settings: StackSettings, secrets: dict[str, pulumi.Output[str]]) -> dict[str, Any]:
     mcp = KubernetesMcpServer("mcp-server", settings)
-    after_mcp = pulumi.ResourceOptions(depends_on=[mcp])
-    stack = LlamaStack("llama-stack", settings, mcp_url=mcp_url(settings), secrets=secrets, opts=after_mcp)
-    NetworkPolicies("network-policies", settings, opts=after_mcp)
-    Monitoring("monitoring", settings, opts=after_mcp)
+    # Only the namespace orders the rest: the two servers roll out side by side (Llama Stack
+    # reaches the MCP server per request), so `up` waits for the slower rollout, not their sum.
+    after_namespace = pulumi.ResourceOptions(depends_on=mcp.namespace_resources)
+    stack = LlamaStack("llama-stack", settings, mcp_url=mcp_url(settings), secrets=secrets, opts=after_namespace)
+    NetworkPolicies("network-policies", settings, opts=after_namespace)
+    Monitoring("monitoring", settings, opts=after_namespace)
 
     exports: dict[str, Any] = {
         "namespace": mcp.namespace,

@@ -69,5 +69,12 @@ else
   fi
 fi
 
+# Pulumi rewrites the whole state file after every resource step: quadratic in the stack's size
+# (`make bench-deploy`: a 1,000-object create took 200 s with it, 58 s without). Skipping the
+# intermediate checkpoints keeps the final state; if an update dies midway, objects it created
+# are missing from the state, and the next `up` takes them over (server-side apply upserts).
+# PULUMI_SKIP_CHECKPOINTS=false keeps Pulumi's default.
+export PULUMI_SKIP_CHECKPOINTS="${PULUMI_SKIP_CHECKPOINTS:-true}"
+
 pulumi stack select --create "$stack" >/dev/null
 exec pulumi "$cmd" --stack "$stack" "$@"

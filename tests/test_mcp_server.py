@@ -219,3 +219,10 @@ def test_rollouts_give_up_after_the_stacks_timeout(stack, seconds):
         annotations = run.one("Deployment", name)["metadata"]["annotations"]
         expected = seconds if name == "kubernetes-mcp-server" else "300"
         assert annotations["pulumi.com/timeoutSeconds"] == expected
+
+
+def test_services_skip_the_providers_ten_second_endpoint_settle(prod):
+    """Measured by `make bench-deploy`: 10 s per Service otherwise; the Deployment's await covers readiness."""
+    for name in (MCP, "llama-stack"):
+        assert prod.one("Service", name)["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+        assert "pulumi.com/skipAwait" not in prod.one("Deployment", name)["metadata"]["annotations"]

@@ -36,7 +36,8 @@ PLAIN = ROOT / "tools" / "bench_plain.py"
 def scenario(namespaces: int) -> dict[str, Any]:
     values, _ = offline.stack_settings("prod")
     if namespaces:
-        values["mcpServer"] = {**values["mcpServer"], "rbac": {
+        # RBAC objects exist only without passthrough (prod forwards identities and grants nothing).
+        values["mcpServer"] = {**values["mcpServer"], "passthrough": False, "rbac": {
             "preset": "read-only", "scope": "namespaces", "namespaces": [f"team-{i:03d}" for i in range(namespaces)]}}
     return values
 
