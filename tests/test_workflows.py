@@ -68,3 +68,11 @@ def test_prod_apply_is_gated_and_uses_the_policy_pack():
     prod = main["jobs"]["up-prod"]
     assert prod["environment"] == "production" and prod["needs"] == "up-dev"
     assert any(step.get("with", {}).get("policyPacks") == "policy" for step in prod["steps"])
+
+
+def test_ci_deploys_skip_the_quadratic_checkpoints_as_make_up_does():
+    main = yaml.safe_load((ROOT / ".github" / "workflows" / "main.yml").read_text())
+    ups = [step for job in main["jobs"].values() for step in job["steps"]
+           if step.get("uses", "").startswith("pulumi/actions") and step["with"]["command"] == "up"]
+    assert len(ups) == 2 and all(step["env"]["PULUMI_SKIP_CHECKPOINTS"] == "true" for step in ups)
+    assert 'PULUMI_SKIP_CHECKPOINTS="${PULUMI_SKIP_CHECKPOINTS:-true}"' in (ROOT / "localcluster" / "pulumi.sh").read_text()
