@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Mapping, Optional
 
 import pulumi
@@ -155,11 +154,9 @@ def deployment(settings: StackSettings, mcp_url: str, config_text: str, secrets:
         "securityContext": meta.container_security_context(uid),
         "volumeMounts": mounts,
     }
-    # A config change must roll the pods: the checksum changes the pod template.
-    checksum = hashlib.sha256(config_text.encode()).hexdigest()
     pod = PodTemplate(containers=[container], service_account=a.name, volumes=volumes,
                       init_containers=init_containers, security_context=meta.pod_security_context(uid, uid),
-                      annotations={"checksum/config": checksum}, automount_token=False)
+                      annotations=workload.config_checksum(config_text), automount_token=False)
     return workload.deployment(a, stack, pod, recreate=stack.storage.backend == "sqlite")
 
 
@@ -167,7 +164,7 @@ def manifests(settings: StackSettings, mcp_url: str, secrets: Mapping[str, Any])
     a, stack = app(settings), settings.llama_stack
     service_annotations = None
     if settings.platform == "openshift" and stack.serves_tls and not stack.tls.secret_name:
-        service_annotations = {"service.beta.openshift.io/serving-cert-secret-name": SERVING_CERT_SECRET}
+        service_annotations = workload.serving_cert(SERVING_CERT_SECRET)
     timeout = stack.route.timeout_seconds
     config_text = server_config.render_text(stack, mcp_url)
     out = [workload.service_account(a, automount=False), config_map(settings, config_text)]

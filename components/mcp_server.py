@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Optional
 
 import pulumi
@@ -63,14 +62,26 @@ def tls_secret(settings: StackSettings) -> Optional[str]:
     return mcp.tls.secret_name or SERVING_CERT_SECRET  # OpenShift's service CA fills the latter
 
 
-def ca_volume_source(settings: StackSettings) -> Optional[dict[str, Any]]:
-    """Where a client finds the CA of the server's certificate, as a volume with key ca.crt."""
-    secret = settings.mcp_server.tls.secret_name
-    if not settings.mcp_server.passthrough:
+def ca_source(settings: StackSettings) -> Optional[tuple[str, str, str]]:
+    """Where clients find the CA of the server's certificate: ("secret" | "configMap", name, key)."""
+    mcp = settings.mcp_server
+    if not mcp.passthrough:
         return None
-    if secret:
-        return {"secret": {"secretName": secret, "items": [{"key": "ca.crt", "path": "ca.crt"}]}}
-    return {"configMap": {"name": CA_CONFIG_MAP, "items": [{"key": "service-ca.crt", "path": "ca.crt"}]}}
+    if mcp.tls.secret_name:
+        return "secret", mcp.tls.secret_name, "ca.crt"
+    return "configMap", CA_CONFIG_MAP, "service-ca.crt"
+
+
+def ca_volume_source(settings: StackSettings) -> Optional[dict[str, Any]]:
+    """The CA as a volume holding `ca.crt`."""
+    source = ca_source(settings)
+    if source is None:
+        return None
+    kind, name, key = source
+    items = [{"key": key, "path": "ca.crt"}]
+    if kind == "secret":
+        return {"secret": {"secretName": name, "items": items}}
+    return {"configMap": {"name": name, "items": items}}
 
 
 def ca_config_map(settings: StackSettings) -> Optional[Manifest]:
@@ -235,8 +246,7 @@ def deployment(settings: StackSettings) -> Manifest:
                     {"name": "tls", "secret": {"secretName": tls_secret(settings)}}]
         mounts += [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
                    {"name": "tls", "mountPath": TLS_DIR, "readOnly": True}]
-        # A config change must roll the pods: the checksum changes the pod template.
-        annotations["checksum/config"] = hashlib.sha256(toml.encode()).hexdigest()
+        annotations.update(workload.config_checksum(toml))
     container = {
         "name": CONTAINER,
         "image": mcp.image,
@@ -275,7 +285,7 @@ def manifests(settings: StackSettings) -> list[Manifest]:
     out += [m for m in (ca_config_map(settings),) if m]
     service_annotations = None
     if settings.platform == "openshift" and mcp.passthrough and not mcp.tls.secret_name:
-        service_annotations = {"service.beta.openshift.io/serving-cert-secret-name": SERVING_CERT_SECRET}
+        service_annotations = workload.serving_cert(SERVING_CERT_SECRET)
     out += [deployment(settings), workload.service(a, service_annotations), *workload.availability(a, mcp)]
     # The policy gate refuses an MCP route without OAuth unless this marks it deliberate.
     marker = {ALLOW_UNAUTHENTICATED: "true"} if mcp.route.allow_unauthenticated and not mcp.oauth.enabled else None

@@ -90,13 +90,12 @@ def rule_groups(settings: StackSettings) -> list[dict[str, Any]]:
 def service_monitor(settings: StackSettings) -> Manifest:
     mcp = mcp_server.app(settings)
     endpoint: dict = {"port": "http", "path": "/metrics", "interval": "30s", "scheme": "http"}
-    ca = mcp_server.ca_volume_source(settings)
+    ca = mcp_server.ca_source(settings)
     if ca:  # passthrough: the server serves TLS only; Prometheus checks its certificate
-        source = ca.get("secret") or ca["configMap"]
-        kind, name = ("secret", source["secretName"]) if "secret" in ca else ("configMap", source["name"])
+        kind, name, key = ca
         endpoint.update(scheme="https", tlsConfig={
             "serverName": mcp.service_host.removesuffix(".cluster.local"),
-            "ca": {kind: {"name": name, "key": source["items"][0]["key"]}}})
+            "ca": {kind: {"name": name, "key": key}}})
     return meta.manifest("monitoring.coreos.com/v1", "ServiceMonitor",
                          meta.metadata(mcp.name, mcp.namespace, {**mcp.labels, **settings.monitoring.labels}),
                          spec={"selector": {"matchLabels": mcp.selector},

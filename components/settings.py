@@ -137,9 +137,14 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _is_label_key(key: str) -> bool:
+    """An optional DNS prefix and '/', then a name of at most 63 characters (labels and annotations)."""
+    return bool(_LABEL_KEY.fullmatch(key)) and len(key.split("/")[-1]) <= 63
+
+
 def _label_map(value: dict[str, str]) -> dict[str, str]:
     for key, val in value.items():
-        if not isinstance(val, str) or not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(val) \
+        if not isinstance(val, str) or not _is_label_key(key) or not _LABEL_VALUE.fullmatch(val) \
                 or len(val) > 63:
             raise PydanticCustomError("label", "{key}: {val!r} is not a valid Kubernetes label",
                                       {"key": key, "val": val})
@@ -253,7 +258,7 @@ class Autoscaling(Settings):
 # checked as the API server checks them so a bad value fails before `pulumi up` starts.
 
 def _label_key(value: str) -> str:
-    if not _LABEL_KEY.fullmatch(value) or len(value.split("/")[-1]) > 63:
+    if not _is_label_key(value):
         raise PydanticCustomError("label_key", "must be a label key such as topology.kubernetes.io/zone "
                                                "(an optional DNS prefix and '/', then at most 63 characters)")
     return value
@@ -302,19 +307,13 @@ class LabelSelector(Settings):
     """Further requirements, all of which must hold."""
 
 
-class NodeSelectorRequirement(Settings):
+class NodeSelectorRequirement(LabelSelectorRequirement):
     key: LabelKey
     """The node label the requirement looks at."""
-    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]  # type: ignore[assignment]
     """How the node label's value is compared with `values` (Gt and Lt compare integers)."""
     values: list[LabelValue] = []
     """At least one with In and NotIn; none with Exists and DoesNotExist; exactly one integer with Gt and Lt."""
-
-    @field_validator("values")
-    @classmethod
-    def _values_fit(cls, values: list[str], info: ValidationInfo) -> list[str]:
-        _check_values(info.data.get("operator"), values)
-        return values
 
 
 class NodeSelectorTerm(Settings):
@@ -422,7 +421,7 @@ class TopologySpreadConstraint(Settings):
 
 def _annotations(value: dict[str, str]) -> dict[str, str]:
     for key in value:
-        if not _LABEL_KEY.fullmatch(key) or len(key.split("/")[-1]) > 63:
+        if not _is_label_key(key):
             raise PydanticCustomError("annotation", "{key} is not a valid annotation key", {"key": key})
         if key.startswith("checksum/") or key in RESERVED_POD_ANNOTATIONS:
             raise PydanticCustomError("annotation", "{key} is set by the program: choose another key",

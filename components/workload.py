@@ -5,6 +5,7 @@ Pure functions from settings to manifests; both components call them.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -80,7 +81,7 @@ def scheduling(app: App, workload: Workload) -> dict[str, Any]:
     if workload.node_selector:
         spec["nodeSelector"] = dict(workload.node_selector)
     if workload.tolerations:
-        spec["tolerations"] = [{**_dump(t), **({"operator": t.operator})} for t in workload.tolerations]
+        spec["tolerations"] = [{**_dump(t), "operator": t.operator} for t in workload.tolerations]
     affinity = _dump(workload.affinity)
     if affinity:
         spec["affinity"] = affinity
@@ -136,6 +137,16 @@ def service(app: App, annotations: Optional[dict[str, str]] = None) -> Manifest:
         "selector": app.selector,
         "ports": [{"name": "http", "port": app.port, "targetPort": "http", "protocol": "TCP"}],
     })
+
+
+def config_checksum(text: str) -> dict[str, str]:
+    """A pod annotation that changes with a config file, so a config change rolls the pods."""
+    return {"checksum/config": hashlib.sha256(text.encode()).hexdigest()}
+
+
+def serving_cert(secret: str) -> dict[str, str]:
+    """The Service annotation that makes OpenShift's service CA issue a certificate into `secret`."""
+    return {"service.beta.openshift.io/serving-cert-secret-name": secret}
 
 
 def service_account(app: App, automount: bool) -> Manifest:
