@@ -9,7 +9,7 @@ import pulumi
 from . import meta, workload
 from .meta import Manifest
 from .registry import public_url, register_all
-from .settings import McpServer, StackSettings
+from .settings import McpServer, MemberRbac, Rbac, StackSettings
 from .workload import App, PodTemplate
 
 CRUD = ["get", "list", "watch", "create", "update", "patch", "delete"]
@@ -40,6 +40,10 @@ TLS_DIR = f"{CONFIG_DIR}/tls"
 SERVING_CERT_SECRET = f"{meta.MCP_SERVER}-tls"
 # OpenShift's service CA operator writes its CA into a ConfigMap carrying this annotation.
 CA_CONFIG_MAP = f"{meta.MCP_SERVER}-ca"
+# Fleet: the hub's kubeconfig and the members' tokens, one Secret mounted here (components/fleet.py).
+FLEET_SECRET = f"{meta.MCP_SERVER}-fleet"
+FLEET_DIR = f"{CONFIG_DIR}-fleet"
+FLEET_CHECKSUM = "checksum/fleet"
 INJECT_CA = "service.beta.openshift.io/inject-cabundle"
 
 
@@ -123,11 +127,10 @@ def _cluster_reads(platform: str, with_nodes: bool) -> list[dict[str, Any]]:
     return rules
 
 
-def _rules(mcp: McpServer) -> list[dict[str, Any]]:
-    preset = mcp.rbac.preset
-    if preset == "custom":
-        return [r.manifest() for r in mcp.rbac.rules]
-    full = preset == "full"
+def _rules(grant: Rbac | MemberRbac) -> list[dict[str, Any]]:
+    if grant.preset == "custom":
+        return [r.manifest() for r in getattr(grant, "rules", [])]
+    full = grant.preset == "full"
     return _workload_rules(CRUD if full else READ, secrets=full) + _namespaced_reads()
 
 
@@ -136,14 +139,21 @@ def _subject(a: App) -> dict[str, Any]:
 
 
 def rbac(settings: StackSettings) -> list[Manifest]:
-    a, mcp = app(settings), settings.mcp_server
+    mcp = settings.mcp_server
     if mcp.passthrough:
         return []  # each call runs with the caller's token; discovery is open to every identity
-    preset, scope = mcp.rbac.preset, mcp.rbac.scope
+    return grants(app(settings), mcp.rbac, settings.platform)
+
+
+def grants(a: App, grant: Rbac | MemberRbac, platform: str) -> list[Manifest]:
+    """The Roles, ClusterRoles and bindings of a preset and scope, for the ServiceAccount of `a`
+    (the hub's own, or its counterpart on a fleet member)."""
+    preset, scope = grant.preset, grant.scope
     cluster_name = meta.cluster_scoped_name(a.namespace, a.name)
     out: list[Manifest] = []
 
-    marker = {ALLOW_CLUSTER_ADMIN_EQUIVALENT: "true"} if mcp.rbac.cluster_admin_equivalent else None
+    admin = getattr(grant, "cluster_admin_equivalent", False)
+    marker = {ALLOW_CLUSTER_ADMIN_EQUIVALENT: "true"} if admin else None
 
     def role(kind: str, name: str, namespace: Optional[str], rules: list[dict[str, Any]]) -> Manifest:
         api = "rbac.authorization.k8s.io/v1"
@@ -159,20 +169,20 @@ def rbac(settings: StackSettings) -> list[Manifest]:
         if preset == "view":
             out.append(binding("ClusterRoleBinding", cluster_name, None, "ClusterRole", "view"))
         else:
-            rules = _rules(mcp) + ([] if preset == "custom" else _cluster_reads(settings.platform, True))
+            rules = _rules(grant) + ([] if preset == "custom" else _cluster_reads(platform, True))
             out.append(role("ClusterRole", cluster_name, None, rules))
             out.append(binding("ClusterRoleBinding", cluster_name, None, "ClusterRole", cluster_name))
         return out
 
-    for namespace in mcp.rbac.namespaces:
+    for namespace in grant.namespaces:
         if preset == "view":
             out.append(binding("RoleBinding", a.name, namespace, "ClusterRole", "view"))
         else:
-            out.append(role("Role", a.name, namespace, _rules(mcp)))
+            out.append(role("Role", a.name, namespace, _rules(grant)))
             out.append(binding("RoleBinding", a.name, namespace, "Role", a.name))
     if preset != "custom":
         # Listing namespaces is all the tools need beyond the granted namespaces.
-        out.append(role("ClusterRole", cluster_name, None, _cluster_reads(settings.platform, False)))
+        out.append(role("ClusterRole", cluster_name, None, _cluster_reads(platform, False)))
         out.append(binding("ClusterRoleBinding", cluster_name, None, "ClusterRole", cluster_name))
     return out
 
@@ -228,13 +238,22 @@ def container_args(mcp: McpServer) -> list[str]:
     return args
 
 
+def fleet_args(settings: StackSettings) -> list[str]:
+    """With fleet members the server reads one kubeconfig: a context per member, and the hub's own."""
+    if not settings.fleet.members:
+        return []
+    return ["--cluster-provider", "kubeconfig", "--kubeconfig", f"{FLEET_DIR}/kubeconfig"]
+
+
 def run_as_user(settings: StackSettings) -> Optional[int]:
     if settings.platform == "kubernetes":
         return meta.MCP_IMAGE_UID
     return settings.mcp_server.scc.uid if settings.mcp_server.scc.create else None
 
 
-def deployment(settings: StackSettings) -> Manifest:
+def deployment(settings: StackSettings, fleet_checksum: Any = None) -> Manifest:
+    """`fleet_checksum` (with fleet members) changes with the hub's kubeconfig and the members' token
+    Secrets, so adding, removing or rotating a member rolls the pods."""
     a, mcp = app(settings), settings.mcp_server
     uid = run_as_user(settings)
     tmp_volume, tmp_mount = meta.empty_dir("tmp", "/tmp")
@@ -247,10 +266,14 @@ def deployment(settings: StackSettings) -> Manifest:
         mounts += [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
                    {"name": "tls", "mountPath": TLS_DIR, "readOnly": True}]
         annotations.update(workload.config_checksum(toml))
+    if settings.fleet.members:
+        volumes.append({"name": "fleet", "secret": {"secretName": FLEET_SECRET}})
+        mounts.append({"name": "fleet", "mountPath": FLEET_DIR, "readOnly": True})
+        annotations[FLEET_CHECKSUM] = fleet_checksum
     container = {
         "name": CONTAINER,
         "image": mcp.image,
-        "args": container_args(mcp),
+        "args": container_args(mcp) + fleet_args(settings),
         "ports": [{"name": "http", "containerPort": meta.MCP_PORT, "protocol": "TCP"}],
         **meta.http_probes("/healthz", scheme="HTTPS" if mcp.passthrough else "HTTP", startup_seconds=30),
         "resources": workload.container_resources(mcp),
@@ -273,10 +296,14 @@ def namespace(settings: StackSettings) -> Optional[Manifest]:
         "app.kubernetes.io/part-of": meta.PART_OF, "app.kubernetes.io/managed-by": "pulumi"}))
 
 
-def manifests(settings: StackSettings) -> list[Manifest]:
-    """Everything the MCP server needs, except the namespace."""
+def manifests(settings: StackSettings, fleet_secret: Optional[Manifest] = None,
+              fleet_checksum: Any = None) -> list[Manifest]:
+    """Everything the MCP server needs, except the namespace; with fleet members, the hub's
+    kubeconfig Secret (components/fleet.py builds it) and the checksum that rolls the pods."""
     a, mcp = app(settings), settings.mcp_server
     out = [workload.service_account(a, automount=True), *rbac(settings)]
+    if fleet_secret is not None:
+        out.append(fleet_secret)
     if settings.platform == "openshift" and mcp.scc.create:
         out += scc(settings)
     toml = config_toml(mcp)
@@ -286,7 +313,8 @@ def manifests(settings: StackSettings) -> list[Manifest]:
     service_annotations = None
     if settings.platform == "openshift" and mcp.passthrough and not mcp.tls.secret_name:
         service_annotations = workload.serving_cert(SERVING_CERT_SECRET)
-    out += [deployment(settings), workload.service(a, service_annotations), *workload.availability(a, mcp)]
+    out += [deployment(settings, fleet_checksum), workload.service(a, service_annotations),
+            *workload.availability(a, mcp)]
     # The policy gate refuses an MCP route without OAuth unless this marks it deliberate.
     marker = {ALLOW_UNAUTHENTICATED: "true"} if mcp.route.allow_unauthenticated and not mcp.oauth.enabled else None
     out += workload.exposure(a, settings.platform, mcp.route, route_annotations=marker, ingress_annotations=marker)
@@ -301,14 +329,15 @@ class KubernetesMcpServer(pulumi.ComponentResource):
     service_account: pulumi.Output[str]
     route_url: Optional[pulumi.Output[str]]
 
-    def __init__(self, name: str, settings: StackSettings, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, settings: StackSettings, fleet_secret: Optional[Manifest] = None,
+                 fleet_checksum: Any = None, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("llamastack-mcp:index:KubernetesMcpServer", name, None, opts)
         # What everything namespaced waits for: the namespace, when this stack creates it.
         self.namespace_resources: list[pulumi.Resource] = []
         ns_manifest = namespace(settings)
         if ns_manifest:
             self.namespace_resources = list(register_all([ns_manifest], pulumi.ResourceOptions(parent=self)).values())
-        created = register_all(manifests(settings),
+        created = register_all(manifests(settings, fleet_secret, fleet_checksum),
                                pulumi.ResourceOptions(parent=self, depends_on=self.namespace_resources))
 
         a = app(settings)

@@ -7,6 +7,8 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from .fleet import deploy_members
+from .kubeconfig import FleetSources
 from .llama_stack import LlamaStack
 from .mcp_server import KubernetesMcpServer
 from .mcp_server import url as mcp_url  # known before anything is created: previews show the whole config
@@ -15,7 +17,7 @@ from .network_policy import NetworkPolicies
 from .settings import PROJECT, SECRET_KEYS, SettingsError, StackSettings, load_settings, parse_value
 
 
-def read_settings() -> tuple[StackSettings, dict[str, pulumi.Output[str]]]:
+def read_settings() -> tuple[StackSettings, dict[str, pulumi.Output[str]], FleetSources]:
     """Validate every setting before any resource exists; RunError lists all problems."""
     config = pulumi.Config(PROJECT)
     prefix = f"{PROJECT}:"
@@ -32,16 +34,31 @@ def read_settings() -> tuple[StackSettings, dict[str, pulumi.Output[str]]]:
     empty = {k for k in secret_keys - plain if runtime_config.get_config(prefix + k) == ""}
     secrets = {key: value for key in sorted(secret_keys - plain - empty)
                if (value := config.get_secret(key)) is not None}
+    fleet = fleet_sources(raw, "fleetKubeconfigs" in secrets)
     try:
         settings = load_settings(raw, set(secrets) | empty, held_as_secret=held_as_secret - set(SECRET_KEYS),
-                                 plain_secrets=plain, empty_secrets=empty)
+                                 plain_secrets=plain, empty_secrets=empty, fleet=fleet)
     except SettingsError as err:
         raise pulumi.RunError(err.report()) from None
-    return settings, secrets
+    return settings, secrets, fleet
 
 
-def deploy(settings: StackSettings, secrets: dict[str, pulumi.Output[str]]) -> dict[str, Any]:
-    mcp = KubernetesMcpServer("mcp-server", settings)
+def fleet_sources(raw: dict[str, Any], member_kubeconfigs: bool) -> FleetSources:
+    """The kubeconfigs Pulumi reaches fleet members by, read for their endpoints only (local files
+    and the secret `fleetKubeconfigs`, looked at here and never kept)."""
+    if not raw.get("fleet") and not member_kubeconfigs:
+        return FleetSources()
+    provider = pulumi.Config("kubernetes")
+    text = runtime_config.get_config(f"{PROJECT}:fleetKubeconfigs") if member_kubeconfigs else None
+    return FleetSources.read(provider.get("kubeconfig"), provider.get("context"), text)
+
+
+def deploy(settings: StackSettings, secrets: dict[str, pulumi.Output[str]],
+           fleet: FleetSources = FleetSources()) -> dict[str, Any]:
+    # Members first: the hub's kubeconfig Secret is made of what they return.
+    fleet_secret, fleet_checksum = deploy_members(settings, fleet, secrets.get("fleetKubeconfigs"),
+                                                  pulumi.Config("kubernetes").get("kubeconfig"))
+    mcp = KubernetesMcpServer("mcp-server", settings, fleet_secret, fleet_checksum)
     # Only the namespace orders the rest: the two servers roll out side by side (Llama Stack
     # reaches the MCP server per request), so `up` waits for the slower rollout, not their sum.
     after_namespace = pulumi.ResourceOptions(depends_on=mcp.namespace_resources)
@@ -59,10 +76,12 @@ def deploy(settings: StackSettings, secrets: dict[str, pulumi.Output[str]]) -> d
         exports["mcpServerRouteUrl"] = mcp.route_url
     if stack.url is not None:
         exports["llamaStackUrl"] = stack.url
+    if settings.fleet.members:
+        exports["fleetContexts"] = [settings.fleet.hub_name] + [m.name for m in settings.fleet.members]
     return exports
 
 
 def main() -> None:
-    settings, secrets = read_settings()
-    for name, value in deploy(settings, secrets).items():
+    settings, secrets, fleet = read_settings()
+    for name, value in deploy(settings, secrets, fleet).items():
         pulumi.export(name, value)

@@ -68,22 +68,26 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def register(manifest: Manifest, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+def register(manifest: Manifest, opts: pulumi.ResourceOptions, cluster: str = "") -> pulumi.CustomResource:
+    """`cluster` (a fleet member's name) prefixes the logical name: a URN carries no parent's
+    name, so the same object on two members needs two names."""
+    name = f"{cluster}:{logical_name(manifest)}" if cluster else logical_name(manifest)
     cls = _TYPED.get((manifest["apiVersion"], manifest["kind"]))
     if cls is None:
-        return KubernetesObject(logical_name(manifest), manifest, opts)
+        return KubernetesObject(name, manifest, opts)
     # Typed classes take snake_case arguments; nested dicts keep Kubernetes' camelCase.
     body = {_snake(k): v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
-    return cls(logical_name(manifest), opts=opts, **body)
+    return cls(name, opts=opts, **body)
 
 
-def register_all(manifests: list[Manifest], opts: pulumi.ResourceOptions) -> dict[Key, pulumi.CustomResource]:
+def register_all(manifests: list[Manifest], opts: pulumi.ResourceOptions,
+                 cluster: str = "") -> dict[Key, pulumi.CustomResource]:
     created: dict[Key, pulumi.CustomResource] = {}
     for manifest in manifests:
         k = key(manifest)
         if k in created:  # Pulumi's mocks do not catch duplicate URNs; we do, always
             raise ValueError(f"two objects named {k}")
-        created[k] = register(manifest, opts)
+        created[k] = register(manifest, opts, cluster)
     return created
 
 

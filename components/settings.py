@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from .kubeconfig import FleetSources, KubeconfigError
 from .meta import LLAMA_STACK, MCP_SERVER
 from .quantity import parse_quantity
 
@@ -33,12 +34,16 @@ PROJECT = "llamastack-mcp"
 
 # Top-level stack keys (`llamastack-mcp:<key>`). Secrets are read separately
 # and never enter the settings objects: only whether they are set does.
-SECRET_KEYS = ("inferenceApiKey", "postgresPassword")
+SECRET_KEYS = ("inferenceApiKey", "postgresPassword", "fleetKubeconfigs")
 SECRET_DESCRIPTIONS = {
     "inferenceApiKey": "The model endpoint's API key (`pulumi config set --secret inferenceApiKey ...`); reaches the "
                        "server only through a Secret and `${env.INFERENCE_API_KEY}`. Required with provider: openai.",
     "postgresPassword": "The database password (`pulumi config set --secret postgresPassword ...`); required with "
                         "storage.backend: postgres.",
+    "fleetKubeconfigs": "Fleet members' kubeconfigs, by member name, for members Pulumi does not reach through a "
+                        "context of its own kubeconfig (`pulumi config set --secret --path fleetKubeconfigs.NAME "
+                        "\"$(cat NAME.kubeconfig)\"`). Only Pulumi's provider for that member uses it; the hub "
+                        "never sees it.",
 }
 
 # Every pattern is used with fullmatch and ASCII classes: `$` also matches before a
@@ -556,6 +561,16 @@ class PolicyRule(Settings):
         return None
 
 
+def _scope_fits(scope: Optional[str], namespaces: list[str], problems: _Problems) -> None:
+    if scope == "namespaces" and not namespaces:
+        problems.add("namespaces", [], "must list at least one namespace with scope: namespaces")
+    if scope == "cluster" and namespaces:
+        problems.add("namespaces", namespaces, "is only used with scope: namespaces; set scope: namespaces "
+                                               "or remove it")
+    if len(set(namespaces)) != len(namespaces):
+        problems.add("namespaces", namespaces, "lists a namespace twice")
+
+
 class Rbac(Settings):
     preset: Literal["full", "read-only", "view", "custom"] = "read-only"
     """What the ServiceAccount may do: `full` (CRUD on pods, services, configmaps, secrets, deployments, jobs,
@@ -583,13 +598,7 @@ class Rbac(Settings):
         preset, scope = info.data.get("preset"), info.data.get("scope")
         namespaces, rules = info.data.get("namespaces"), info.data.get("rules")
         if namespaces is not None:
-            if scope == "namespaces" and not namespaces:
-                problems.add("namespaces", [], "must list at least one namespace with scope: namespaces")
-            if scope == "cluster" and namespaces:
-                problems.add("namespaces", namespaces, "is only used with scope: namespaces; "
-                                                       "set scope: namespaces or remove it")
-            if len(set(namespaces)) != len(namespaces):
-                problems.add("namespaces", namespaces, "lists a namespace twice")
+            _scope_fits(scope, namespaces, problems)
         if rules is not None and preset is not None:
             if preset == "custom" and not rules:
                 problems.add("rules", [], "must hold at least one PolicyRule with preset: custom")
@@ -1002,6 +1011,122 @@ class Migration(Settings):
     helm_releases: HelmReleases = HelmReleases()
 
 
+# ---------------------------------------------------------------- the fleet
+
+class MemberRbac(Settings):
+    """What the hub's MCP server may do on a member cluster (its ServiceAccount there)."""
+
+    preset: Literal["full", "read-only", "view", "custom"] = "read-only"
+    """`full`, `read-only` or `view`, as for mcpServer.rbac.preset. `custom` is not offered for members: a
+    member's rights are one of the reviewed presets."""
+    scope: Literal["cluster", "namespaces"] = "cluster"
+    """`cluster`, or `namespaces` (a Role and RoleBinding per listed namespace, plus listing namespaces)."""
+    namespaces: list[DnsLabel] = []
+    """The member's namespaces granted, with scope: namespaces."""
+
+    @field_validator("namespaces")
+    @classmethod
+    def _consistent(cls, namespaces: list[str], info: ValidationInfo) -> list[str]:
+        problems = _Problems(sibling=True)
+        preset, scope = info.data.get("preset"), info.data.get("scope")
+        if preset == "custom":
+            problems.add("preset", "custom", "is not allowed for fleet members: use full, read-only or view")
+        _scope_fits(scope, namespaces, problems)
+        if preset == "full" and scope == "namespaces":
+            for namespace in namespaces:
+                if system_namespace(namespace):
+                    problems.add("namespaces", namespace, "is a system namespace: writing in it amounts to "
+                                                          "cluster-admin on the member; use read-only or view there")
+        problems.raise_any()
+        return namespaces
+
+    @property
+    def read_only(self) -> bool:
+        return self.preset in ("read-only", "view")
+
+
+def _https_url(value: str) -> str:
+    if value and not re.fullmatch(r"https://[^\s/@]+(/\S*)?", value):
+        raise PydanticCustomError("url", "must be empty or an https:// URL without credentials "
+                                         "(an API server such as https://api.staging.example.com:6443)")
+    return value
+
+
+class FleetMember(Settings):
+    name: DnsLabel
+    """The member's name: its context in the hub's kubeconfig, what the agent passes as a tool's `context`."""
+    context: str = ""
+    """How Pulumi reaches the member: a context of the kubeconfig Pulumi uses (`kubernetes:kubeconfig`,
+    $KUBECONFIG or ~/.kube/config). With the secret `fleetKubeconfigs.<name>`, a context inside that kubeconfig
+    (default: its current context)."""
+    server: Annotated[str, AfterValidator(_https_url)] = ""
+    """The API server URL the hub's MCP server uses (default: the one Pulumi reaches the member by). Set it when
+    the hub reaches the member by another address; the CA is then the member's own (`ca.crt` of its token)."""
+    platform: Optional[Literal["openshift", "kubernetes"]] = None
+    """openshift or kubernetes (default: the stack's platform); OpenShift members also grant listing projects."""
+    rbac: MemberRbac = MemberRbac()
+    """The member's RBAC preset and scope: read-only by default; full only where the agent may change things."""
+    token_generation: Count = 1
+    """Raise it to rotate the member's token: `up` creates a new token Secret on the member, rolls the MCP pods
+    onto it, then deletes the old Secret, which revokes the old token."""
+
+
+class Fleet(Settings):
+    hub_name: DnsLabel = "hub"
+    """The hub's context name: the stack's own cluster, reached in-cluster with the MCP server's own
+    ServiceAccount and mcpServer.rbac. It is the default context of every tool."""
+    members: list[FleetMember] = []
+    """Member clusters by name: each gets a ServiceAccount with its RBAC and a token, and becomes a context of
+    the hub's MCP server (`--cluster-provider kubeconfig`)."""
+
+
+def _fleet_problems(fleet: Any, sources: Optional[FleetSources]) -> list[str]:
+    """Member names and how each member is reached: checked on the raw settings, so they are
+    reported together with a member's own invalid fields (a model validator would not run then).
+    Without `sources` (a caller that reads no kubeconfig, such as `make promote`) only names."""
+    if not isinstance(fleet, dict) or not isinstance(fleet.get("members", []), list):
+        return []
+    hub = fleet.get("hubName", "hub")
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    servers: dict[str, str] = {}
+    for i, member in enumerate(fleet.get("members", [])):
+        if not isinstance(member, dict) or not isinstance(member.get("name"), str):
+            continue
+        name, context, where = member["name"], str(member.get("context") or ""), f"fleet.members[{i}]"
+        if name == hub:
+            problems.append(f"{where}.name = {_show(name)}: is the hub's context name (fleet.hubName): the hub is "
+                            "always a context; name the member otherwise")
+        if name in seen:
+            problems.append(f"{where}.name = {_show(name)}: names members[{seen[name]}] too: each member needs its "
+                            "own name")
+        seen.setdefault(name, i)
+        if sources is None:
+            continue
+        at = f"{where}.context = {_show(context)}" if context else f"{where} = {_show(name)}"
+        try:
+            endpoint = sources.endpoint(name, context)
+        except KubeconfigError as err:
+            problems.append(f"{at}: {err}")
+            continue
+        server = str(member.get("server") or endpoint.server)
+        if sources.hub_server and server == sources.hub_server:
+            problems.append(f"{at}: reaches {server}, the hub's own cluster, which is already the context {hub!r}: "
+                            "a member must be another cluster")
+        elif server in servers:
+            problems.append(f"{at}: reaches {server} like member {servers[server]!r}: each cluster is one member")
+        servers.setdefault(server, name)
+    if sources is None:
+        return problems
+    for name in sorted(set(sources.secret) - set(seen)):
+        problems.append(f"fleetKubeconfigs.{name} (secret, not shown): names no fleet member (members: "
+                        f"{', '.join(seen) or 'none'}): remove it (pulumi config rm --path fleetKubeconfigs.{name}) "
+                        "or add the member")
+    if sources.secret_error:
+        problems.append(f"fleetKubeconfigs (secret, not shown): {sources.secret_error}")
+    return problems
+
+
 def _exposure_fits_platform(platform: Optional[str], namespace: Any, name: str, route: Exposure,
                             problems: _Problems) -> None:
     if platform == "kubernetes":
@@ -1067,6 +1192,9 @@ class StackSettings(Settings):
     """ServiceMonitor and PrometheusRule (Prometheus Operator), alert thresholds and labels."""
     migration: Migration = Migration()
     """Taking over the old Helm releases in place (`make adopt`)."""
+    fleet: Fleet = Fleet()
+    """Member clusters the one MCP server reaches besides its own: per member how Pulumi reaches it, its RBAC
+    preset and scope, token rotation."""
 
     @field_validator("mcp_server")
     @classmethod
@@ -1115,6 +1243,24 @@ class StackSettings(Settings):
         return np
 
 
+    @field_validator("fleet")
+    @classmethod
+    def _fleet_fits(cls, fleet: Fleet, info: ValidationInfo) -> Fleet:
+        problems = _Problems()
+        mcp = info.data.get("mcp_server")
+        if fleet.members and mcp is not None:
+            if mcp.passthrough:
+                problems.add("members", "[...]", "cannot be used with mcpServer.passthrough: the caller's token is "
+                                                 "only valid on the hub's API server, members would receive a "
+                                                 "token they do not trust. Turn passthrough off for a fleet hub")
+            if "config" not in mcp.toolsets:
+                problems.add("/mcpServer.toolsets", mcp.toolsets, "must include config with fleet members: without "
+                                                                  "configuration_contexts_list the agent cannot "
+                                                                  "learn the fleet's cluster names")
+        problems.raise_any()
+        return fleet
+
+
 TOP_LEVEL_KEYS = tuple(StackSettings.model_fields[f].alias for f in StackSettings.model_fields)
 
 
@@ -1145,14 +1291,16 @@ def parse_value(text: Optional[str]) -> Any:
 def load_settings(raw: dict[str, Any], secrets: frozenset[str] | set[str] = frozenset(), *,
                   held_as_secret: frozenset[str] | set[str] = frozenset(),
                   plain_secrets: frozenset[str] | set[str] = frozenset(),
-                  empty_secrets: frozenset[str] | set[str] = frozenset()) -> StackSettings:
+                  empty_secrets: frozenset[str] | set[str] = frozenset(),
+                  fleet: Optional[FleetSources] = None) -> StackSettings:
     """Validate raw stack config (top-level key -> parsed value) into StackSettings.
 
     `secrets` names the secret keys that are set; their values stay out of here.
     What is wrong with how config is held is reported with the rest, values never shown:
     `held_as_secret`, settings keys Pulumi holds as secret (their values would be written
     in clear); `plain_secrets`, secret keys written in clear in the stack file;
-    `empty_secrets`, secret keys set to "".
+    `empty_secrets`, secret keys set to "". `fleet`: the kubeconfigs Pulumi reaches members by
+    (endpoints only), for checking each member is reachable.
     """
     problems: list[str] = []
     known = set(TOP_LEVEL_KEYS) | set(SECRET_KEYS)
@@ -1161,7 +1309,7 @@ def load_settings(raw: dict[str, Any], secrets: frozenset[str] | set[str] = froz
     for key in sorted(set(held_as_secret) & set(TOP_LEVEL_KEYS)):
         problems.append(f"{key}: is held as a secret (pulumi config set --secret [--path]), but it is not a secret "
                         f"setting: its values are written in clear into ConfigMaps and Deployments. Only "
-                        f"{' and '.join(SECRET_KEYS)} may be secret: put credentials there (value not shown)")
+                        f"{', '.join(SECRET_KEYS[:-1])} and {SECRET_KEYS[-1]} may be secret: put credentials there (value not shown)")
     for key in sorted(set(plain_secrets) & set(SECRET_KEYS)):
         problems.append(f"{key}: is in the stack file in clear text (value not shown): remove it and set it with "
                         f"`pulumi config set --secret {key} <value>`")
@@ -1169,8 +1317,9 @@ def load_settings(raw: dict[str, Any], secrets: frozenset[str] | set[str] = froz
         problems.append(f"{key}: is empty: set a value with `pulumi config set --secret {key} <value>`")
     data = {k: v for k, v in raw.items() if k in TOP_LEVEL_KEYS and v is not None and k not in held_as_secret}
     problems.extend(_env_references(data))
+    problems.extend(_fleet_problems(data.get("fleet"), fleet))
     try:
-        settings = StackSettings.model_validate(data, context={"secrets": set(secrets)})
+        settings = StackSettings.model_validate(data, context={"secrets": set(secrets), "fleet": fleet})
     except ValidationError as err:
         problems.extend(_describe(e) for e in _expand(err.errors(include_url=False)))
         settings = None

@@ -149,6 +149,7 @@ class Project:
     stack: str
     stack_source: Optional[str] = None  # the stack file to start from (default Pulumi.<stack>.yaml)
     secrets: dict[str, str] = field(default_factory=dict)
+    env_extra: dict[str, str] = field(default_factory=dict)  # e.g. a KUBECONFIG naming more clusters
 
     def __post_init__(self) -> None:
         if self.workdir.exists():
@@ -175,7 +176,7 @@ class Project:
         return self.workdir / f"Pulumi.{self.stack}.yaml"
 
     def env(self) -> dict[str, str]:
-        return {**self.cluster.env(), "PULUMI_BACKEND_URL": f"file://{self.workdir / 'state'}"}
+        return {**self.cluster.env(), "PULUMI_BACKEND_URL": f"file://{self.workdir / 'state'}", **self.env_extra}
 
     def pulumi(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
         argv = [str(TOOLCHAIN_BIN / "pulumi"), *args, "--non-interactive"]

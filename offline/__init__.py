@@ -31,6 +31,12 @@ class Registered:
     parent: str
     custom: bool
     inputs: dict[str, Any]  # as Pulumi serialized them: camelCase, numbers as floats, secrets wrapped
+    provider: str = ""  # the explicit provider's reference (urn::id); "" for the default provider
+
+    @property
+    def cluster(self) -> str:
+        """The fleet member this object is on (its provider's name), or "" for the stack's own cluster."""
+        return self.provider.split("::")[3] if self.provider.count("::") >= 4 else ""
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -61,12 +67,25 @@ class Run:
     filled: list[str] = field(default_factory=list)  # secrets given a placeholder because unset
 
     @property
-    def objects(self) -> list[Registered]:
-        """The Kubernetes objects (not the components)."""
+    def all_objects(self) -> list[Registered]:
+        """The Kubernetes objects (not the components) on every cluster: the hub's and the fleet members'."""
         return [r for r in self.resources if r.custom and r.typ.startswith("kubernetes:")]
 
-    def manifests(self, masked: bool = False) -> list[dict[str, Any]]:
-        return [r.masked_manifest if masked else r.manifest for r in self.objects]
+    @property
+    def objects(self) -> list[Registered]:
+        """The Kubernetes objects in the stack's own cluster."""
+        return self.on("")
+
+    def on(self, cluster: str) -> list[Registered]:
+        """The Kubernetes objects on one cluster: "" for the stack's own, else a fleet member's name."""
+        return [r for r in self.all_objects if r.cluster == cluster]
+
+    @property
+    def providers(self) -> list[Registered]:
+        return [r for r in self.resources if r.typ == "pulumi:providers:kubernetes"]
+
+    def manifests(self, masked: bool = False, cluster: str = "") -> list[dict[str, Any]]:
+        return [r.masked_manifest if masked else r.manifest for r in self.on(cluster)]
 
     def find(self, kind: str, name: Optional[str] = None, namespace: Optional[str] = None) -> list[dict[str, Any]]:
         return [m for m in self.manifests() if m.get("kind") == kind
@@ -78,6 +97,25 @@ class Run:
         if len(found) != 1:
             raise AssertionError(f"expected one {kind} {name or ''}, found {len(found)}")
         return found[0]
+
+
+# What a member's token controller writes into a service-account-token Secret (the provider waits for it).
+MOCK_CA = "-----BEGIN CERTIFICATE-----\nmock member CA\n-----END CERTIFICATE-----\n"
+
+
+def mock_token(namespace: str, account: str) -> str:
+    return f"mock-token-for-{namespace}-{account}"
+
+
+def _as_the_api_server_fills(inputs: dict[str, Any]) -> dict[str, Any]:
+    if inputs.get("type") != "kubernetes.io/service-account-token":
+        return inputs
+    import base64
+    meta = inputs.get("metadata") or {}
+    account = (meta.get("annotations") or {}).get("kubernetes.io/service-account.name", "")
+    data = {"token": mock_token(meta.get("namespace", ""), account), "ca.crt": MOCK_CA,
+            "namespace": meta.get("namespace", "")}
+    return {**inputs, "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
 
 
 def _normalize(value: Any, mask: bool) -> Any:
@@ -197,12 +235,12 @@ def run(settings: dict[str, Any], secrets: Optional[dict[str, str]] = None, prev
                 inputs = rpc.deserialize_properties(request.object)
                 with _LOCK:
                     result.resources.append(Registered(request.type, request.name, request.parent,
-                                                       request.custom, inputs))
+                                                       request.custom, inputs, request.provider))
             return response
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-            return f"{args.name}-id", args.inputs
+            return f"{args.name}-id", _as_the_api_server_fills(args.inputs)
 
         def call(self, args: pulumi.runtime.MockCallArgs):
             return {}

@@ -38,7 +38,7 @@ def test_a_settings_key_held_as_secret_is_refused_without_showing_it(preview):
     llama = deep_merge(values["llamaStack"], {"inference": {"url": f"https://user:{SECRET}@models.example.com/v1"}})
     del values["llamaStack"]
     result = offline.run(values, {"llamaStack": json.dumps(llama)}, preview=preview)
-    error = refused(result, "llamaStack: is held as a secret", "inferenceApiKey and postgresPassword may be secret")
+    error = refused(result, "llamaStack: is held as a secret", "inferenceApiKey, postgresPassword and fleetKubeconfigs may be secret")
     assert SECRET not in error
 
 

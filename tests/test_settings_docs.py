@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 
 import offline
+from components.kubeconfig import FleetSources
 from components.settings import StackSettings, load_settings
 from conftest import deep_merge
 from tools import settings_docs
@@ -72,7 +73,8 @@ def test_the_schema_leaves_other_namespaces_to_pulumi():
 
 def effective(base: str, overrides: dict, secrets: dict) -> StackSettings:
     values, _ = offline.stack_settings(base)
-    return load_settings(deep_merge(values, overrides), set(secrets))
+    fleet = FleetSources.read(None, None, secrets.get("fleetKubeconfigs"), environ={})
+    return load_settings(deep_merge(values, overrides), set(secrets), fleet=fleet)
 
 
 def test_every_setting_is_set_to_a_non_default_value_somewhere():

@@ -6,12 +6,22 @@ any variant (or by the dev and prod stack files): a new setting cannot ship unex
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from tools.servers import LEGACY, OGX
 
 PW = {"postgresPassword": "pw-for-tests"}
 KEY = {"inferenceApiKey": "sk-for-tests"}
+# Fleet members reached by kubeconfigs held as the secret fleetKubeconfigs (no ambient kubeconfig needed).
+FLEET_KUBECONFIG = (Path(__file__).parent / "fixtures" / "fleet-kubeconfig.yaml").read_text()
+FLEET_SECRETS = {"fleetKubeconfigs": json.dumps({"staging": FLEET_KUBECONFIG, "sandbox": FLEET_KUBECONFIG})}
+FLEET = {"hubName": "central", "members": [
+    {"name": "staging", "context": "staging-admin", "rbac": {"preset": "view", "scope": "namespaces",
+                                                             "namespaces": ["team-a", "team-b"]}},
+    {"name": "sandbox", "context": "sandbox-admin", "platform": "kubernetes", "tokenGeneration": 3,
+     "server": "https://10.0.0.10:6443", "rbac": {"preset": "full"}}]}
 K8S_HOSTS = {"llamaStack": {"route": {"host": "ls.example.com"}}}
 POSTGRES = {"storage": {"backend": "postgres", "postgres": {"host": "db.example.com", "port": 6432,
                                                             "database": "agents", "user": "agents"},
@@ -144,6 +154,8 @@ VARIANTS: list[Variant] = [
         "mcpServer": {"replicas": 3, "image": "quay.io/containers/kubernetes_mcp_server@sha256:" + "0" * 64},
         "llamaStack": {"replicas": 2, **POSTGRES}}, PW,
         "fixed replica counts (PDBs without HPAs) and an image pinned by digest"),
+    Variant("fleet", "dev", {"fleet": FLEET}, FLEET_SECRETS,
+            "a hub reaching two member clusters, each with its own provider, preset, scope and token"),
     Variant("scheduling", "dev", {"mcpServer": SCHEDULING, "llamaStack": SCHEDULING}, {},
             "every scheduling and pod control on both servers"),
 ]

@@ -64,6 +64,17 @@ def render(stack: str, out: Path) -> int:
     for manifest in manifests:
         (out / file_name(manifest)).write_text(dump(manifest))
     print(f"rendered {len(manifests)} objects of stack {stack} into {out}/")
+    # A fleet member's objects go to their own directory: the same names live on every member.
+    for member in sorted({r.cluster for r in result.all_objects} - {""}):
+        folder = out / "fleet" / member
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.yaml"):
+            stale.unlink()
+        objects = result.manifests(masked=True, cluster=member)
+        for manifest in objects:
+            (folder / file_name(manifest)).write_text(dump(manifest))
+        print(f"rendered {len(objects)} objects of fleet member {member} into {folder}/")
+        manifests = manifests + objects
     if any(m["kind"] == "Secret" for m in manifests):
         print(f"secret values are replaced by {offline.SECRET_PLACEHOLDER!r}")
     for key in result.filled:

@@ -157,7 +157,11 @@ def start_mcp(run: Any, procs: Processes, kubeconfig: Optional[Path] = None) -> 
         args[args.index("--tls-cert") + 1] = str(tls / "tls.crt")
         args[args.index("--tls-key") + 1] = str(tls / "tls.key")
         scheme = "https"
-    proc = procs.start("mcp", [binary, *args, "--kubeconfig", str(kubeconfig)])
+    if "--kubeconfig" in args:  # a fleet hub's own kubeconfig (given here with its paths made local)
+        args[args.index("--kubeconfig") + 1] = str(kubeconfig)
+    else:
+        args += ["--kubeconfig", str(kubeconfig)]
+    proc = procs.start("mcp", [binary, *args])
     procs.wait_http(proc, f"{scheme}://127.0.0.1:{port}/healthz", 30)
     return f"{scheme}://127.0.0.1:{port}/mcp"
 

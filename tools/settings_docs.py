@@ -74,10 +74,31 @@ def _text(description: str) -> str:
     return " ".join(description.split()).replace("|", "\\|")
 
 
+# Lists whose items are documented field by field (`fleet.members[].name`); other lists of models
+# (tolerations, affinity terms) mirror Kubernetes' own fields and stay one row.
+ITEMIZED = {"fleet.members": "FleetMember"}
+
+
+def _item_leaves(path: str) -> Iterator[tuple[str, Any, str]]:
+    from components import settings
+    model = getattr(settings, ITEMIZED[path])
+    for name, field in model.model_fields.items():
+        sub = _model(field.annotation)
+        item_path = f"{path}[].{field.alias or name}"
+        if sub is not None:
+            yield from leaves(sub, f"{item_path}.")
+        else:
+            required = field.is_required()
+            yield item_path, ("(required)" if required else field.default), field.description or ""
+
+
 def table() -> str:
     lines = ["| Setting | Default | Meaning |", "|---|---|---|"]
     for path, default, description in leaves():
         lines.append(f"| `{path}` | {_cell(default)} | {_text(description)} |")
+        if path in ITEMIZED:
+            for item_path, item_default, item_description in _item_leaves(path):
+                lines.append(f"| `{item_path}` | {_cell(item_default)} | {_text(item_description)} |")
     for key, description in SECRET_DESCRIPTIONS.items():
         lines.append(f"| `{key}` (secret) | unset | {_text(description)} |")
     return "\n".join(lines)
