@@ -215,8 +215,10 @@ _LOCK = threading.Lock()
 
 
 def run(settings: dict[str, Any], secrets: Optional[dict[str, str]] = None, preview: bool = False,
-        stack: str = "dev", program: Optional[Path] = None) -> Run:
-    """Run `__main__.py` (or another program) with these settings under mocks; collect what it did."""
+        stack: str = "dev", program: Optional[Path] = None, other_config: Optional[dict[str, str]] = None) -> Run:
+    """Run `__main__.py` (or another program) with these settings under mocks; collect what it did.
+
+    `other_config`: other namespaces' stack config as the CLI passes it (`kubernetes:kubeconfig`)."""
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import rpc
@@ -257,6 +259,7 @@ def run(settings: dict[str, Any], secrets: Optional[dict[str, str]] = None, prev
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=Recorder(mocks))
     config = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in settings.items()}
     config.update({f"{PROJECT}:{k}": v for k, v in secrets.items()})
+    config.update(other_config or {})
     pulumi.runtime.set_all_config(config, [f"{PROJECT}:{k}" for k in secrets])
     try:
         runpy.run_path(str(program or ROOT / "__main__.py"), run_name="__main__")

@@ -179,6 +179,21 @@ def test_a_context_member_is_found_in_the_kubeconfig_pulumi_uses(preview, monkey
     assert clusters["staging"] == "https://api.staging.example.com:6443"
 
 
+def test_context_members_use_the_kubeconfig_named_in_pulumi_config(preview, monkeypatch):
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", "/nonexistent")
+    values, _ = offline.stack_settings("dev")
+    values["fleet"] = {"members": [{"name": "staging", "context": "staging-admin"}]}
+    run = offline.run(values, {}, preview=preview, other_config={"kubernetes:kubeconfig": str(FIXTURE)})
+    assert run.error is None, run.error
+    (provider,) = run.providers
+    assert provider.inputs == {"context": "staging-admin", "kubeconfig": str(FIXTURE)}
+    assert [c["cluster"]["server"] for c in hub_kubeconfig(run)["clusters"]][1:] == [
+        "https://api.staging.example.com:6443"]
+    without = offline.run(values, {}, preview=preview)
+    assert "Pulumi has no kubeconfig" in without.error and without.resources == []
+
+
 # -------------------------------------------------------------- refused
 
 def refused(preview: bool, fleet: dict, secrets: dict | None = None, env: dict | None = None,
