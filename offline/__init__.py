@@ -283,6 +283,31 @@ def missing_secrets(values: dict[str, Any], present: set[str]) -> set[str]:
     return required_secrets(settings) - present
 
 
+def stand_in_server(member: str) -> str:
+    return f"https://{member}.{STAND_IN_DOMAIN}"
+
+
+STAND_IN_DOMAIN = "kubeconfig-encrypted.invalid"
+
+
+def fleet_stand_ins(stored: Any, fleet: Any) -> Optional[str]:
+    """Offline, members' encrypted kubeconfigs (`--path fleetKubeconfigs.NAME`) cannot be read:
+    each becomes a kubeconfig naming the member's context and a stand-in server, so the members'
+    objects render; the hub's kubeconfig then shows the stand-in. None when the names are encrypted too."""
+    if not isinstance(stored, dict) or set(stored) == {"secure"}:
+        return None
+    contexts = {m.get("name"): m.get("context") or "stand-in" for m in (fleet or {}).get("members", [])
+                if isinstance(m, dict)}
+    out = {}
+    for name in stored:
+        context = contexts.get(name, "stand-in")
+        out[name] = json.dumps({"apiVersion": "v1", "kind": "Config", "current-context": context,
+                                "clusters": [{"name": name, "cluster": {"server": stand_in_server(name)}}],
+                                "contexts": [{"name": context, "context": {"cluster": name, "user": name}}],
+                                "users": [{"name": name, "user": {}}]})
+    return json.dumps(out)
+
+
 def run_stack(stack: str, preview: bool = False, secrets: Optional[dict[str, str]] = None,
               overrides: Optional[dict[str, Any]] = None, fill_missing_secrets: bool = False) -> Run:
     """Run with a stack file's settings.
@@ -294,6 +319,10 @@ def run_stack(stack: str, preview: bool = False, secrets: Optional[dict[str, str
     values, secret_keys = stack_settings(stack)
     values.update(overrides or {})
     given = {k: SECRET_PLACEHOLDER for k in secret_keys}
+    if "fleetKubeconfigs" in secret_keys:
+        stand_ins = fleet_stand_ins(stack_file(stack)["config"][f"{PROJECT}:fleetKubeconfigs"], values.get("fleet"))
+        if stand_ins is not None:
+            given["fleetKubeconfigs"] = stand_ins
     given.update(secrets or {})
     filled = missing_secrets(values, set(given)) if fill_missing_secrets else set()
     given.update({k: SECRET_PLACEHOLDER for k in filled})

@@ -266,6 +266,35 @@ def test_a_member_kubeconfig_written_in_clear_is_refused(preview):
     assert "fixture-admin-token" not in result.error and result.resources == []
 
 
+def test_render_writes_each_members_objects_to_its_own_folder(tmp_path, monkeypatch, capsys):
+    from tools import render
+    monkeypatch.setenv("KUBECONFIG", str(FIXTURE))
+    stack = tmp_path / "Pulumi.fleet.yaml"
+    stack.write_text(yaml.safe_dump({"config": {"llamastack-mcp:fleet": {"members": [
+        {"name": "staging", "context": "staging-admin"}]}}}))
+    assert render.render(str(stack), tmp_path / "out") == 0
+    member = sorted(p.name for p in (tmp_path / "out" / "fleet" / "staging").glob("*.yaml"))
+    assert len(member) == 5 and any("secret" in name for name in member), member
+    hub = (tmp_path / "out").glob("*.yaml")
+    assert any("kubernetes-mcp-server-fleet" in p.name for p in hub)
+    assert "fleet member staging" in capsys.readouterr().out
+
+
+def test_render_stands_in_for_encrypted_member_kubeconfigs(tmp_path, monkeypatch):
+    """`make render` cannot decrypt `fleetKubeconfigs.NAME`: the member still renders, and the hub's
+    kubeconfig shows a stand-in server for it."""
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    stack = tmp_path / "Pulumi.fleet.yaml"
+    stack.write_text(yaml.safe_dump({"config": {
+        "llamastack-mcp:fleet": {"members": [{"name": "sandbox", "context": "sandbox-admin"}]},
+        "llamastack-mcp:fleetKubeconfigs": {"sandbox": {"secure": "v1:AAAAencrypted"}}}}))
+    run = offline.run_stack(str(stack))
+    assert run.error is None, run.error
+    assert [o.kind for o in run.on("sandbox") if o.kind == "ServiceAccount"] == ["ServiceAccount"]
+    servers = [c["cluster"]["server"] for c in hub_kubeconfig(run)["clusters"]]
+    assert servers[1:] == [offline.stand_in_server("sandbox")]
+
+
 # -------------------------------------------------------- kubeconfigs
 
 def test_kubeconfig_lists_merge_like_client_go(tmp_path):

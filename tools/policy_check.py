@@ -29,11 +29,15 @@ def main(argv: list[str] | None = None) -> int:
     if result.error:
         print(f"error: {result.error}", file=sys.stderr)
         return 2
-    found = violations(result.manifests())
+    # Each cluster on its own (a fleet member holds only its own objects), as the rules see a stack.
+    found = []
+    for cluster in sorted({r.cluster for r in result.all_objects}):
+        where = f"[fleet member {cluster}] " if cluster else ""
+        found += [(rule, where + message) for rule, message in violations(result.manifests(cluster=cluster))]
     for rule, message in found:
         print(f"MANDATORY  {rule}: {message}")
     rules = len(RESOURCE_RULES) + len(STACK_RULES)
-    print(f"{len(result.objects)} objects, {rules} rules, {len(found)} violation(s)")
+    print(f"{len(result.all_objects)} objects, {rules} rules, {len(found)} violation(s)")
     return 1 if found else 0
 
 
