@@ -124,20 +124,17 @@ class FleetMemberCluster(pulumi.ComponentResource):
         provider = k8s.Provider(member.name, kubeconfig=kubeconfig, context=member.context or None,
                                 opts=pulumi.ResourceOptions(parent=self))
         objects = member_manifests(settings, member)
-        namespace = [m for m in objects if m["kind"] == "Namespace"]
-        token = objects[-1]
-        on_member = pulumi.ResourceOptions(parent=self, provider=provider)
-        created = register_all(namespace, on_member, cluster=member.name)
-        after_namespace = pulumi.ResourceOptions.merge(
-            on_member, pulumi.ResourceOptions(depends_on=list(created.values())))
-        created.update(register_all([m for m in objects if m not in namespace and m is not token],
-                                    after_namespace, cluster=member.name))
+
+        def register(kinds: set[str], depends_on: list[pulumi.Resource]) -> dict:
+            return register_all([m for m in objects if m["kind"] in kinds], pulumi.ResourceOptions(
+                parent=self, provider=provider, depends_on=depends_on), cluster=member.name)
+
+        namespace = list(register({"Namespace"}, []).values())
+        created = register({m["kind"] for m in objects} - {"Namespace", "Secret"}, namespace)
         a = mcp_server.app(settings)
-        account = created[("ServiceAccount", a.namespace, a.name)]
         # The token controller fills the Secret only once its ServiceAccount exists; the
         # provider waits until it has.
-        secret = register_all([token], pulumi.ResourceOptions.merge(
-            on_member, pulumi.ResourceOptions(depends_on=[account])), cluster=member.name)[
+        secret = register({"Secret"}, [created[("ServiceAccount", a.namespace, a.name)]])[
             ("Secret", a.namespace, token_secret_name(member))]
         data = secret.data
         self.token = pulumi.Output.secret(data.apply(lambda d: _decoded(d, "token")))

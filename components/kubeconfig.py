@@ -54,15 +54,11 @@ class Kubeconfig:
 
 def parse(text: str, source: str, base_dir: Optional[Path] = None) -> Kubeconfig:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.safe_load(text) or {}  # an empty file is an empty kubeconfig, as for client-go
     except yaml.YAMLError:
         raise KubeconfigError(f"{source} is not YAML (content not shown)") from None
     if not isinstance(data, dict) or data.get("kind", "Config") != "Config":
         raise KubeconfigError(f"{source} is not a kubeconfig (kind: Config with clusters and contexts)")
-    return merge([_one(data, source, base_dir)], source)
-
-
-def _one(data: Mapping[str, Any], source: str, base_dir: Optional[Path]) -> Kubeconfig:
     contexts = {c["name"]: (c.get("context") or {}).get("cluster", "")
                 for c in data.get("contexts") or [] if isinstance(c, dict) and c.get("name")}
     clusters = {c["name"]: _endpoint(c.get("cluster") or {}, base_dir)
@@ -122,15 +118,7 @@ def ambient(pulumi_kubeconfig: Optional[str], environ: Mapping[str, str] = os.en
     found = [p for p in paths if p.is_file()]
     if not found:
         return None
-    configs = []
-    for path in found:
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError:
-            raise KubeconfigError(f"{path} is not YAML") from None
-        if isinstance(data, dict):
-            configs.append(_one(data, str(path), path.parent))
-    return merge(configs, source)
+    return merge([parse(p.read_text(), str(p), p.parent) for p in found], source)
 
 
 @dataclass(frozen=True)
@@ -168,10 +156,13 @@ class FleetSources:
         ambient_config, ambient_error, hub_server = None, "", ""
         try:
             ambient_config = ambient(pulumi_kubeconfig, environ)
-            if ambient_config is not None:
-                hub_server = ambient_config.endpoint(pulumi_context or "").server
         except KubeconfigError as err:
-            ambient_error = ambient_error or (str(err) if ambient_config is None else "")
+            ambient_error = str(err)
+        if ambient_config is not None:
+            try:
+                hub_server = ambient_config.endpoint(pulumi_context or "").server
+            except KubeconfigError:
+                pass  # no usable hub context here: the default provider reports that itself
         secret: dict[str, Kubeconfig | str] = {}
         secret_error = ""
         if secret_text:

@@ -1040,10 +1040,6 @@ class MemberRbac(Settings):
         problems.raise_any()
         return namespaces
 
-    @property
-    def read_only(self) -> bool:
-        return self.preset in ("read-only", "view")
-
 
 def _https_url(value: str) -> str:
     if value and not re.fullmatch(r"https://[^\s/@]+(/\S*)?", value):

@@ -283,11 +283,11 @@ def missing_secrets(values: dict[str, Any], present: set[str]) -> set[str]:
     return required_secrets(settings) - present
 
 
+STAND_IN_DOMAIN = "kubeconfig-encrypted.invalid"
+
+
 def stand_in_server(member: str) -> str:
     return f"https://{member}.{STAND_IN_DOMAIN}"
-
-
-STAND_IN_DOMAIN = "kubeconfig-encrypted.invalid"
 
 
 def fleet_stand_ins(stored: Any, fleet: Any) -> Optional[str]:

@@ -52,28 +52,27 @@ def dump(manifest: dict) -> str:
     return yaml.dump(ordered(manifest), Dumper=_ReviewDumper, sort_keys=False)
 
 
+def write(folder: Path, manifests: list[dict]) -> list[dict]:
+    """One file per object; the folder holds exactly these objects afterwards."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.yaml"):
+        stale.unlink()
+    for manifest in manifests:
+        (folder / file_name(manifest)).write_text(dump(manifest))
+    return manifests
+
+
 def render(stack: str, out: Path) -> int:
     result = offline.run_stack(stack, fill_missing_secrets=True)
     if result.error:
         print(f"error: {result.error}", file=sys.stderr)
         return 1
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("*.yaml"):  # the directory holds exactly this stack's objects
-        stale.unlink()
-    manifests = result.manifests(masked=True)
-    for manifest in manifests:
-        (out / file_name(manifest)).write_text(dump(manifest))
+    manifests = write(out, result.manifests(masked=True))
     print(f"rendered {len(manifests)} objects of stack {stack} into {out}/")
     # A fleet member's objects go to their own directory: the same names live on every member.
     for member in sorted({r.cluster for r in result.all_objects} - {""}):
-        folder = out / "fleet" / member
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob("*.yaml"):
-            stale.unlink()
-        objects = result.manifests(masked=True, cluster=member)
-        for manifest in objects:
-            (folder / file_name(manifest)).write_text(dump(manifest))
-        print(f"rendered {len(objects)} objects of fleet member {member} into {folder}/")
+        objects = write(out / "fleet" / member, result.manifests(masked=True, cluster=member))
+        print(f"rendered {len(objects)} objects of fleet member {member} into {out / 'fleet' / member}/")
         manifests = manifests + objects
     if any(m["kind"] == "Secret" for m in manifests):
         print(f"secret values are replaced by {offline.SECRET_PLACEHOLDER!r}")

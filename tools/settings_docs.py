@@ -76,12 +76,14 @@ def _text(description: str) -> str:
 
 # Lists whose items are documented field by field (`fleet.members[].name`); other lists of models
 # (tolerations, affinity terms) mirror Kubernetes' own fields and stay one row.
-ITEMIZED = {"fleet.members": "FleetMember"}
+ITEMIZED = {"fleet.members"}
 
 
 def _item_leaves(path: str) -> Iterator[tuple[str, Any, str]]:
-    from components import settings
-    model = getattr(settings, ITEMIZED[path])
+    model: Any = StackSettings
+    for part in path.split("."):
+        annotation = next(f.annotation for f in model.model_fields.values() if f.alias == part)
+        model = getattr(annotation, "__args__", (annotation,))[0]  # list[Model] -> Model
     for name, field in model.model_fields.items():
         sub = _model(field.annotation)
         item_path = f"{path}[].{field.alias or name}"
