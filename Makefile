@@ -15,18 +15,20 @@ export E2E_CACHE ?= $(HOME)/.cache/llamastack-mcp-e2e
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The project itself, editable: its folders import each other, its commands are on the venv's PATH.
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 setup: $(BIN)/.installed  ## create ./venv with the program's and the tests' dependencies
 
 system-deps:  ## Debian packages the tests use (promtool, PostgreSQL)
-	bash tools/install-system.sh
+	bash devtools/install-system.sh
 
 e2e-deps:  ## the real MCP server, Llama Stack, OGX and checkov, cached in $(E2E_CACHE)
-	bash tools/e2e-deps.sh all
+	bash e2e/deps.sh all
 
 toolchain:  ## build (once, cached by version) Pulumi, the provider, Kubernetes, etcd, kwok
 	bash localcluster/toolchain.sh
@@ -43,11 +45,11 @@ cluster-clean:  ## stop the local cluster and delete its data and Pulumi state
 test: setup system-deps e2e-deps toolchain  ## the whole test suite (what CI runs)
 	$(BIN)/python -m pytest -q -rfEs tests
 
-test-cluster: setup toolchain  ## only the tests on the real engine and a local control plane
-	$(BIN)/python -m pytest -q -rfEs tests/test_cluster.py
+test-cluster: setup toolchain  ## only the cluster layer: the real engine on a local control plane
+	$(BIN)/python -m pytest -q -rfEs tests/cluster
 
-e2e: setup system-deps e2e-deps  ## only the end-to-end tests against the real servers
-	$(BIN)/python -m pytest -q tests/test_e2e.py
+e2e: setup system-deps e2e-deps  ## only the servers layer: the real servers as processes on loopback
+	$(BIN)/python -m pytest -q tests/servers
 
 # With no kubeconfig given these target the local cluster (built and started
 # as needed); localcluster/pulumi.sh prints the cluster and the backend used.
@@ -64,39 +66,39 @@ refresh: setup  ## pulumi refresh on STACK; ARGS passed on
 	bash localcluster/pulumi.sh $(STACK) refresh $(ARGS)
 
 render: setup  ## write STACK's Kubernetes objects as YAML into OUT, offline
-	$(BIN)/python tools/render.py --stack $(STACK) --out $(OUT)
+	$(BIN)/python -m ops.render --stack $(STACK) --out $(OUT)
 
 verify: setup  ## check a deployed STACK (or URLs given in ARGS) answers as it should
-	$(BIN)/python tools/verify.py --stack $(STACK) $(ARGS)
+	$(BIN)/python -m ops.verify --stack $(STACK) $(ARGS)
 
 policy: setup  ## run the policy pack's rules over STACK's objects, offline
-	$(BIN)/python tools/policy_check.py --stack $(STACK)
+	$(BIN)/python -m ops.policy_check --stack $(STACK)
 
 promote: setup  ## carry release settings FROM a stack TO another: make promote FROM=dev TO=prod (ARGS=--check for CI)
 	@[ -n "$(FROM)" ] && [ -n "$(TO)" ] || { echo "usage: make promote FROM=<stack> TO=<stack> [ARGS=--check]  (e.g. FROM=dev TO=prod)" >&2; exit 2; }
-	$(BIN)/python tools/promote.py --from $(FROM) --to $(TO) $(ARGS)
+	$(BIN)/python -m ops.promote --from $(FROM) --to $(TO) $(ARGS)
 
-# Taking over the old Helm releases in place (README "What replaced the old Helm charts").
+# Taking over the old Helm releases in place (docs/migration.md).
 adopt: setup  ## take over STACK's old Helm releases in place: a dry run; ARGS=--yes does it (plan, prepare, up, finish, refresh)
-	$(BIN)/python migrate/helm.py plan --stack $(STACK)
+	$(BIN)/python -m migrate.helm plan --stack $(STACK)
 	@if [ "$(ARGS)" = "--yes" ]; then \
-	  $(BIN)/python migrate/helm.py prepare --stack $(STACK) --yes && \
+	  $(BIN)/python -m migrate.helm prepare --stack $(STACK) --yes && \
 	  bash localcluster/pulumi.sh $(STACK) up --yes && \
-	  $(BIN)/python migrate/helm.py finish --stack $(STACK) --yes && \
+	  $(BIN)/python -m migrate.helm finish --stack $(STACK) --yes && \
 	  bash localcluster/pulumi.sh $(STACK) refresh --yes --skip-preview; \
 	else echo "dry run: nothing changed; make adopt STACK=$(STACK) ARGS=--yes to migrate"; fi
 
-docs: setup  ## regenerate the README settings table, Pulumi.yaml's declarations and the stack-file schema
-	$(BIN)/python tools/settings_docs.py
+docs: setup  ## regenerate docs/settings.md's table, Pulumi.yaml's declarations and the stack-file schema
+	$(BIN)/python -m devtools.settings_docs
 
 docs-check: setup  ## fail when the generated settings docs are stale (the tests check it too)
-	$(BIN)/python tools/settings_docs.py --check
+	$(BIN)/python -m devtools.settings_docs --check
 
 bench-deploy: setup toolchain  ## pulumi up/preview/destroy on the local cluster against kubectl's floor (after make cluster); ARGS e.g. --repeat 3
-	$(BIN)/python localcluster/bench_deploy.py $(ARGS)
+	$(BIN)/python -m bench.deploy $(ARGS)
 
 bench: setup  ## the program's own overhead against a plain program
-	$(BIN)/python tools/bench.py
+	$(BIN)/python -m bench.program
 
 measure: setup e2e-deps  ## memory and CPU of the real servers, for sizing
-	$(BIN)/python tools/measure.py
+	$(BIN)/python -m bench.measure

@@ -31,8 +31,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from . import mcp_server, meta, workload
+from . import meta, rbac, workload
+from .facts import StackFacts
 from .kubeconfig import Endpoint, FleetSources
+from .mcp_server import ClusterAccess, namespace
 from .meta import Manifest
 from .registry import register_all
 from .settings import FleetMember, StackSettings
@@ -43,6 +45,10 @@ SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
 # kubelet rotates and client-go re-reads from the file.
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# In the hub: the kubeconfig and the members' tokens, one Secret mounted into the MCP pods.
+SECRET_NAME = f"{meta.MCP_SERVER}-fleet"
+MOUNT_DIR = "/etc/kubernetes-mcp-server-fleet"
+CHECKSUM_ANNOTATION = "checksum/fleet"
 
 
 def token_secret_name(member: FleetMember) -> str:
@@ -50,18 +56,18 @@ def token_secret_name(member: FleetMember) -> str:
 
 
 def token_file(member: str) -> str:
-    return f"{mcp_server.FLEET_DIR}/{member}.token"
+    return f"{MOUNT_DIR}/{member}.token"
 
 
 # ------------------------------------------------------------ on a member
 
-def member_manifests(settings: StackSettings, member: FleetMember) -> list[Manifest]:
+def member_manifests(facts: StackFacts, member: FleetMember) -> list[Manifest]:
     """What one member cluster holds: [namespace,] ServiceAccount, RBAC, token Secret."""
-    a = mcp_server.app(settings)
-    out = [m for m in (mcp_server.namespace(settings),) if m]
+    a = facts.mcp.app
+    out = [m for m in (namespace(facts),) if m]
     # No pod runs as this account on the member: nothing mounts its token.
     out.append(workload.service_account(a, automount=False))
-    out += mcp_server.grants(a, member.rbac, member.platform or settings.platform)
+    out += rbac.grants(a, member.rbac, member.platform or facts.settings.platform)
     out.append(meta.manifest("v1", "Secret", a.metadata(token_secret_name(member),
                                                         annotations={SA_NAME_ANNOTATION: a.name}),
                              type=SA_TOKEN_TYPE))
@@ -96,11 +102,21 @@ def hub_kubeconfig(settings: StackSettings, members: list[MemberAccess]) -> str:
                           sort_keys=False)
 
 
-def hub_secret(settings: StackSettings, kubeconfig: Any, tokens: dict[str, Any]) -> Manifest:
+def hub_secret(facts: StackFacts, kubeconfig: Any, tokens: dict[str, Any]) -> Manifest:
     """The kubeconfig and the members' tokens (values may be secret Outputs)."""
-    a = mcp_server.app(settings)
     data = {"kubeconfig": kubeconfig, **{f"{name}.token": token for name, token in tokens.items()}}
-    return meta.manifest("v1", "Secret", a.metadata(mcp_server.FLEET_SECRET), type="Opaque", stringData=data)
+    return meta.manifest("v1", "Secret", facts.mcp.app.metadata(SECRET_NAME), type="Opaque", stringData=data)
+
+
+def hub_access(facts: StackFacts, kubeconfig: Any, tokens: dict[str, Any], pods_checksum: Any) -> ClusterAccess:
+    """What the hub's MCP server runs with: the Secret mounted, one kubeconfig with a context per member
+    and the hub's own, and a checksum that rolls the pods when a member is added, removed or rotated."""
+    return ClusterAccess(
+        objects=[hub_secret(facts, kubeconfig, tokens)],
+        volume={"name": "fleet", "secret": {"secretName": SECRET_NAME}},
+        mount={"name": "fleet", "mountPath": MOUNT_DIR, "readOnly": True},
+        args=["--cluster-provider", "kubeconfig", "--kubeconfig", f"{MOUNT_DIR}/kubeconfig"],
+        annotations={CHECKSUM_ANNOTATION: pods_checksum})
 
 
 def checksum(kubeconfig: str, settings: StackSettings) -> str:
@@ -118,12 +134,12 @@ class FleetMemberCluster(pulumi.ComponentResource):
     token: pulumi.Output[str]
     ca_pem: pulumi.Output[str]
 
-    def __init__(self, settings: StackSettings, member: FleetMember, kubeconfig: Optional[pulumi.Input[str]],
+    def __init__(self, facts: StackFacts, member: FleetMember, kubeconfig: Optional[pulumi.Input[str]],
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("llamastack-mcp:index:FleetMember", member.name, None, opts)
         provider = k8s.Provider(member.name, kubeconfig=kubeconfig, context=member.context or None,
                                 opts=pulumi.ResourceOptions(parent=self))
-        objects = member_manifests(settings, member)
+        objects = member_manifests(facts, member)
 
         def register(kinds: set[str], depends_on: list[pulumi.Resource]) -> dict:
             return register_all([m for m in objects if m["kind"] in kinds], pulumi.ResourceOptions(
@@ -131,7 +147,7 @@ class FleetMemberCluster(pulumi.ComponentResource):
 
         namespace = list(register({"Namespace"}, []).values())
         created = register({m["kind"] for m in objects} - {"Namespace", "Secret"}, namespace)
-        a = mcp_server.app(settings)
+        a = facts.mcp.app
         # The token controller fills the Secret only once its ServiceAccount exists; the
         # provider waits until it has.
         secret = register({"Secret"}, [created[("ServiceAccount", a.namespace, a.name)]])[
@@ -147,17 +163,18 @@ def _decoded(data: Optional[dict[str, str]], key: str) -> str:
     return base64.b64decode((data or {}).get(key, "")).decode()
 
 
-def deploy_members(settings: StackSettings, sources: FleetSources,
+def deploy_members(facts: StackFacts, sources: FleetSources,
                    member_kubeconfigs: Optional[pulumi.Output[str]],
-                   pulumi_kubeconfig: Optional[str]) -> tuple[Optional[Manifest], Optional[pulumi.Output[str]]]:
-    """Register every member; return the hub's Secret and the pods' checksum (None without members).
+                   pulumi_kubeconfig: Optional[str]) -> Optional[ClusterAccess]:
+    """Register every member; return what the hub's MCP server runs with (None without members).
 
     `member_kubeconfigs`: the secret `fleetKubeconfigs` (JSON, name -> kubeconfig);
     `pulumi_kubeconfig`: `kubernetes:kubeconfig`, which context members are looked up in.
     """
+    settings = facts.settings
     members = settings.fleet.members
     if not members:
-        return None, None
+        return None
     accesses, tokens = [], {}
     for member in members:
         if member.name in sources.secret and member_kubeconfigs is not None:
@@ -165,7 +182,7 @@ def deploy_members(settings: StackSettings, sources: FleetSources,
                 member_kubeconfigs.apply(lambda text, name=member.name: json.loads(text)[name]))
         else:
             kubeconfig = pulumi_kubeconfig
-        cluster = FleetMemberCluster(settings, member, kubeconfig)
+        cluster = FleetMemberCluster(facts, member, kubeconfig)
         endpoint: Endpoint = sources.endpoint(member.name, member.context)
         # The kubeconfig's CA vouches for the server Pulumi reached; another address gets the member's own CA.
         ca = endpoint.ca_pem if endpoint.ca_pem and not member.server else cluster.ca_pem
@@ -174,4 +191,4 @@ def deploy_members(settings: StackSettings, sources: FleetSources,
     cas = [a.ca_pem for a in accesses]
     kubeconfig_text = pulumi.Output.all(*cas).apply(lambda resolved: hub_kubeconfig(
         settings, [MemberAccess(a.name, a.server, ca) for a, ca in zip(accesses, resolved)]))
-    return hub_secret(settings, kubeconfig_text, tokens), kubeconfig_text.apply(lambda t: checksum(t, settings))
+    return hub_access(facts, kubeconfig_text, tokens, kubeconfig_text.apply(lambda t: checksum(t, settings)))

@@ -7,36 +7,17 @@ from typing import Any, Mapping, Optional
 import pulumi
 
 from . import llama_stack_config as server_config
-from . import mcp_server, meta, workload
+from . import meta, workload
+from .facts import LLAMA_STACK_SERVING_CERT_SECRET, StackFacts
 from .meta import Manifest
 from .registry import public_url, register_all
-from .settings import StackSettings
-from .workload import App, PodTemplate
+from .settings import LlamaStackSettings
+from .workload import PodTemplate
 
 CONTAINER = meta.LLAMA_STACK
 SECRET_NAME = f"{meta.LLAMA_STACK}-secrets"
 CONFIG_MAP_NAME = f"{meta.LLAMA_STACK}-config"
 DATA_CLAIM = f"{meta.LLAMA_STACK}-data"
-SERVING_CERT_SECRET = f"{meta.LLAMA_STACK}-tls"
-
-
-def app(settings: StackSettings) -> App:
-    return App(meta.LLAMA_STACK, settings.namespace.name, "agent-api", meta.LLAMA_STACK_PORT,
-               settings.migration.helm_releases.llama_stack)
-
-
-def tls_secret(settings: StackSettings) -> Optional[str]:
-    """The Secret holding the server's own certificate, when it serves TLS."""
-    stack = settings.llama_stack
-    if not stack.serves_tls:
-        return None
-    return stack.tls.secret_name or SERVING_CERT_SECRET  # OpenShift's service CA fills the latter
-
-
-def internal_url(settings: StackSettings) -> str:
-    scheme = "https" if settings.llama_stack.serves_tls else "http"
-    return f"{scheme}://{app(settings).service_host}:{meta.LLAMA_STACK_PORT}"
-
 
 SECRET_ENV = {"inferenceApiKey": server_config.INFERENCE_API_KEY_ENV,
               "postgresPassword": server_config.POSTGRES_PASSWORD_ENV}
@@ -47,9 +28,8 @@ def secret_env(secrets: Mapping[str, Any]) -> dict[str, str]:
     return {key: SECRET_ENV[key] for key in sorted(secrets) if key in SECRET_ENV}
 
 
-def command(settings: StackSettings) -> list[str]:
+def command(stack: LlamaStackSettings) -> list[str]:
     # The port is explicit: the CLI's own default overrides server.port in the file.
-    stack = settings.llama_stack
     port = ["--port", str(meta.LLAMA_STACK_PORT)]
     if stack.distribution == "ogx":
         return ["ogx", "run", server_config.config_path(), *port, *(["--insecure"] if stack.tls.insecure else [])]
@@ -66,10 +46,10 @@ TRUST_SCRIPT = ("import sys, certifi; out, extra = sys.argv[1:]; "
                 "open(out, 'w').write(open(certifi.where()).read() + '\\n' + open(extra).read())")
 
 
-def trust_bundle_container(settings: StackSettings, security_context: dict[str, Any]) -> dict[str, Any]:
+def trust_bundle_container(stack: LlamaStackSettings, security_context: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": "trust-bundle",
-        "image": settings.llama_stack.image_ref,
+        "image": stack.image_ref,
         "command": ["python3", "-c", TRUST_SCRIPT, TRUST_BUNDLE, f"{MCP_CA_DIR}/ca.crt"],
         "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
         "securityContext": security_context,
@@ -78,31 +58,31 @@ def trust_bundle_container(settings: StackSettings, security_context: dict[str, 
     }
 
 
-def config_map(settings: StackSettings, config_text: str) -> Manifest:
-    return meta.manifest("v1", "ConfigMap", app(settings).metadata(CONFIG_MAP_NAME),
+def config_map(facts: StackFacts, config_text: str) -> Manifest:
+    return meta.manifest("v1", "ConfigMap", facts.llama_stack.app.metadata(CONFIG_MAP_NAME),
                          data={server_config.CONFIG_FILE: config_text})
 
 
-def secret(settings: StackSettings, secrets: Mapping[str, Any]) -> Optional[Manifest]:
+def secret(facts: StackFacts, secrets: Mapping[str, Any]) -> Optional[Manifest]:
     env = secret_env(secrets)
     if not env:
         return None
-    return meta.manifest("v1", "Secret", app(settings).metadata(SECRET_NAME), type="Opaque",
+    return meta.manifest("v1", "Secret", facts.llama_stack.app.metadata(SECRET_NAME), type="Opaque",
                          stringData={name: secrets[key] for key, name in env.items()})
 
 
-def data_claim(settings: StackSettings) -> Optional[Manifest]:
-    storage = settings.llama_stack.storage
+def data_claim(facts: StackFacts) -> Optional[Manifest]:
+    storage = facts.settings.llama_stack.storage
     if storage.backend != "sqlite":
         return None
     spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage.size}}}
     if storage.storage_class_name:
         spec["storageClassName"] = storage.storage_class_name
-    return meta.manifest("v1", "PersistentVolumeClaim", app(settings).metadata(DATA_CLAIM), spec=spec)
+    return meta.manifest("v1", "PersistentVolumeClaim", facts.llama_stack.app.metadata(DATA_CLAIM), spec=spec)
 
 
-def deployment(settings: StackSettings, mcp_url: str, config_text: str, secrets: Mapping[str, Any]) -> Manifest:
-    a, stack = app(settings), settings.llama_stack
+def deployment(facts: StackFacts, config_text: str, secrets: Mapping[str, Any]) -> Manifest:
+    settings, a, stack = facts.settings, facts.llama_stack.app, facts.settings.llama_stack
     uid = meta.LLAMA_STACK_UID if settings.platform == "kubernetes" else None
     data = server_config.data_dir(stack)
 
@@ -119,7 +99,7 @@ def deployment(settings: StackSettings, mcp_url: str, config_text: str, secrets:
         v, m = meta.empty_dir(name, path)
         volumes.append(v)
         mounts.append(m)
-    cert = tls_secret(settings)
+    cert = facts.llama_stack.tls_secret
     if cert:
         volumes.append({"name": "tls", "secret": {"secretName": cert}})
         mounts.append({"name": "tls", "mountPath": server_config.TLS_DIR, "readOnly": True})
@@ -129,14 +109,14 @@ def deployment(settings: StackSettings, mcp_url: str, config_text: str, secrets:
         mounts.append({"name": "kube-ca", "mountPath": server_config.KUBE_CA_DIR, "readOnly": True})
 
     init_containers = []
-    mcp_ca = mcp_server.ca_volume_source(settings)
+    mcp_ca = facts.mcp.ca
     if mcp_ca:
         trust_volume, trust_mount = meta.empty_dir("trust", TRUST_DIR)
-        volumes += [trust_volume, {"name": "mcp-ca", **mcp_ca}]
+        volumes += [trust_volume, {"name": "mcp-ca", **mcp_ca.volume()}]
         mounts.append({**trust_mount, "readOnly": True})
-        init_containers.append(trust_bundle_container(settings, meta.container_security_context(uid)))
+        init_containers.append(trust_bundle_container(stack, meta.container_security_context(uid)))
 
-    env: list[dict[str, Any]] = [{"name": "KUBERNETES_MCP_URL", "value": mcp_url}]
+    env: list[dict[str, Any]] = [{"name": "KUBERNETES_MCP_URL", "value": facts.mcp.url}]
     if mcp_ca:
         env.append({"name": "SSL_CERT_FILE", "value": TRUST_BUNDLE})
     env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": name}}}
@@ -145,7 +125,7 @@ def deployment(settings: StackSettings, mcp_url: str, config_text: str, secrets:
     container = {
         "name": CONTAINER,
         "image": stack.image_ref,
-        "command": command(settings),
+        "command": command(stack),
         "env": env,
         "ports": [{"name": "http", "containerPort": meta.LLAMA_STACK_PORT, "protocol": "TCP"}],
         # A cold start imports many providers; give it five minutes before liveness counts.
@@ -160,16 +140,16 @@ def deployment(settings: StackSettings, mcp_url: str, config_text: str, secrets:
     return workload.deployment(a, stack, pod, recreate=stack.storage.backend == "sqlite")
 
 
-def manifests(settings: StackSettings, mcp_url: str, secrets: Mapping[str, Any]) -> list[Manifest]:
-    a, stack = app(settings), settings.llama_stack
+def manifests(facts: StackFacts, secrets: Mapping[str, Any]) -> list[Manifest]:
+    settings, a, stack = facts.settings, facts.llama_stack.app, facts.settings.llama_stack
     service_annotations = None
-    if settings.platform == "openshift" and stack.serves_tls and not stack.tls.secret_name:
-        service_annotations = workload.serving_cert(SERVING_CERT_SECRET)
+    if facts.llama_stack.openshift_serving_cert:
+        service_annotations = workload.serving_cert(LLAMA_STACK_SERVING_CERT_SECRET)
     timeout = stack.route.timeout_seconds
-    config_text = server_config.render_text(stack, mcp_url)
-    out = [workload.service_account(a, automount=False), config_map(settings, config_text)]
-    out += [m for m in (secret(settings, secrets), data_claim(settings)) if m]
-    out += [deployment(settings, mcp_url, config_text, secrets), workload.service(a, service_annotations),
+    config_text = server_config.render_text(stack, facts.mcp.url)
+    out = [workload.service_account(a, automount=False), config_map(facts, config_text)]
+    out += [m for m in (secret(facts, secrets), data_claim(facts)) if m]
+    out += [deployment(facts, config_text, secrets), workload.service(a, service_annotations),
             *workload.availability(a, stack)]
     out += workload.exposure(
         a, settings.platform, stack.route,
@@ -189,12 +169,12 @@ class LlamaStack(pulumi.ComponentResource):
     url: Optional[pulumi.Output[str]]
     internal_url: pulumi.Output[str]
 
-    def __init__(self, name: str, settings: StackSettings, mcp_url: str,
-                 secrets: Mapping[str, pulumi.Output[str]], opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, facts: StackFacts, secrets: Mapping[str, pulumi.Output[str]],
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("llamastack-mcp:index:LlamaStack", name, None, opts)
-        created = register_all(manifests(settings, mcp_url, secrets), pulumi.ResourceOptions(parent=self))
-        a = app(settings)
-        self.internal_url = pulumi.Output.from_input(internal_url(settings))
+        created = register_all(manifests(facts, secrets), pulumi.ResourceOptions(parent=self))
+        a = facts.llama_stack.app
+        self.internal_url = pulumi.Output.from_input(facts.llama_stack.internal_url)
         self.url = public_url(created.get(("Route", a.namespace, a.name)),
                               created.get(("Ingress", a.namespace, a.name)))
         outputs: dict[str, Any] = {"internalUrl": self.internal_url}

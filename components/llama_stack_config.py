@@ -13,7 +13,7 @@ from typing import Any, Optional
 import yaml
 
 from .meta import LLAMA_STACK_PORT
-from .settings import MAIN_CONNECTOR_ID, LlamaStack
+from .settings import MAIN_CONNECTOR_ID, LlamaStackSettings
 
 CONFIG_DIR = "/etc/llama-stack"
 CONFIG_FILE = "config.yaml"
@@ -28,7 +28,7 @@ INFERENCE_API_KEY_ENV = "INFERENCE_API_KEY"
 POSTGRES_PASSWORD_ENV = "POSTGRES_PASSWORD"
 
 
-def data_dir(stack: LlamaStack) -> str:
+def data_dir(stack: LlamaStackSettings) -> str:
     """Where state lives: the image's home-relative state directory (group-writable for OpenShift)."""
     return "/.ogx" if stack.distribution == "ogx" else "/.llama"
 
@@ -37,7 +37,7 @@ def config_path() -> str:
     return f"{CONFIG_DIR}/{CONFIG_FILE}"
 
 
-def _inference_provider(stack: LlamaStack) -> dict[str, Any]:
+def _inference_provider(stack: LlamaStackSettings) -> dict[str, Any]:
     inference = stack.inference
     config: dict[str, Any] = {"base_url": inference.url}
     if inference.provider == "vllm":
@@ -47,7 +47,7 @@ def _inference_provider(stack: LlamaStack) -> dict[str, Any]:
     return {"provider_id": inference.provider, "provider_type": f"remote::{inference.provider}", "config": config}
 
 
-def _backends(stack: LlamaStack) -> dict[str, Any]:
+def _backends(stack: LlamaStackSettings) -> dict[str, Any]:
     storage = stack.storage
     if storage.backend == "sqlite":
         root = data_dir(stack)
@@ -68,7 +68,7 @@ def _sql(table: str) -> dict[str, str]:
     return {"table_name": table, "backend": "sql_default"}
 
 
-def _stores(stack: LlamaStack) -> dict[str, Any]:
+def _stores(stack: LlamaStackSettings) -> dict[str, Any]:
     stores = {"metadata": _kv("registry"), "inference": _sql("inference_store"),
               "conversations": _sql("openai_conversations")}
     if stack.distribution == "ogx":  # OGX moved prompts and connectors to SQL tables
@@ -76,12 +76,12 @@ def _stores(stack: LlamaStack) -> dict[str, Any]:
     return {**stores, "prompts": _kv("prompts"), "connectors": _kv("connectors")}
 
 
-def agent_api(stack: LlamaStack) -> str:
+def agent_api(stack: LlamaStackSettings) -> str:
     """The OpenAI-compatible agent API (Responses): `agents` up to 0.6, `responses` since 0.7."""
     return "agents" if stack.dialect == "tool_groups" else "responses"
 
 
-def _agent_provider(stack: LlamaStack) -> dict[str, Any]:
+def _agent_provider(stack: LlamaStackSettings) -> dict[str, Any]:
     responses = {**_sql("responses"), "max_write_queue_size": 10000, "num_writers": 4}
     if stack.distribution == "ogx":
         return {"provider_id": "builtin", "provider_type": "inline::builtin",
@@ -93,7 +93,7 @@ def _agent_provider(stack: LlamaStack) -> dict[str, Any]:
     return {"provider_id": "builtin", "provider_type": "inline::builtin", "config": {"persistence": persistence}}
 
 
-def _agent_companions(stack: LlamaStack) -> dict[str, list[dict[str, Any]]]:
+def _agent_companions(stack: LlamaStackSettings) -> dict[str, list[dict[str, Any]]]:
     """What the agent API needs beside inference and tools: files and a vector store.
 
     Both keep their metadata in the storage backends (so in PostgreSQL when
@@ -108,12 +108,12 @@ def _agent_companions(stack: LlamaStack) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def mcp_servers(stack: LlamaStack, mcp_url: str) -> list[tuple[str, str]]:
+def mcp_servers(stack: LlamaStackSettings, mcp_url: str) -> list[tuple[str, str]]:
     """(id, url) of every MCP server the stack connects to, the in-cluster one first."""
     return [(MAIN_CONNECTOR_ID, mcp_url)] + [(s.id, s.url) for s in stack.extra_mcp_servers]
 
 
-def auth(stack: LlamaStack) -> Optional[dict[str, Any]]:
+def auth(stack: LlamaStackSettings) -> Optional[dict[str, Any]]:
     """`server.auth`: who may call the server (same shape in 0.6, 0.7 and OGX)."""
     settings = stack.auth
     if settings.provider == "none":
@@ -134,7 +134,7 @@ def auth(stack: LlamaStack) -> Optional[dict[str, Any]]:
     return config
 
 
-def render(stack: LlamaStack, mcp_url: str) -> dict[str, Any]:
+def render(stack: LlamaStackSettings, mcp_url: str) -> dict[str, Any]:
     server: dict[str, Any] = {"port": LLAMA_STACK_PORT}
     server_auth = auth(stack)
     if server_auth:
@@ -178,5 +178,5 @@ def render(stack: LlamaStack, mcp_url: str) -> dict[str, Any]:
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def render_text(stack: LlamaStack, mcp_url: str) -> str:
+def render_text(stack: LlamaStackSettings, mcp_url: str) -> str:
     return yaml.dump(render(stack, mcp_url), Dumper=_DUMPER, sort_keys=False)

@@ -10,7 +10,8 @@ LLAMA_STACK = "llama-stack"
 
 MCP_PORT = 8080
 LLAMA_STACK_PORT = 8321
-# The MCP image's own user (FACTS); the Llama Stack image sets none.
+# The MCP image's own user (upstream's Containerfile: USER 65532; localcluster/images builds the same);
+# the Llama Stack image sets none.
 MCP_IMAGE_UID = 65532
 LLAMA_STACK_UID = 1001
 

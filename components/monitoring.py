@@ -10,10 +10,11 @@ from typing import Any, Optional
 
 import pulumi
 
-from . import llama_stack, mcp_server, meta
+from . import meta
+from .facts import StackFacts
+from .mcp_server import CONTAINER as MCP_CONTAINER
 from .meta import Manifest
 from .registry import register_all
-from .settings import StackSettings
 
 RULE_GROUP = "llamastack-mcp"
 PROTOCOL_METHODS = "initialize|ping|.*/.*"
@@ -23,13 +24,13 @@ def _percent(ratio: float) -> str:
     return f"{ratio * 100:g}%"
 
 
-def rule_groups(settings: StackSettings) -> list[dict[str, Any]]:
-    ns = settings.namespace.name
-    mcp, stack = mcp_server.app(settings), llama_stack.app(settings)
-    mon = settings.monitoring
+def rule_groups(facts: StackFacts) -> list[dict[str, Any]]:
+    ns = facts.namespace
+    mcp, stack = facts.mcp.app, facts.llama_stack.app
+    mon = facts.settings.monitoring
     # The ServiceMonitor's job label is the Service name.
     up = f'up{{namespace="{ns}", job="{mcp.name}"}}'
-    container = f'namespace="{ns}", container="{mcp_server.CONTAINER}"'
+    container = f'namespace="{ns}", container="{MCP_CONTAINER}"'
     # tool_name also counts protocol methods (initialize, tools/list, notifications/...):
     # every stateless request initializes, which would dilute the ratio.
     tool = f'namespace="{ns}", job="{mcp.name}", tool_name!~"{PROTOCOL_METHODS}"'
@@ -87,41 +88,42 @@ def rule_groups(settings: StackSettings) -> list[dict[str, Any]]:
     ]}]
 
 
-def service_monitor(settings: StackSettings) -> Manifest:
-    mcp = mcp_server.app(settings)
+def service_monitor(facts: StackFacts) -> Manifest:
+    mcp = facts.mcp.app
     endpoint: dict = {"port": "http", "path": "/metrics", "interval": "30s", "scheme": "http"}
-    ca = mcp_server.ca_source(settings)
+    ca = facts.mcp.ca
     if ca:  # passthrough: the server serves TLS only; Prometheus checks its certificate
-        kind, name, key = ca
         endpoint.update(scheme="https", tlsConfig={
             "serverName": mcp.service_host.removesuffix(".cluster.local"),
-            "ca": {kind: {"name": name, "key": key}}})
+            "ca": {ca.kind: {"name": ca.name, "key": ca.key}}})
     return meta.manifest("monitoring.coreos.com/v1", "ServiceMonitor",
-                         meta.metadata(mcp.name, mcp.namespace, {**mcp.labels, **settings.monitoring.labels}),
+                         meta.metadata(mcp.name, mcp.namespace, {**mcp.labels, **facts.settings.monitoring.labels}),
                          spec={"selector": {"matchLabels": mcp.selector},
                                "namespaceSelector": {"matchNames": [mcp.namespace]},
                                "endpoints": [endpoint]})
 
 
-def prometheus_rule(settings: StackSettings) -> Manifest:
-    ns = settings.namespace.name
+def prometheus_rule(facts: StackFacts) -> Manifest:
+    ns = facts.namespace
     return meta.manifest("monitoring.coreos.com/v1", "PrometheusRule",
                          meta.metadata(RULE_GROUP, ns, {**meta.labels(RULE_GROUP, ns, "monitoring"),
-                                                        **settings.monitoring.labels}),
-                         spec={"groups": rule_groups(settings)})
+                                                        **facts.settings.monitoring.labels}),
+                         spec={"groups": rule_groups(facts)})
 
 
-def manifests(settings: StackSettings) -> list[Manifest]:
+def manifests(facts: StackFacts) -> list[Manifest]:
     out = []
-    if settings.monitoring.service_monitor:
-        out.append(service_monitor(settings))
-    if settings.monitoring.prometheus_rule:
-        out.append(prometheus_rule(settings))
+    if facts.settings.monitoring.service_monitor:
+        out.append(service_monitor(facts))
+    if facts.settings.monitoring.prometheus_rule:
+        out.append(prometheus_rule(facts))
     return out
 
 
 class Monitoring(pulumi.ComponentResource):
-    def __init__(self, name: str, settings: StackSettings, opts: Optional[pulumi.ResourceOptions] = None):
+    """The ServiceMonitor and PrometheusRule, when the settings ask for them."""
+
+    def __init__(self, name: str, facts: StackFacts, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("llamastack-mcp:index:Monitoring", name, None, opts)
-        register_all(manifests(settings), pulumi.ResourceOptions(parent=self))
+        register_all(manifests(facts), pulumi.ResourceOptions(parent=self))
         self.register_outputs({})

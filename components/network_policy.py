@@ -6,7 +6,8 @@ from typing import Any, Optional
 
 import pulumi
 
-from . import llama_stack, mcp_server, meta
+from . import meta
+from .facts import StackFacts
 from .meta import Manifest
 from .registry import register_all
 from .settings import StackSettings
@@ -33,10 +34,11 @@ def _policy(app: App, peers: list[dict[str, Any]]) -> Manifest:
     })
 
 
-def manifests(settings: StackSettings) -> list[Manifest]:
+def manifests(facts: StackFacts) -> list[Manifest]:
+    settings = facts.settings
     if not settings.network_policy.enabled:
         return []
-    mcp, stack = mcp_server.app(settings), llama_stack.app(settings)
+    mcp, stack = facts.mcp.app, facts.llama_stack.app
     mcp_peers = [{"podSelector": {"matchLabels": stack.selector}}]
     if settings.mcp_server.route.enabled:
         mcp_peers.append(_namespace_peer(settings, "ingress"))
@@ -49,7 +51,7 @@ def manifests(settings: StackSettings) -> list[Manifest]:
 
 
 class NetworkPolicies(pulumi.ComponentResource):
-    def __init__(self, name: str, settings: StackSettings, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, facts: StackFacts, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("llamastack-mcp:index:NetworkPolicies", name, None, opts)
-        register_all(manifests(settings), pulumi.ResourceOptions(parent=self))
+        register_all(manifests(facts), pulumi.ResourceOptions(parent=self))
         self.register_outputs({})

@@ -7,11 +7,11 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from .facts import derive
 from .fleet import deploy_members
 from .kubeconfig import FleetSources
 from .llama_stack import LlamaStack
 from .mcp_server import KubernetesMcpServer
-from .mcp_server import url as mcp_url  # known before anything is created: previews show the whole config
 from .monitoring import Monitoring
 from .network_policy import NetworkPolicies
 from .settings import PROJECT, SECRET_KEYS, SettingsError, StackSettings, load_settings, parse_value
@@ -55,16 +55,17 @@ def fleet_sources(raw: dict[str, Any], member_kubeconfigs: bool) -> FleetSources
 
 def deploy(settings: StackSettings, secrets: dict[str, pulumi.Output[str]],
            fleet: FleetSources = FleetSources()) -> dict[str, Any]:
+    facts = derive(settings)
     # Members first: the hub's kubeconfig Secret is made of what they return.
-    fleet_secret, fleet_checksum = deploy_members(settings, fleet, secrets.get("fleetKubeconfigs"),
-                                                  pulumi.Config("kubernetes").get("kubeconfig"))
-    mcp = KubernetesMcpServer("mcp-server", settings, fleet_secret, fleet_checksum)
+    access = deploy_members(facts, fleet, secrets.get("fleetKubeconfigs"), pulumi.Config("kubernetes").get("kubeconfig"))
+    mcp = KubernetesMcpServer("mcp-server", facts, access)
     # Only the namespace orders the rest: the two servers roll out side by side (Llama Stack
-    # reaches the MCP server per request), so `up` waits for the slower rollout, not their sum.
+    # reaches the MCP server per request, at a URL known before anything is created, so previews
+    # show the whole config), so `up` waits for the slower rollout, not their sum.
     after_namespace = pulumi.ResourceOptions(depends_on=mcp.namespace_resources)
-    stack = LlamaStack("llama-stack", settings, mcp_url=mcp_url(settings), secrets=secrets, opts=after_namespace)
-    NetworkPolicies("network-policies", settings, opts=after_namespace)
-    Monitoring("monitoring", settings, opts=after_namespace)
+    stack = LlamaStack("llama-stack", facts, secrets=secrets, opts=after_namespace)
+    NetworkPolicies("network-policies", facts, opts=after_namespace)
+    Monitoring("monitoring", facts, opts=after_namespace)
 
     exports: dict[str, Any] = {
         "namespace": mcp.namespace,

@@ -7,6 +7,8 @@ naming and options.
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import re
 from typing import Any, Optional
 
@@ -59,9 +61,10 @@ class KubernetesObject(pulumi.CustomResource):
                          {"spec": None, **manifest}, opts)
 
 
+@functools.lru_cache(maxsize=None)
 def _k8s_version() -> str:
-    from pulumi_kubernetes import _utilities
-    return _utilities.get_version()
+    """The provider version the typed classes ask for: the installed SDK's own (4.25.0)."""
+    return importlib.metadata.version("pulumi_kubernetes")
 
 
 def _snake(name: str) -> str:

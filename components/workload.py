@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from . import meta
 from .meta import Manifest
-from .settings import Exposure, Workload
+from .settings import Exposure, WorkloadSettings
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def _dump(model: Any) -> Any:
     return model.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True, mode="json")
 
 
-def topology_spread(app: App, workload: Workload) -> list[dict[str, Any]]:
+def topology_spread(app: App, workload: WorkloadSettings) -> list[dict[str, Any]]:
     constraints = workload.topology_spread_constraints
     if constraints is None:
         if not workload.autoscaling.enabled:
@@ -75,7 +75,7 @@ def topology_spread(app: App, workload: Workload) -> list[dict[str, Any]]:
     return [{**c, "labelSelector": {"matchLabels": app.selector}} for c in constraints]
 
 
-def scheduling(app: App, workload: Workload) -> dict[str, Any]:
+def scheduling(app: App, workload: WorkloadSettings) -> dict[str, Any]:
     """The pod spec's placement fields, only those the settings use (defaults change nothing)."""
     spec: dict[str, Any] = {}
     if workload.node_selector:
@@ -95,7 +95,7 @@ def scheduling(app: App, workload: Workload) -> dict[str, Any]:
     return spec
 
 
-def deployment(app: App, workload: Workload, pod: PodTemplate, recreate: bool = False) -> Manifest:
+def deployment(app: App, workload: WorkloadSettings, pod: PodTemplate, recreate: bool = False) -> Manifest:
     containers = [{**c, "imagePullPolicy": workload.image_pull_policy} for c in pod.containers]
     init_containers = [{**c, "imagePullPolicy": workload.image_pull_policy} for c in pod.init_containers]
     annotations = {**workload.pod_annotations, **pod.annotations}
@@ -153,13 +153,13 @@ def service_account(app: App, automount: bool) -> Manifest:
     return meta.manifest("v1", "ServiceAccount", app.metadata(), automountServiceAccountToken=automount)
 
 
-def container_resources(workload: Workload) -> dict[str, Any]:
+def container_resources(workload: WorkloadSettings) -> dict[str, Any]:
     r = workload.resources
     return {"requests": {"cpu": r.requests.cpu, "memory": r.requests.memory},
             "limits": {"cpu": r.limits.cpu, "memory": r.limits.memory}}
 
 
-def availability(app: App, workload: Workload) -> list[Manifest]:
+def availability(app: App, workload: WorkloadSettings) -> list[Manifest]:
     """HPA when autoscaling; a PDB whenever at least two replicas are meant to run."""
     out = []
     scaling = workload.autoscaling

@@ -30,13 +30,11 @@ import argparse
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import offline  # noqa: E402
-from components.settings import StackSettings, load_settings  # noqa: E402
+import offline
+from components.settings import StackSettings, load_settings
 
 MANAGER = "helm-adopted"
 RELEASE_NAME = "meta.helm.sh/release-name"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,10 +14,10 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-try:
+if __package__:
     from . import rules
-except ImportError:  # run by `pulumi preview --policy-pack policy` as a top-level script
-    import rules  # type: ignore[no-redef]
+else:  # run by `pulumi preview --policy-pack policy` as a top-level script
+    rules = importlib.import_module("rules")
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,346 @@
+"""Every cross-field rule of the settings, in one place.
+
+A rule is registered for the model whose fields it relates (`@rule(Model)`) and runs
+after all of that model's fields are validated, whatever their order (base.py). Each
+finding names its field relative to that model, or from the top of the stack file
+with a leading '/'. Rules that relate sections of the stack sit on StackSettings,
+split so that each reads as few sections as it needs: a section that failed its own
+checks silences only the rules that read it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..meta import LLAMA_STACK, MCP_SERVER
+from ..quantity import parse_quantity
+from .base import Problems, rule
+from .cluster import MonitoringSettings
+from .fields import RELEASE_VERSION, dotted
+from .kubernetes import (Autoscaling, LabelSelectorRequirement, NodeSelectorRequirement, Resources, Toleration,
+                         TopologySpreadConstraint)
+from .llama_stack import GROUP_NAME, SUPPORTED_VERSIONS, LlamaStackAuth, LlamaStackSettings
+from .mcp_server import McpServerSettings, OAuth
+from .rbac import WRITE_VERBS, MemberRbac, PolicyRule, RbacSettings, system_namespace
+from .stack import StackSettings
+from .workload import Exposure
+
+Context = dict[str, Any]
+HTTPS_URL = re.compile(r"https://[^\s/]+(/\S*)?")
+
+
+# ------------------------------------------------------------ Kubernetes shapes
+
+@rule(Resources)
+def requests_within_limits(r: Resources, problems: Problems, _: Context) -> None:
+    for kind in ("cpu", "memory"):
+        request, limit = getattr(r.requests, kind), getattr(r.limits, kind)
+        if parse_quantity(request) > parse_quantity(limit):
+            problems.add(f"requests.{kind}", request,
+                         f"must not exceed limits.{kind} ({limit}); Kubernetes rejects a request above its limit")
+
+
+@rule(Autoscaling)
+def min_within_max(a: Autoscaling, problems: Problems, _: Context) -> None:
+    if a.min_replicas > a.max_replicas:
+        problems.add("minReplicas", a.min_replicas, f"must be less than or equal to maxReplicas ({a.max_replicas})")
+
+
+@rule(LabelSelectorRequirement)
+@rule(NodeSelectorRequirement)
+def values_fit_operator(req: Any, problems: Problems, _: Context) -> None:
+    op, values = req.operator, req.values
+    if op in ("In", "NotIn") and not values:
+        problems.add("values", values, f"operator {op} needs at least one value")
+    if op in ("Exists", "DoesNotExist") and values:
+        problems.add("values", values, f"must be empty with operator {op}")
+    if op in ("Gt", "Lt") and (len(values) != 1 or not re.fullmatch(r"-?[0-9]+", values[0])):
+        problems.add("values", values, f"operator {op} needs exactly one integer value")
+
+
+@rule(Toleration)
+def toleration_consistent(t: Toleration, problems: Problems, _: Context) -> None:
+    if t.operator == "Exists" and t.value:
+        problems.add("value", t.value, "must be empty with operator: Exists")
+    if t.key == "" and t.operator == "Equal":
+        problems.add("operator", t.operator, "an empty key needs operator: Exists (it tolerates every taint)")
+    if t.toleration_seconds is not None and t.effect != "NoExecute":
+        problems.add("tolerationSeconds", t.toleration_seconds, "only applies with effect: NoExecute")
+
+
+@rule(TopologySpreadConstraint)
+def min_domains_with_do_not_schedule(c: TopologySpreadConstraint, problems: Problems, _: Context) -> None:
+    if c.min_domains is not None and c.when_unsatisfiable != "DoNotSchedule":
+        problems.add("minDomains", c.min_domains, "only applies with whenUnsatisfiable: DoNotSchedule")
+
+
+# ------------------------------------------------------------------------ RBAC
+
+@rule(PolicyRule)
+def rule_targets_one_kind(r: PolicyRule, problems: Problems, _: Context) -> None:
+    urls = r.non_resource_urls
+    if not r.resources and not urls:
+        problems.add("resources", [], "a rule needs resources (or nonResourceURLs)")
+    if r.resources and urls:
+        problems.add("nonResourceURLs", urls, "a rule holds either resources or nonResourceURLs, not both "
+                                              "(the API server rejects the mix)")
+    if urls and r.api_groups:
+        problems.add("apiGroups", r.api_groups, "must be left out beside nonResourceURLs")
+    if urls and r.resource_names:
+        problems.add("resourceNames", r.resource_names, "must be left out beside nonResourceURLs")
+
+
+def _scope_fits(scope: str, namespaces: list[str], problems: Problems) -> None:
+    if scope == "namespaces" and not namespaces:
+        problems.add("namespaces", [], "must list at least one namespace with scope: namespaces")
+    if scope == "cluster" and namespaces:
+        problems.add("namespaces", namespaces, "is only used with scope: namespaces; set scope: namespaces "
+                                               "or remove it")
+    if len(set(namespaces)) != len(namespaces):
+        problems.add("namespaces", namespaces, "lists a namespace twice")
+
+
+@rule(RbacSettings)
+def hub_rbac_consistent(r: RbacSettings, problems: Problems, _: Context) -> None:
+    _scope_fits(r.scope, r.namespaces, problems)
+    if r.preset == "custom" and not r.rules:
+        problems.add("rules", [], "must hold at least one PolicyRule with preset: custom")
+    if r.preset != "custom" and r.rules:
+        problems.add("rules", "[...]", f"is only used with preset: custom (preset is {r.preset})")
+    if r.scope == "namespaces" and any(p.non_resource_urls for p in r.rules):
+        problems.add("rules", "[...]", "nonResourceURLs need scope: cluster")
+
+
+@rule(RbacSettings)
+def cluster_admin_needs_opt_in(r: RbacSettings, problems: Problems, _: Context) -> None:
+    if r.allow_cluster_admin_equivalent:
+        return
+    opt_in = ("amounts to cluster-admin: an agent holding it can take over the cluster. "
+              "Set mcpServer.rbac.allowClusterAdminEquivalent: true if that is really meant")
+    for i, policy in enumerate(r.rules):
+        why = policy.escalation()
+        if why:
+            problems.add(f"rules[{i}]", why, f"grants {why}, which {opt_in}")
+    writes = r.preset == "full" or any(set(p.verbs) & set(WRITE_VERBS) for p in r.rules)
+    for namespace in r.namespaces:
+        if writes and r.scope == "namespaces" and system_namespace(namespace):
+            problems.add("namespaces", namespace, f"is a system namespace: writing in it {opt_in}")
+
+
+@rule(MemberRbac)
+def member_rbac_consistent(r: MemberRbac, problems: Problems, _: Context) -> None:
+    if r.preset == "custom":
+        problems.add("preset", "custom", "is not allowed for fleet members: use full, read-only or view")
+    _scope_fits(r.scope, r.namespaces, problems)
+    if r.preset == "full" and r.scope == "namespaces":
+        for namespace in r.namespaces:
+            if system_namespace(namespace):
+                problems.add("namespaces", namespace, "is a system namespace: writing in it amounts to "
+                                                      "cluster-admin on the member; use read-only or view there")
+
+
+# ------------------------------------------------------------------ MCP server
+
+@rule(OAuth)
+def oauth_complete(o: OAuth, problems: Problems, _: Context) -> None:
+    if o.enabled and not re.fullmatch(r"https://\S+", o.authorization_url):
+        problems.add("authorizationUrl", o.authorization_url, "must be the https:// URL of the OAuth/OIDC issuer "
+                                                              "when oauth.enabled")
+
+
+@rule(McpServerSettings)
+def mcp_route_needs_auth(m: McpServerSettings, problems: Problems, _: Context) -> None:
+    if m.route.enabled and not m.oauth.enabled and not m.route.allow_unauthenticated:
+        problems.add("route.enabled", True,
+                     "the MCP server has no authentication of its own: set mcpServer.oauth.enabled: true, "
+                     "or route.allowUnauthenticated: true to expose it anyway")
+
+
+# ----------------------------------------------------------------- Llama Stack
+
+@rule(LlamaStackAuth)
+def agent_auth_complete(a: LlamaStackAuth, problems: Problems, _: Context) -> None:
+    if a.provider == "oidc":
+        for field, value in (("oidc.issuer", a.oidc.issuer), ("oidc.jwksUrl", a.oidc.jwks_url)):
+            if not HTTPS_URL.fullmatch(value):
+                problems.add(field, value, "must be an https:// URL with provider: oidc")
+    for i, group in enumerate(a.allowed_groups):
+        if not GROUP_NAME.fullmatch(group):
+            problems.add(f"allowedGroups[{i}]", group, "must be a group name: letters, digits and : . _ @ / -")
+    if a.provider == "none" and a.allowed_groups:
+        problems.add("allowedGroups", a.allowed_groups, "needs a provider (kubernetes or oidc): with none nobody "
+                                                        "has an identity to check")
+
+
+@rule(LlamaStackSettings)
+def agent_route_needs_auth(s: LlamaStackSettings, problems: Problems, _: Context) -> None:
+    if s.route.enabled and s.auth.provider == "none" and not s.route.allow_unauthenticated:
+        problems.add("route.enabled", True, "exposes the agent API with llamaStack.auth.provider: none: whoever "
+                                            "reaches the route runs agent turns with the MCP server's rights. Set "
+                                            "auth.provider: kubernetes or oidc, or route.allowUnauthenticated: true "
+                                            "to expose it anyway")
+
+
+@rule(LlamaStackSettings)
+def version_supported(s: LlamaStackSettings, problems: Problems, _: Context) -> None:
+    low, high = SUPPORTED_VERSIONS[s.distribution]
+    allowed = f"{dotted(low)} <= version < {dotted(high)}"
+    match = RELEASE_VERSION.fullmatch(s.version)
+    if not match:
+        problems.add("version", s.version, f"must be a release version X.Y.Z ({allowed} for {s.distribution})")
+    elif not low <= tuple(int(p) for p in match.groups()) < high:
+        problems.add("version", s.version, f"is not supported for distribution {s.distribution}; "
+                                           f"supported: {allowed}")
+
+
+@rule(LlamaStackSettings)
+def ogx_image_named(s: LlamaStackSettings, problems: Problems, _: Context) -> None:
+    if not s.image and s.distribution == "ogx":
+        problems.add("image", "", "is required with distribution: ogx (the OGX image is not published under a "
+                                  "name this program can rely on); set the image you run")
+
+
+@rule(LlamaStackSettings)
+def storage_fits_replicas(s: LlamaStackSettings, problems: Problems, context: Context) -> None:
+    storage = s.storage
+    if storage.backend == "sqlite" and (s.replicas > 1 or s.autoscaling.enabled):
+        field, value = ("autoscaling.enabled", True) if s.autoscaling.enabled else ("replicas", s.replicas)
+        problems.add(field, value, "needs storage.backend: postgres: SQLite lives on a ReadWriteOnce "
+                                   "volume that only one replica can use")
+    if storage.backend == "postgres":
+        if not storage.postgres.host:
+            problems.add("storage.postgres.host", "", "is required with storage.backend: postgres")
+        if "postgresPassword" not in context.get("secrets", set()):
+            problems.add("/postgresPassword", None,
+                         "is required with llamaStack.storage.backend: postgres; set it with "
+                         "`pulumi config set --secret postgresPassword <password>`")
+
+
+@rule(LlamaStackSettings)
+def api_key_when_needed(s: LlamaStackSettings, problems: Problems, context: Context) -> None:
+    if s.inference.provider == "openai" and "inferenceApiKey" not in context.get("secrets", set()):
+        problems.add("/inferenceApiKey", None, "is required with llamaStack.inference.provider: openai; set "
+                                               "it with `pulumi config set --secret inferenceApiKey <key>`")
+
+
+# ------------------------------------------------------------------ monitoring
+
+@rule(MonitoringSettings)
+def alerts_need_a_scrape(m: MonitoringSettings, problems: Problems, _: Context) -> None:
+    if m.prometheus_rule and not m.service_monitor:
+        problems.add("prometheusRule", True, "needs monitoring.serviceMonitor: true: without a scrape the "
+                                             "MCPServerDown alert fires forever")
+
+
+# --------------------------------------------------------- across the sections
+
+def _exposure_fits_platform(section: str, platform: str, route: Exposure, problems: Problems) -> None:
+    if platform == "kubernetes":
+        if route.enabled and not route.host:
+            problems.add(f"{section}.route.host", "", "is required on platform: kubernetes (an Ingress needs a host)")
+        return
+    for field, value in (("ingressClassName", route.ingress_class_name), ("tlsSecretName", route.tls_secret_name)):
+        if value:
+            problems.add(f"{section}.route.{field}", value, "applies to an Ingress (platform: kubernetes); "
+                                                            "OpenShift's Route ignores it: remove it")
+
+
+def _generated_host_fits(section: str, name: str, namespace: str, platform: str, route: Exposure,
+                         problems: Problems) -> None:
+    generated = f"{name}-{namespace}"
+    if platform != "kubernetes" and route.enabled and not route.host and len(generated) > 63:
+        problems.add(f"{section}.route.host", "", f"OpenShift would generate a host starting with {generated!r} "
+                                                  f"({len(generated)} characters; a DNS label holds 63): set "
+                                                  "route.host or use a shorter namespace")
+
+
+@rule(StackSettings)
+def mcp_fits_platform(s: StackSettings, problems: Problems, _: Context) -> None:
+    _exposure_fits_platform("mcpServer", s.platform, s.mcp_server.route, problems)
+    if s.platform == "kubernetes" and s.mcp_server.scc.create:
+        problems.add("mcpServer.scc.create", True, "SecurityContextConstraints exist only on platform: openshift")
+
+
+@rule(StackSettings)
+def mcp_generated_host_fits(s: StackSettings, problems: Problems, _: Context) -> None:
+    _generated_host_fits("mcpServer", MCP_SERVER, s.namespace.name, s.platform, s.mcp_server.route, problems)
+
+
+@rule(StackSettings)
+def llama_stack_fits_platform(s: StackSettings, problems: Problems, _: Context) -> None:
+    stack = s.llama_stack
+    _exposure_fits_platform("llamaStack", s.platform, stack.route, problems)
+    if stack.distribution == "ogx":
+        if s.platform == "kubernetes" and not stack.tls.secret_name and not stack.tls.insecure:
+            problems.add("llamaStack.tls.secretName", "", "OGX serves only TLS: on platform: kubernetes name a TLS "
+                                                          "Secret (tls.secretName), or set tls.insecure: true")
+        if stack.tls.secret_name and stack.tls.insecure:
+            problems.add("llamaStack.tls.insecure", True, "contradicts tls.secretName: serve TLS from the Secret, or "
+                                                          "plain HTTP, not both")
+    elif stack.tls.insecure:
+        problems.add("llamaStack.tls.insecure", True, "only applies to distribution: ogx (llama-stack serves plain "
+                                                      "HTTP unless tls.secretName is set): remove it")
+
+
+@rule(StackSettings)
+def llama_stack_generated_host_fits(s: StackSettings, problems: Problems, _: Context) -> None:
+    _generated_host_fits("llamaStack", LLAMA_STACK, s.namespace.name, s.platform, s.llama_stack.route, problems)
+
+
+@rule(StackSettings)
+def passthrough_fits(s: StackSettings, problems: Problems, _: Context) -> None:
+    mcp, stack = s.mcp_server, s.llama_stack
+    if not mcp.passthrough:
+        if mcp.tls.secret_name:
+            problems.add("mcpServer.tls.secretName", mcp.tls.secret_name,
+                         "is only used with mcpServer.passthrough: true (the server serves TLS then): remove it")
+        return
+    if stack.auth.provider == "none":
+        problems.add("mcpServer.passthrough", True,
+                     "forwards the caller's token, but llamaStack.auth.provider is none: nobody's identity is "
+                     "checked in front of it. Set llamaStack.auth.provider: kubernetes (or oidc when the "
+                     "cluster accepts your identity provider's tokens)")
+    if mcp.route.enabled:
+        problems.add("mcpServer.route.enabled", True,
+                     "with mcpServer.passthrough the MCP server is reachable only from Llama Stack: disable the "
+                     "route (clients reach tools through Llama Stack)")
+    if s.platform == "kubernetes" and not mcp.tls.secret_name:
+        problems.add("mcpServer.tls.secretName", "",
+                     "is required with mcpServer.passthrough on platform: kubernetes: name a kubernetes.io/tls "
+                     "Secret holding tls.crt, tls.key and ca.crt (cert-manager writes all three), so tokens "
+                     "never cross the network in clear")
+    if mcp.rbac.preset == "custom":
+        problems.add("mcpServer.rbac.preset", "custom",
+                     "grants nothing with mcpServer.passthrough (each call runs with the caller's own RBAC): "
+                     "use full, read-only or view to choose the tool surface")
+    if mcp.rbac.scope == "namespaces":
+        problems.add("mcpServer.rbac.scope", "namespaces",
+                     "grants nothing with mcpServer.passthrough (each call runs with the caller's own RBAC): "
+                     "remove scope and namespaces")
+
+
+@rule(StackSettings)
+def mcp_not_open_in_cluster(s: StackSettings, problems: Problems, _: Context) -> None:
+    np, mcp = s.network_policy, s.mcp_server
+    if not np.enabled and not (mcp.oauth.enabled or mcp.passthrough) and not np.allow_unauthenticated_mcp:
+        problems.add("networkPolicy.enabled", False, "leaves the MCP server, which has no authentication of its "
+                                                     "own, open to every pod in the cluster: set "
+                                                     "mcpServer.oauth.enabled: true, or "
+                                                     "networkPolicy.allowUnauthenticatedMcp: true to accept that")
+
+
+@rule(StackSettings)
+def fleet_fits_hub(s: StackSettings, problems: Problems, _: Context) -> None:
+    mcp = s.mcp_server
+    if not s.fleet.members:
+        return
+    if mcp.passthrough:
+        problems.add("fleet.members", "[...]", "cannot be used with mcpServer.passthrough: the caller's token is "
+                                               "only valid on the hub's API server, members would receive a "
+                                               "token they do not trust. Turn passthrough off for a fleet hub")
+    if "config" not in mcp.toolsets:
+        problems.add("mcpServer.toolsets", mcp.toolsets, "must include config with fleet members: without "
+                                                         "configuration_contexts_list the agent cannot "
+                                                         "learn the fleet's cluster names")
+

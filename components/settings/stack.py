@@ -1,0 +1,55 @@
+"""The whole stack's settings: one `StackSettings` per stack file, a field per top-level key."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from .base import Settings
+from .cluster import MigrationSettings, MonitoringSettings, NamespaceSettings, NetworkPolicySettings
+from .fleet import FleetSettings
+from .llama_stack import LlamaStackSettings
+from .mcp_server import McpServerSettings
+
+PROJECT = "llamastack-mcp"
+
+
+# Top-level stack keys (`llamastack-mcp:<key>`). Secrets are read separately
+# and never enter the settings objects: only whether they are set does.
+SECRET_KEYS = ("inferenceApiKey", "postgresPassword", "fleetKubeconfigs")
+SECRET_DESCRIPTIONS = {
+    "inferenceApiKey": "The model endpoint's API key (`pulumi config set --secret inferenceApiKey ...`); reaches the "
+                       "server only through a Secret and `${env.INFERENCE_API_KEY}`. Required with provider: openai.",
+    "postgresPassword": "The database password (`pulumi config set --secret postgresPassword ...`); required with "
+                        "storage.backend: postgres.",
+    "fleetKubeconfigs": "Fleet members' kubeconfigs, by member name, for members Pulumi does not reach through a "
+                        "context of its own kubeconfig (`pulumi config set --secret --path fleetKubeconfigs.NAME "
+                        "\"$(cat NAME.kubeconfig)\"`). Only Pulumi's provider for that member uses it; the hub "
+                        "never sees it.",
+}
+
+
+class StackSettings(Settings):
+    """Everything a stack file may say under `llamastack-mcp:`."""
+
+    platform: Literal["openshift", "kubernetes"] = "openshift"
+    """openshift (Routes, SCC, service-serving certificates) or kubernetes (Ingress)."""
+    namespace: NamespaceSettings = NamespaceSettings()
+    """Where everything namespaced goes: name and create."""
+    mcp_server: McpServerSettings = McpServerSettings()
+    """The Kubernetes MCP server: image, replicas, resources, autoscaling, rbac, passthrough, tls, toolsets,
+    route, oauth, scc, scheduling."""
+    llama_stack: LlamaStackSettings = LlamaStackSettings()
+    """Llama Stack or OGX: distribution, version, image, inference, storage, auth, route, tls, extra MCP
+    servers, scheduling."""
+    network_policy: NetworkPolicySettings = NetworkPolicySettings()
+    """NetworkPolicies and the namespaces they let in."""
+    monitoring: MonitoringSettings = MonitoringSettings()
+    """ServiceMonitor and PrometheusRule (Prometheus Operator), alert thresholds and labels."""
+    migration: MigrationSettings = MigrationSettings()
+    """Taking over the old Helm releases in place (`make adopt`)."""
+    fleet: FleetSettings = FleetSettings()
+    """Member clusters the one MCP server reaches besides its own: per member how Pulumi reaches it, its RBAC
+    preset and scope, token rotation."""
+
+
+TOP_LEVEL_KEYS = tuple(f.alias or name for name, f in StackSettings.model_fields.items())

@@ -1,0 +1,1 @@
+"""Developer tools: the settings docs generator, the system packages the tests need."""

@@ -1,0 +1,1 @@
+"""The real servers for tests and measurements: fetched once (deps.sh), started on loopback (servers.py)."""

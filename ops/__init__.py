@@ -1,0 +1,1 @@
+"""What an operator runs beside `pulumi up`: render, verify, policy, promote (the Makefile's targets)."""

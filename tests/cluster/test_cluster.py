@@ -1,0 +1,288 @@
+"""The real Pulumi engine against a real Kubernetes control plane.
+
+`pulumi preview/up/refresh/destroy` (CLI, language host and Kubernetes
+provider built by `make toolchain`) run this project's unchanged stack files
+against the local cluster (`localcluster/`: etcd, kube-apiserver,
+controller-manager, scheduler, kwok nodes). What mocks cannot show is checked
+here: what the API server accepts and defaults, whether a second `up` is a
+no-op, how changes are applied, drift, clean-up, RBAC as the API server
+decides it. A failure names the command's log and the control-plane logs
+(build/test-cluster/).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from support import (CLUSTER_ROLE, LLAMA, MCP, MCP_DEPLOYMENT, NS, ROOT, TEST_SECRETS,
+                     available, deep_merge, deployment, leftovers, namespace_gone)
+from localcluster.harness import TOOLCHAIN_BIN, Project, changed
+
+# --------------------------------------------------------------- dev, in order
+
+@pytest.fixture(scope="module")
+def dev(cluster, tmp_path_factory):
+    """The dev stack file, unchanged, after `pulumi preview` and `pulumi up`."""
+    project = Project(cluster, tmp_path_factory.mktemp("dev") / "project", "dev")
+    preview = project.pulumi("preview")
+    assert "+ " in preview.stdout and "create" in preview.stdout
+    project.up()
+    yield project
+    without_leftovers(cluster, project)  # a failed test must not leave objects behind
+
+
+def test_dev_up_makes_every_deployment_available(cluster, dev):
+    # `pulumi up` returned only after the provider's await logic saw them Available.
+    for name in (MCP, LLAMA):
+        dep = deployment(cluster, name)
+        assert available(dep), f"{name}: {dep.get('status')}"
+        assert dep["status"]["readyReplicas"] == dep["spec"]["replicas"] == 1
+
+
+def test_dev_outputs_point_at_what_was_created(cluster, dev):
+    out = dev.outputs()
+    assert out["namespace"] == NS
+    assert out["mcpServerUrl"] == f"http://{MCP}.{NS}.svc.cluster.local:8080/mcp"
+    assert out["mcpServiceAccount"] == MCP
+    assert out["llamaStackInternalUrl"].startswith(f"http://{LLAMA}.{NS}.svc.cluster.local:8321")
+    # No router on this cluster admits the Route, so OpenShift's generated host is unknown.
+    assert out["llamaStackUrl"] == "https://<generated>"
+    cluster.get("serviceaccount", out["mcpServiceAccount"], "-n", NS)
+    cluster.get("service", MCP, "-n", NS)
+
+
+def test_a_second_up_changes_nothing(dev):
+    dev.pulumi("preview", "--expect-no-changes")
+    result = dev.up("--expect-no-changes")
+    assert "unchanged" in result.stdout
+
+
+def test_a_promotion_previews_as_one_in_place_update_of_the_mcp_deployment(dev):
+    before = dev.stack_file.read_text()
+    settings = dev.settings()
+    mcp = dict(settings["llamastack-mcp:mcpServer"], image="quay.io/containers/kubernetes_mcp_server:v0.0.68")
+    dev.set_setting("mcpServer", mcp)
+    try:
+        assert changed(dev.preview_steps()) == [("update", MCP_DEPLOYMENT)]
+    finally:
+        dev.stack_file.write_text(before)
+
+
+def test_a_preset_change_updates_rules_and_args_in_place(cluster, dev):
+    sa_uid = cluster.get("serviceaccount", MCP, "-n", NS)["metadata"]["uid"]
+    dep_uid = deployment(cluster, MCP)["metadata"]["uid"]
+    before = dev.stack_file.read_text()
+    mcp = deep_merge(dev.settings()["llamastack-mcp:mcpServer"], {"rbac": {"preset": "read-only"}})
+    dev.set_setting("mcpServer", mcp)
+    try:
+        steps = changed(dev.preview_steps())
+        assert sorted(steps) == sorted([("update", CLUSTER_ROLE), ("update", MCP_DEPLOYMENT)]), steps
+        dev.up()
+        role = cluster.get("clusterrole", f"{NS}-{MCP}")
+        assert all(set(r["verbs"]) <= {"get", "list", "watch"} for r in role["rules"])
+        args = deployment(cluster, MCP)["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert "--read-only" in args
+        assert cluster.get("serviceaccount", MCP, "-n", NS)["metadata"]["uid"] == sa_uid
+        assert deployment(cluster, MCP)["metadata"]["uid"] == dep_uid
+    finally:
+        dev.stack_file.write_text(before)
+        dev.up()
+    assert "--read-only" not in deployment(cluster, MCP)["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_refresh_sees_out_of_band_changes_and_up_puts_them_back(cluster, dev):
+    cluster.kubectl("scale", "deployment", MCP, "-n", NS, "--replicas=3")
+    cluster.kubectl("label", "deployment", MCP, "-n", NS, "--overwrite", "app.kubernetes.io/component=tampered")
+    refresh = dev.pulumi("refresh", "--yes", "--skip-preview")
+    assert re.search(r"~\s+1 updated|1 updated", refresh.stdout), refresh.stdout
+    steps = changed(dev.preview_steps())
+    assert ("update", MCP_DEPLOYMENT) in steps, steps
+    dev.up()
+    dep = deployment(cluster, MCP)
+    assert dep["spec"]["replicas"] == 1
+    assert dep["metadata"]["labels"]["app.kubernetes.io/component"] == "mcp-server"
+    dev.pulumi("preview", "--expect-no-changes")
+
+
+def test_destroy_leaves_nothing_behind(cluster, dev):
+    assert leftovers(cluster), "nothing deployed to destroy"
+    dev.destroy()
+    namespace_gone(cluster)
+    assert leftovers(cluster) == []
+
+
+# -------------------------------------------------------------------- prod
+
+def without_leftovers(cluster, owner: Project) -> None:
+    """Destroy what an earlier fixture's stack left (its tests may have been deselected or failed)."""
+    if leftovers(cluster):
+        owner.destroy()
+        namespace_gone(cluster)
+
+
+@pytest.fixture(scope="module")
+def prod(cluster, tmp_path_factory, dev):
+    without_leftovers(cluster, dev)
+    project = Project(cluster, tmp_path_factory.mktemp("prod") / "project", "prod",
+                      secrets={"postgresPassword": TEST_SECRETS["postgresPassword"]})
+    project.pulumi("preview")
+    project.up()
+    yield project
+    without_leftovers(cluster, project)
+
+
+def test_prod_up_is_available_autoscaled_and_a_noop_the_second_time(cluster, prod):
+    for name in (MCP, LLAMA):
+        cluster.wait_until(f"{name} scaled to the HPA's minimum",
+                           lambda: deployment(cluster, name)["status"].get("readyReplicas") == 2, timeout=60)
+        assert available(deployment(cluster, name))
+        assert cluster.get("hpa", name, "-n", NS)["spec"]["minReplicas"] == 2
+    assert {r["metadata"]["name"] for r in cluster.get("prometheusrule", "-n", NS)["items"]}
+    prod.pulumi("preview", "--expect-no-changes")
+
+
+def test_prod_secret_stays_secret_in_state_and_outputs(prod):
+    state = prod.pulumi("stack", "export").stdout
+    assert TEST_SECRETS["postgresPassword"] not in state
+    assert "ciphertext" in state
+
+
+def test_policy_pack_under_the_real_cli(prod):
+    prod.pulumi("preview", "--policy-pack", "policy")
+    before = prod.stack_file.read_text()
+    mcp = dict(prod.settings()["llamastack-mcp:mcpServer"], image="quay.io/containers/kubernetes_mcp_server:latest")
+    prod.set_setting("mcpServer", mcp)
+    try:
+        result = prod.pulumi("preview", "--policy-pack", "policy", check=False)
+    finally:
+        prod.stack_file.write_text(before)
+    assert result.returncode != 0
+    assert "no-mutable-images" in result.stdout and "kubernetes_mcp_server:latest" in result.stdout, result.stdout[-3000:]
+
+
+# ------------------------------------------- RBAC as the API server decides it
+
+# docs/security.md's preset table (between the rbac-matrix markers) is the promise;
+# each column is one of these settings, deployed with `pulumi up`.
+RBAC_COLUMNS = {
+    "full": {"preset": "full", "scope": "cluster"},
+    "read-only": {"preset": "read-only", "scope": "cluster"},
+    "view": {"preset": "view", "scope": "cluster"},
+    "custom": {"preset": "custom", "scope": "cluster",
+               "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]},
+    "read-only, namespaces [team-a]": {"preset": "read-only", "scope": "namespaces", "namespaces": ["team-a"]},
+}
+
+
+def readme_rbac_matrix() -> tuple[list[str], dict[str, dict[str, bool]]]:
+    """(checks in order, column -> check -> allowed) from docs/security.md's table."""
+    section = (ROOT / "docs" / "security.md").read_text().split("<!-- rbac-matrix -->")[1].split("<!-- /rbac-matrix -->")[0]
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")]
+            for line in section.splitlines() if line.startswith("|") and not line.startswith("|--")]
+    header, body = rows[0], rows[1:]
+    columns = header[1:]
+    assert columns == list(RBAC_COLUMNS), f"docs/security.md columns {columns} are not {list(RBAC_COLUMNS)}"
+    checks = [row[0].strip("`") for row in body]
+    promised = {col: {row[0].strip("`"): row[i + 1] == "yes" for row in body} for i, col in enumerate(columns)}
+    return checks, promised
+
+
+def can_i(cluster, check: str) -> bool:
+    """`kubectl auth can-i` as the MCP server's ServiceAccount; check is 'VERB RESOURCE [-n NS]'."""
+    verb, resource, *rest = check.split()
+    if "/" in resource:  # kubectl reads TYPE/NAME; a subresource needs its own flag
+        resource, sub = resource.split("/")
+        rest += ["--subresource", sub]
+    result = cluster.kubectl("auth", "can-i", verb, resource, *rest, f"--as=system:serviceaccount:{NS}:{MCP}",
+                             check=False)
+    answer = result.stdout.strip()
+    assert answer in ("yes", "no"), result.stdout + result.stderr
+    return answer == "yes"
+
+
+@pytest.fixture(scope="module")
+def rbac_project(cluster, tmp_path_factory, prod):
+    without_leftovers(cluster, prod)
+    for ns in ("team-a", "team-b"):
+        namespace_gone(cluster, ns)
+        cluster.kubectl("create", "namespace", ns)
+    project = Project(cluster, tmp_path_factory.mktemp("rbac") / "project", "dev")
+    yield project
+    without_leftovers(cluster, project)
+    cluster.kubectl("delete", "namespace", "team-a", "team-b", check=False)
+
+
+def test_each_rbac_preset_allows_exactly_what_the_readme_promises(cluster, rbac_project):
+    checks, promised = readme_rbac_matrix()
+    actual: dict[str, dict[str, bool]] = {}
+    base = rbac_project.settings()["llamastack-mcp:mcpServer"]
+    for column, rbac in RBAC_COLUMNS.items():
+        rbac_project.set_setting("mcpServer", {**base, "rbac": rbac})
+        rbac_project.up()
+        actual[column] = {check: can_i(cluster, check) for check in checks}
+    table = "\n".join(f"| `{c}` | " + " | ".join("yes" if actual[col][c] else "no" for col in RBAC_COLUMNS) + " |"
+                      for c in checks)
+    assert actual == promised, f"the API server's answers differ from docs/security.md; they are:\n{table}"
+
+
+# ------------------------------- `make up` / preview: which cluster, which backend
+
+def wrapper(cluster, project: Project, stack: str, *args: str, home, kubeconfig: bool,
+            backend: str | None = None):
+    """localcluster/pulumi.sh (what `make up/preview/destroy` run) in a clean environment."""
+    env = {k: v for k, v in cluster.env().items() if k not in ("KUBECONFIG", "PULUMI_BACKEND_URL")}
+    env.update(HOME=str(home), PULUMI_HOME=str(home / ".pulumi"), PROJECT_DIR=str(project.workdir),
+               CLUSTER_DIR=str(cluster.directory), PORT_BASE=str(cluster.port_base))
+    if kubeconfig:
+        env["KUBECONFIG"] = str(cluster.kubeconfig)
+    if backend:
+        env["PULUMI_BACKEND_URL"] = backend
+    return cluster.run(["bash", str(ROOT / "localcluster" / "pulumi.sh"), stack, *args], env=env,
+                       name=f"pulumi.sh-{args[0]}")
+
+
+@pytest.fixture
+def bare_project(cluster, tmp_path):
+    return Project(cluster, tmp_path / "project", "dev")
+
+
+def test_with_a_kubeconfig_and_no_login_state_goes_to_a_file_backend_it_names(cluster, bare_project, tmp_path):
+    result = wrapper(cluster, bare_project, "dev", "preview", home=tmp_path / "home", kubeconfig=True)
+    assert f"backend: file://{bare_project.workdir}/.pulumi-state (not logged in" in result.stderr
+    assert f"cluster: {cluster.kubeconfig}" in result.stderr
+    assert (bare_project.workdir / ".pulumi-state" / ".pulumi").is_dir()
+
+
+def test_a_pulumi_login_is_respected(cluster, bare_project, tmp_path):
+    home = tmp_path / "home"
+    chosen = tmp_path / "logged-in-backend"
+    chosen.mkdir()
+    env = {**cluster.env(), "HOME": str(home), "PULUMI_HOME": str(home / ".pulumi")}
+    env.pop("PULUMI_BACKEND_URL", None)
+    cluster.run([str(TOOLCHAIN_BIN / "pulumi"), "login", f"file://{chosen}"], env=env)
+    result = wrapper(cluster, bare_project, "dev", "preview", home=home, kubeconfig=True)
+    assert f"backend: file://{chosen} (from pulumi login)" in result.stderr
+    assert (chosen / ".pulumi").is_dir() and not (bare_project.workdir / ".pulumi-state").exists()
+
+
+def test_pulumi_backend_url_wins(cluster, bare_project, tmp_path):
+    chosen = tmp_path / "env-backend"
+    chosen.mkdir()
+    result = wrapper(cluster, bare_project, "dev", "preview", home=tmp_path / "home", kubeconfig=True,
+                     backend=f"file://{chosen}")
+    assert f"backend: file://{chosen} (PULUMI_BACKEND_URL)" in result.stderr
+    assert (chosen / ".pulumi").is_dir()
+
+
+def test_with_no_kubeconfig_make_up_deploys_dev_onto_the_local_cluster(cluster, bare_project, tmp_path,
+                                                                       rbac_project):
+    without_leftovers(cluster, rbac_project)  # the stacks before this one deploy the same objects
+    home = tmp_path / "home"
+    up = wrapper(cluster, bare_project, "dev", "up", "--yes", home=home, kubeconfig=False)
+    assert "using the local cluster" in up.stderr and f"backend: file://{cluster.directory}/pulumi-state" in up.stderr
+    assert available(deployment(cluster, MCP)) and available(deployment(cluster, LLAMA))
+    wrapper(cluster, bare_project, "dev", "destroy", "--yes", home=home, kubeconfig=False)
+    namespace_gone(cluster)
+    assert leftovers(cluster) == []

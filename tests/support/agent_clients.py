@@ -1,0 +1,104 @@
+"""The official clients users drive the servers with, and what the cluster tests need around them."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import contextlib
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import httpx
+import openai
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from ops import verify
+from e2e.servers import ClusterObjects
+
+NS = "llama-stack"
+MODEL = "stub-model"
+TEAM_NAMESPACES = ("team-a", "team-b")
+
+
+@contextlib.contextmanager
+def team_namespaces(cluster) -> Iterator[tuple[str, ...]]:
+    """team-a and team-b, each running a pod `web-<namespace>` and holding a Secret `db`."""
+    for namespace in TEAM_NAMESPACES:
+        cluster.wait_until(f"namespace {namespace} is gone", lambda: cluster.kubectl(
+            "get", "namespace", namespace, check=False).returncode != 0, timeout=120)
+        cluster.kubectl("create", "namespace", namespace)
+        cluster.kubectl("run", f"web-{namespace}", "-n", namespace, "--image=registry.example/web:1")
+        cluster.kubectl("create", "secret", "generic", "db", "-n", namespace, "--from-literal=password=hunter2")
+    try:
+        yield TEAM_NAMESPACES
+    finally:
+        cluster.kubectl("delete", "namespace", *TEAM_NAMESPACES, "--wait=false", check=False)
+
+
+def deployed(cluster) -> ClusterObjects:
+    """The Deployments and ConfigMaps `pulumi up` left in the namespace, as the API server holds them."""
+    return ClusterObjects(cluster.get("deployments,configmaps", "-n", NS)["items"])
+
+
+def kubeconfig_for(cluster, directory: Path, namespace: str, account: str) -> Path:
+    """A kubeconfig holding a bound token (TokenRequest API) for a ServiceAccount."""
+    token = cluster.kubectl("create", "token", account, "-n", namespace, "--duration=1h").stdout.strip()
+    path = directory / f"kubeconfig-{account}"
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": account,
+        "clusters": [{"name": "local", "cluster": {"server": cluster.api_url,
+                                                   "certificate-authority": str(cluster.ca_file)}}],
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [{"name": account, "context": {"cluster": "local", "user": account}}]}))
+    return path
+
+
+def mcp_calls(url: str, token: Optional[str], ca: Optional[Path], calls: list[tuple[str, dict]]) -> dict[str, Any]:
+    """tools/list and some tools/call through the official MCP client: {"tools": names, call: (error, text)}."""
+    async def run() -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        verify_tls = ssl.create_default_context(cafile=str(ca)) if ca else True
+        async with httpx.AsyncClient(headers=headers, verify=verify_tls, timeout=60) as client, \
+                streamable_http_client(url, http_client=client) as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                result: dict[str, Any] = {"tools": {t.name for t in (await session.list_tools()).tools}}
+                for name, arguments in calls:
+                    answer = await session.call_tool(name, arguments)
+                    text = " ".join(getattr(part, "text", "") for part in answer.content)
+                    result[f"{name} {json.dumps(arguments, sort_keys=True)}"] = (answer.isError, text)
+                return result
+
+    return verify.run_async(run)
+
+
+def agent_turn(base: str, token: str, prompt: str, server_url: Optional[str] = None,
+               insecure: bool = False, forward: bool = True) -> dict[str, Any]:
+    """One Responses API turn through the official OpenAI client.
+
+    The caller's token goes to Llama Stack (Authorization) and, as the MCP tool's
+    `authorization`, on to the MCP server (unless `forward` is False). With a server that requires a token the tool
+    names it by `server_url`: Llama Stack 0.7.3 and OGX 1.5.0 resolve a `connector_id` by
+    asking the server for its info *without* the token, which fails with 401.
+    """
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=token, max_retries=0, timeout=120,
+                           http_client=httpx.Client(verify=not insecure))
+    model = next(m.id for m in client.models.list() if m.id.endswith(MODEL))
+    target = {"server_url": server_url} if server_url else {"connector_id": "kubernetes"}
+    forwarded = {"authorization": token} if forward else {}
+    response = client.responses.create(model=model, input=prompt, tools=[{
+        "type": "mcp", "server_label": "kubernetes", **target, **forwarded}])
+    (call,) = [item for item in response.output if item.type == "mcp_call"]
+    # On a failed tool call Llama Stack 0.7.3 reports only "Error (code 1): None" in the call
+    # item; the server's message (the API server's Forbidden) reaches the model, whose
+    # scripted answer quotes it.
+    return {"name": call.name, "error": call.error or "", "output": call.output or "",
+            "answer": response.output_text}
+
+
+def call(tool: str, **arguments: Any) -> str:
+    """What the scripted model (e2e/stub_model.py) turns into exactly this tool call."""
+    return f"call {tool} {json.dumps(arguments)}"
+
+

@@ -1,0 +1,162 @@
+"""The matrix of settings every manifest check runs over, each variant saying what it exists to prove.
+
+tests/unit/test_settings_docs.py (test_every_setting_is_set_to_a_non_default_value_somewhere) fails
+when a setting is never set to a non-default value by
+any variant (or by the dev and prod stack files): a new setting cannot ship unexercised.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from e2e.servers import LEGACY, OGX
+
+PW = {"postgresPassword": "pw-for-tests"}
+KEY = {"inferenceApiKey": "sk-for-tests"}
+# Fleet members reached by kubeconfigs held as the secret fleetKubeconfigs (no ambient kubeconfig needed).
+FLEET_KUBECONFIG = (Path(__file__).parent.parent / "fixtures" / "fleet-kubeconfig.yaml").read_text()
+FLEET_SECRETS = {"fleetKubeconfigs": json.dumps({"staging": FLEET_KUBECONFIG, "sandbox": FLEET_KUBECONFIG})}
+FLEET = {"hubName": "central", "members": [
+    {"name": "staging", "context": "staging-admin", "rbac": {"preset": "view", "scope": "namespaces",
+                                                             "namespaces": ["team-a", "team-b"]}},
+    {"name": "sandbox", "context": "sandbox-admin", "platform": "kubernetes", "tokenGeneration": 3,
+     "server": "https://10.0.0.10:6443", "rbac": {"preset": "full"}}]}
+K8S_HOSTS = {"llamaStack": {"route": {"host": "ls.example.com"}}}
+POSTGRES = {"storage": {"backend": "postgres", "postgres": {"host": "db.example.com", "port": 6432,
+                                                            "database": "agents", "user": "agents"},
+                        "storageClassName": "fast", "size": "20Gi"}}
+SCHEDULING = {
+    "nodeSelector": {"node-role.kubernetes.io/worker": ""},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "agents", "effect": "NoSchedule"},
+                    {"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60}],
+    "affinity": {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}]},
+            "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 10, "preference": {
+                "matchExpressions": [{"key": "cpu-count", "operator": "Gt", "values": ["4"]}]}}]},
+        "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+            "topologyKey": "topology.kubernetes.io/zone", "namespaces": ["models"],
+            "labelSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["vllm"]}]}}]},
+        "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 50, "podAffinityTerm": {
+            "topologyKey": "kubernetes.io/hostname",
+            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "kubernetes-mcp-server"}}}}]}},
+    "topologySpreadConstraints": [{"maxSkew": 2, "topologyKey": "topology.kubernetes.io/zone",
+                                   "whenUnsatisfiable": "DoNotSchedule", "minDomains": 2}],
+    "priorityClassName": "agents-high",
+    "podLabels": {"team": "platform"},
+    "podAnnotations": {"example.com/owner": "platform team"},
+    "imagePullSecrets": ["quay-pull"],
+    "imagePullPolicy": "Always",
+}
+
+
+class Variant(NamedTuple):
+    id: str
+    base: str
+    overrides: dict[str, Any]
+    secrets: dict[str, str]
+    why: str
+
+
+def _rbac(preset: str, scope: str) -> dict[str, Any]:
+    rbac: dict[str, Any] = {"preset": preset, "scope": scope}
+    if scope == "namespaces":
+        rbac["namespaces"] = ["team-a", "team-b"]
+    if preset == "custom":
+        rbac["rules"] = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+                         {"resources": ["configmaps"], "resourceNames": ["settings"], "verbs": ["get"]}]
+    return {"mcpServer": {"rbac": rbac}}
+
+
+VARIANTS: list[Variant] = [
+    Variant("dev", "dev", {}, {}, "the dev stack file as shipped"),
+    Variant("prod", "prod", {}, PW, "the prod stack file as shipped (passthrough, HPA, Postgres, monitoring)"),
+    Variant("prod-kubernetes", "prod", {"platform": "kubernetes", **K8S_HOSTS,
+                                        "mcpServer": {"tls": {"secretName": "mcp-cert"}}}, PW,
+            "prod on plain Kubernetes: Ingress, and passthrough's certificate from a named TLS Secret"),
+    Variant("dev-kubernetes", "dev", {"platform": "kubernetes", **K8S_HOSTS}, KEY,
+            "dev on plain Kubernetes, with the inference key Secret"),
+    *[Variant(f"{preset}-{scope}-{platform}", "dev", {"platform": platform, **K8S_HOSTS, **_rbac(preset, scope)}, {},
+              f"RBAC preset {preset} at {scope} scope renders valid objects on {platform}")
+      for preset in ("full", "read-only", "view", "custom") for scope in ("cluster", "namespaces")
+      for platform in ("openshift", "kubernetes")],
+    Variant("cluster-admin-opt-in", "dev", {"mcpServer": {"rbac": {
+        "preset": "custom", "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                                      {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}],
+        "allowClusterAdminEquivalent": True}}}, {},
+        "an explicit cluster-admin opt-in still renders valid RBAC (and marks it for the policy pack)"),
+    Variant("autoscaling-postgres", "dev", {
+        "mcpServer": {"autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 9,
+                                      "targetCPUUtilizationPercentage": 60}, "rolloutTimeoutSeconds": 600},
+        "llamaStack": {"autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 6,
+                                       "targetCPUUtilizationPercentage": 80},
+                       "rolloutTimeoutSeconds": 900, **POSTGRES}}, PW,
+        "autoscaling both servers, with its PDBs and default spread, on a tuned PostgreSQL store"),
+    Variant("llama-stack-0.6", "dev", {"llamaStack": LEGACY}, {},
+            "the tool_groups dialect of Llama Stack 0.6"),
+    Variant("ogx-openshift", "dev", {"llamaStack": {**OGX, "inference": {"provider": "openai",
+                                                                         "url": "https://api.example.com/v1",
+                                                                         "model": "gpt-x"}}}, KEY,
+            "OGX on OpenShift: TLS from a service-serving certificate, a hosted model with its key"),
+    Variant("ogx-kubernetes-tls", "dev", {"platform": "kubernetes",
+                                          "llamaStack": {**OGX, "tls": {"secretName": "ls-cert"},
+                                                         "route": {"host": "ls.example.com"}}}, {},
+            "OGX on Kubernetes serving TLS from a named Secret"),
+    Variant("ogx-kubernetes-insecure", "dev", {"platform": "kubernetes",
+                                               "llamaStack": {**OGX, "tls": {"insecure": True},
+                                                              "route": {"host": "ls.example.com",
+                                                                        "ingressClassName": "nginx",
+                                                                        "tlsSecretName": "ls-ingress"}}}, {},
+            "OGX told to serve plain HTTP behind an Ingress with its own class and certificate"),
+    Variant("monitoring", "dev", {"monitoring": {"serviceMonitor": True, "prometheusRule": True,
+                                                 "labels": {"team": "platform"}, "memoryWarningRatio": 0.9,
+                                                 "toolErrorRatio": 0.2},
+                                  "networkPolicy": {"monitoringNamespace": "prometheus"}}, {},
+            "the ServiceMonitor and PrometheusRule with tuned thresholds and rule labels"),
+    Variant("mcp-route-oauth-scc", "dev", {"mcpServer": {
+        "scc": {"create": True, "uid": 1002}, "route": {"enabled": True, "host": "mcp.apps.example.com"},
+        "oauth": {"enabled": True, "authorizationUrl": "https://sso.example.com/realms/a", "audience": "mcp"},
+        "toolsets": ["core", "config", "helm"], "disableDestructive": True, "logLevel": 5}}, {},
+        "the MCP server exposed behind OAuth on OpenShift, pinned to a UID by its own SCC"),
+    Variant("mcp-ingress-kubernetes", "dev", {"platform": "kubernetes", **K8S_HOSTS,
+                                              "mcpServer": {"route": {"enabled": True, "host": "mcp.example.com",
+                                                                      "allowUnauthenticated": True,
+                                                                      "ingressClassName": "nginx",
+                                                                      "tlsSecretName": "mcp-ingress"}},
+                                              "networkPolicy": {"ingressNamespace": "traefik"},
+                                              "monitoring": {"serviceMonitor": True}}, {},
+            "the MCP server behind an Ingress by explicit opt-in, scraped on plain Kubernetes"),
+    Variant("open-in-cluster", "dev", {"networkPolicy": {"enabled": False, "allowUnauthenticatedMcp": True},
+                                       "namespace": {"name": "agents", "create": False},
+                                       "llamaStack": {"route": {"enabled": False}, "resources": {
+                                           "requests": {"cpu": "1", "memory": "1Gi"},
+                                           "limits": {"cpu": "2", "memory": "2Gi"}}}}, {},
+            "no NetworkPolicies by explicit opt-in, in an existing namespace"),
+    Variant("agent-api-identities", "dev", {"llamaStack": {
+        "auth": {"provider": "oidc", "allowedGroups": ["platform"],
+                 "oidc": {"issuer": "https://sso.example.com/realms/a", "audience": "agents",
+                          "jwksUrl": "https://sso.example.com/realms/a/certs"}},
+        "route": {"timeoutSeconds": 900},
+        "extraMcpServers": [{"id": "github", "url": "https://mcp.example.com/github"}]}}, {},
+        "Llama Stack behind OIDC for one group, with a second MCP connector"),
+    Variant("agent-api-open", "dev", {"llamaStack": {"auth": {"provider": "none"},
+                                                     "route": {"allowUnauthenticated": True}}}, {},
+            "an agent API exposed without identity by explicit opt-in"),
+    Variant("passthrough-oauth", "dev", {"mcpServer": {"passthrough": True, "oauth": {
+        "enabled": True, "authorizationUrl": "https://sso.example.com/realms/a"}}}, {},
+        "passthrough that also verifies tokens against an issuer, on dev's defaults otherwise"),
+    Variant("helm-adopted", "prod", {"migration": {"helmReleases": {"mcpServer": "kubernetes-mcp-server",
+                                                                    "llamaStack": "llama-stack"}}}, PW,
+            "a stack that took over the old Helm releases keeps their pod selectors"),
+    Variant("fixed-replicas-by-digest", "dev", {
+        "mcpServer": {"replicas": 3, "image": "quay.io/containers/kubernetes_mcp_server@sha256:" + "0" * 64},
+        "llamaStack": {"replicas": 2, **POSTGRES}}, PW,
+        "fixed replica counts (PDBs without HPAs) and an image pinned by digest"),
+    Variant("fleet", "dev", {"fleet": FLEET}, FLEET_SECRETS,
+            "a hub reaching two member clusters, each with its own provider, preset, scope and token"),
+    Variant("scheduling", "dev", {"mcpServer": SCHEDULING, "llamaStack": SCHEDULING}, {},
+            "every scheduling and pod control on both servers"),
+]
