@@ -9,7 +9,7 @@ OUT ?= build/$(STACK)
 ARGS ?=
 export E2E_CACHE ?= $(HOME)/.cache/llamastack-mcp-e2e
 
-.PHONY: help setup system-deps e2e-deps toolchain cluster cluster-down cluster-clean test e2e test-cluster \
+.PHONY: help setup system-deps e2e-deps toolchain images cluster cluster-down cluster-clean test e2e test-cluster \
 	up preview destroy refresh render verify policy promote adopt docs docs-check bench bench-deploy measure
 
 help:  ## list the targets
@@ -24,7 +24,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 
 setup: $(BIN)/.installed  ## create ./venv with the program's and the tests' dependencies
 
-system-deps:  ## Debian packages the tests use (promtool, PostgreSQL)
+system-deps:  ## Debian packages the tests and the real node use (promtool, PostgreSQL, containerd, runc, CNI, ...)
 	bash devtools/install-system.sh
 
 e2e-deps:  ## the real MCP server, Llama Stack, OGX and checkov, cached in $(E2E_CACHE)
@@ -33,7 +33,10 @@ e2e-deps:  ## the real MCP server, Llama Stack, OGX and checkov, cached in $(E2E
 toolchain:  ## build (once, cached by version) Pulumi, the provider, Kubernetes, etcd, kwok
 	bash localcluster/toolchain.sh
 
-cluster: toolchain  ## start the local control plane (.cluster/); then: . .cluster/env
+images: setup system-deps e2e-deps  ## build (once, cached by version) the images the real node runs
+	bash localcluster/images/build.sh
+
+cluster: toolchain images  ## start the local cluster with a real node (.cluster/; NODE=kwok: simulated only); then: . .cluster/env
 	bash localcluster/cluster.sh up
 
 cluster-down:  ## stop every process of the local cluster (data kept)
@@ -42,10 +45,10 @@ cluster-down:  ## stop every process of the local cluster (data kept)
 cluster-clean:  ## stop the local cluster and delete its data and Pulumi state
 	bash localcluster/cluster.sh clean
 
-test: setup system-deps e2e-deps toolchain  ## the whole test suite (what CI runs)
+test: setup system-deps e2e-deps toolchain images  ## the whole test suite (what CI runs)
 	$(BIN)/python -m pytest -q -rfEs tests
 
-test-cluster: setup toolchain  ## only the cluster layer: the real engine on a local control plane
+test-cluster: setup system-deps toolchain images  ## only the cluster layer: the real engine on a local control plane
 	$(BIN)/python -m pytest -q -rfEs tests/cluster
 
 e2e: setup system-deps e2e-deps  ## only the servers layer: the real servers as processes on loopback

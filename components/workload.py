@@ -109,6 +109,9 @@ def deployment(app: App, workload: WorkloadSettings, pod: PodTemplate, recreate:
             "spec": {
                 "serviceAccountName": pod.service_account,
                 "automountServiceAccountToken": pod.automount_token,
+                # No Docker-link variables: the Service llama-stack would set LLAMA_STACK_PORT=tcp://...,
+                # which the server reads as its port and dies on (seen on the real node).
+                "enableServiceLinks": False,
                 "securityContext": pod.security_context,
                 **({"initContainers": init_containers} if init_containers else {}),
                 "containers": containers,

@@ -9,6 +9,17 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)   # the local cluster's certificates
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# The local cluster's real node (localcluster/node/) and the images it runs (localcluster/images/).
+command -v runc >/dev/null 2>&1 || need+=(runc)
+command -v containerd >/dev/null 2>&1 || need+=(containerd)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
+command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
+command -v umoci >/dev/null 2>&1 || need+=(umoci)
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v patchelf >/dev/null 2>&1 || need+=(patchelf)
+command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)   # the pause image, from pause.c
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "install-system: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2

@@ -105,9 +105,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--model", default="stub-model")
     parser.add_argument("--tool", default="namespaces_list")
+    parser.add_argument("--bind", default="127.0.0.1", help="0.0.0.0 in a pod (its address is the pod's own)")
     args = parser.parse_args()
     Handler.model, Handler.tool = args.model, args.tool
-    ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
+    ThreadingHTTPServer((args.bind, args.port), Handler).serve_forever()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A local Kubernetes control plane on loopback, for `pulumi up` and the tests:
 # etcd, kube-apiserver (RBAC, TokenRequest, the usual admission plugins),
-# kube-controller-manager, kube-scheduler and kwok with two simulated nodes
-# whose pods become Running/Ready (containers never run).
+# kube-controller-manager, kube-scheduler, kwok with two simulated nodes, and (NODE=real,
+# the default) a real node whose pods really run (localcluster/node/). With a real node the
+# kwok nodes carry the taint kwok.x-k8s.io/node=fake:NoSchedule, so a pod lands on them only
+# when it tolerates that (benchmarks and scale tests); NODE=kwok starts no real node.
 #
 #   bash localcluster/cluster.sh up      # idempotent; prints how to use it
 #   bash localcluster/cluster.sh down    # stops every process it started, by pid
@@ -22,6 +24,11 @@ BIN="$TOOLCHAIN/bin"
 DIR="${CLUSTER_DIR:-$root/.cluster}"
 case "$DIR" in /*) ;; *) DIR="$root/$DIR" ;; esac
 PORT_BASE="${PORT_BASE:-16400}"
+# A cluster keeps the node mode it was first started with (make up restarts it without saying).
+NODE="${NODE:-$(cat "$DIR/node-mode" 2>/dev/null || echo real)}"
+# The UID the local cluster gives pods that choose none (restricted_uid below).
+RESTRICTED_UID=1000680000
+[[ "$NODE" == real || "$NODE" == kwok ]] || { echo "NODE must be real or kwok, not $NODE" >&2; exit 2; }
 ETCD_PORT=$((PORT_BASE + 1))
 ETCD_PEER_PORT=$((PORT_BASE + 2))
 API_PORT=$((PORT_BASE + 3))
@@ -32,30 +39,9 @@ NAME="$(basename "$DIR" | sed 's/^\.cluster$/local/; s/^\.//')"
 export PATH="$BIN:$PATH"
 T0=$SECONDS
 
-log() { printf '[cluster %3ds] %s\n' $((SECONDS - T0)) "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-pid_alive() { [[ -f "$DIR/pids/$1" ]] && kill -0 "$(cat "$DIR/pids/$1")" 2>/dev/null; }
-
-start() {  # start NAME CMD...: in the background, output to logs/NAME.log
-  local name="$1"; shift
-  if pid_alive "$name"; then return 0; fi
-  nohup "$@" >>"$DIR/logs/$name.log" 2>&1 </dev/null &
-  echo $! >"$DIR/pids/$name"
-}
-
-wait_for() {  # wait_for WHAT SECONDS CMD...
-  local what="$1" limit="$2"; shift 2
-  local start=$SECONDS
-  until "$@" >/dev/null 2>&1; do
-    if (( SECONDS - start > limit )); then
-      die "$what not ready after ${limit}s; logs in $DIR/logs/"
-    fi
-    sleep 0.5
-  done
-}
-
-kc() { kubectl --kubeconfig "$DIR/kubeconfig" "$@"; }
+LOG_TAG=cluster
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
 # ------------------------------------------------------------------ certificates
 pki() {
@@ -65,20 +51,6 @@ pki() {
   log "certificates"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$NAME-ca" \
     -keyout "$p/ca.key" -out "$p/ca.crt" 2>/dev/null
-  # name CN O [SANs]
-  cert() {
-    local name="$1" cn="$2" org="$3" sans="${4:-}"
-    local subj="/CN=$cn"; [[ -n "$org" ]] && subj="/O=$org$subj"
-    openssl req -newkey rsa:2048 -nodes -subj "$subj" -keyout "$p/$name.key" -out "$p/$name.csr" 2>/dev/null
-    local ext="$p/$name.ext"
-    if [[ -n "$sans" ]]; then
-      printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$sans" >"$ext"
-    else
-      printf 'extendedKeyUsage=clientAuth\n' >"$ext"
-    fi
-    openssl x509 -req -in "$p/$name.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" -CAcreateserial \
-      -days 3650 -extfile "$ext" -out "$p/$name.crt" 2>/dev/null
-  }
   cert apiserver kube-apiserver "" \
     "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   cert admin admin system:masters
@@ -118,7 +90,9 @@ up() {
     [[ -x "$BIN/$b" ]] || die "$BIN/$b is missing: run 'make toolchain' first"
   done
   mkdir -p "$DIR"/{logs,pids,etcd,pulumi-state}
+  echo "$NODE" >"$DIR/node-mode"
   pki
+  CLUSTER_DIR="$DIR" PORT_BASE="$PORT_BASE" bash "$here/node/node.sh" pki
   kubeconfig "$DIR/kubeconfig" admin
   kubeconfig "$DIR/controller-manager.kubeconfig" controller-manager
   kubeconfig "$DIR/scheduler.kubeconfig" scheduler
@@ -138,13 +112,16 @@ up() {
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
     --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
     --client-ca-file "$p/ca.crt" \
-    --authorization-mode RBAC --anonymous-auth=false \
+    --authorization-mode Node,RBAC --anonymous-auth=false \
+    --kubelet-client-certificate "$p/apiserver-kubelet-client.crt" --kubelet-client-key "$p/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority "$p/ca.crt" --kubelet-preferred-address-types InternalIP \
     --service-account-issuer "https://kubernetes.default.svc.cluster.local" \
     --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
     --api-audiences "https://kubernetes.default.svc.cluster.local" \
     --service-cluster-ip-range 10.96.0.0/16 \
     --endpoint-reconciler-type none \
-    --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,PodSecurity,Priority,ResourceQuota,StorageObjectInUseProtection,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy \
+    --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,PodSecurity,Priority,ResourceQuota,StorageObjectInUseProtection,NodeRestriction,MutatingAdmissionPolicy,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy \
+    --feature-gates MutatingAdmissionPolicy=true --runtime-config admissionregistration.k8s.io/v1beta1=true \
     --allow-privileged=true \
     --profiling=false
   wait_for kube-apiserver 60 kc get --raw /readyz
@@ -181,6 +158,9 @@ up() {
 
   cluster_objects
   write_env
+  if [[ "$NODE" == real ]]; then
+    CLUSTER_DIR="$DIR" PORT_BASE="$PORT_BASE" bash "$here/node/node.sh" up
+  fi
   wait_for "nodes Ready" 60 kc wait --for=condition=Ready node --all --timeout=1s
   wait_for "default ServiceAccount" 60 kc get serviceaccount default -n default
   log "cluster $NAME ready ($(kc get nodes --no-headers | wc -l) nodes)"
@@ -213,23 +193,71 @@ metadata:
     node-role.kubernetes.io/agent: ""
     topology.kubernetes.io/zone: $zone
     type: kwok
+spec:
+  taints: $([[ "$NODE" == real ]] && echo '[{key: kwok.x-k8s.io/node, value: fake, effect: NoSchedule}]' || echo '[]')
 status:
   allocatable: {cpu: "32", memory: 256Gi, pods: "110", ephemeral-storage: 500Gi}
   capacity: {cpu: "32", memory: 256Gi, pods: "110", ephemeral-storage: 500Gi}
 EOF
   done
-  # The controller-manager's hostPath provisioner: PVCs bind and are deleted for real.
+  # PVCs bind and are deleted for real: with a real node by its own provisioner (volumes a pod's
+  # arbitrary UID can write: localcluster/node/provisioner.py), else by the controller-manager's.
+  local provisioner=kubernetes.io/host-path
+  [[ "$NODE" == real ]] && provisioner=llamastack-mcp.local/hostpath
+  if [[ "$(kc get storageclass standard -o jsonpath='{.provisioner}' 2>/dev/null)" != "$provisioner" ]]; then
+    kc delete storageclass standard --ignore-not-found >/dev/null
+  fi
   kc apply --server-side --field-manager local-cluster -f - >/dev/null <<EOF
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
   name: standard
   annotations: {storageclass.kubernetes.io/is-default-class: "true"}
-provisioner: kubernetes.io/host-path
+provisioner: $provisioner
 reclaimPolicy: Delete
 volumeBindingMode: Immediate
 EOF
   crds
+  restricted_uid
+}
+
+# OpenShift's restricted-v2 SCC gives a pod that chooses no UID one from its namespace's range, and
+# the stacks on platform: openshift rely on it (the Llama Stack image, like upstream's, names no
+# USER). This cluster has no SCC admission: this policy does that one part of it, with a fixed
+# UID from OpenShift's default range. A pod that sets its UID (platform: kubernetes, an SCC's
+# MustRunAs) is left as it is.
+restricted_uid() {
+  kc apply --server-side --field-manager local-cluster -f - >/dev/null <<EOF
+apiVersion: admissionregistration.k8s.io/v1beta1
+kind: MutatingAdmissionPolicy
+metadata: {name: local-cluster-restricted-v2-uid}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
+  matchConditions:
+  - name: chooses-no-uid
+    expression: >-
+      !(has(object.spec.securityContext) && has(object.spec.securityContext.runAsUser)) &&
+      object.spec.containers.all(c, !(has(c.securityContext) && has(c.securityContext.runAsUser)))
+  failurePolicy: Fail
+  reinvocationPolicy: Never
+  mutations:
+  - patchType: ApplyConfiguration
+    applyConfiguration:
+      expression: >-
+        Object{spec: Object.spec{securityContext: Object.spec.securityContext{runAsUser: $RESTRICTED_UID,
+        fsGroup: $RESTRICTED_UID}}}
+---
+apiVersion: admissionregistration.k8s.io/v1beta1
+kind: MutatingAdmissionPolicyBinding
+metadata: {name: local-cluster-restricted-v2-uid}
+spec:
+  policyName: local-cluster-restricted-v2-uid
+  matchResources:
+    namespaceSelector:
+      matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system]}]
+EOF
 }
 
 crds() {
@@ -257,18 +285,10 @@ EOF
 }
 
 down() {
-  local name pid stopped=()
-  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
-    if pid_alive "$name"; then
-      pid="$(cat "$DIR/pids/$name")"
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-      kill -9 "$pid" 2>/dev/null || true
-      stopped+=("$name")
-    fi
-    rm -f "$DIR/pids/$name"
-  done
-  log "stopped: ${stopped[*]:-nothing was running}"
+  CLUSTER_DIR="$DIR" PORT_BASE="$PORT_BASE" bash "$here/node/node.sh" down
+  local stopped
+  stopped="$(stop kwok kube-scheduler kube-controller-manager kube-apiserver etcd)"
+  log "stopped: ${stopped:-nothing was running}"
 }
 
 status() {
@@ -276,6 +296,7 @@ status() {
   for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
     if pid_alive "$name"; then echo "$name running (pid $(cat "$DIR/pids/$name"))"; else echo "$name stopped"; rc=1; fi
   done
+  [[ "$NODE" == kwok ]] || CLUSTER_DIR="$DIR" PORT_BASE="$PORT_BASE" bash "$here/node/node.sh" status || rc=1
   return $rc
 }
 

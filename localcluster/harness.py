@@ -48,6 +48,8 @@ def toolchain_missing() -> list[str]:
 class LocalCluster:
     directory: Path
     port_base: int
+    # "real": a real node runs the pods (one per machine; kwok nodes tainted); "kwok": simulated only.
+    node: str = "kwok"
     _seq: int = 0
 
     def __post_init__(self) -> None:
@@ -70,9 +72,10 @@ class LocalCluster:
         return self.directory / "logs"
 
     def _script(self, action: str) -> None:
-        env = {**os.environ, "CLUSTER_DIR": str(self.directory), "PORT_BASE": str(self.port_base)}
+        env = {**os.environ, "CLUSTER_DIR": str(self.directory), "PORT_BASE": str(self.port_base),
+               "NODE": self.node}
         proc = subprocess.run(["bash", str(HERE / "cluster.sh"), action], env=env, capture_output=True,
-                              text=True, timeout=300)
+                              text=True, timeout=900)
         if proc.returncode != 0:
             raise CommandFailed(f"cluster.sh {action} failed:\n{proc.stderr[-3000:]}\nlogs: {self.logs}")
 

@@ -36,6 +36,8 @@ fi
 if [[ "$target" == "local" ]]; then
   say "no kubeconfig given (KUBECONFIG, ~/.kube/config, kubernetes:kubeconfig/context): using the local cluster"
   bash "$here/toolchain.sh" >/dev/null
+  # The real node's packages and images (built once, cached by version; the first time takes minutes).
+  bash "$here/../devtools/install-system.sh"
   bash "$here/cluster.sh" up >/dev/null
   # shellcheck disable=SC1091
   . "$cluster_dir/env"

@@ -22,6 +22,10 @@ export GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
 # A build cache of our own, removed once everything is built: it grows to ~10 GB
 # and the finished binaries are what is kept (by version).
 export GOCACHE="$WORK/gocache"
+# Every run holds a shared lock on the build cache for its lifetime; only a run that
+# is alone may remove it at the end (another run may be compiling into it).
+exec {cachelock}>"$TOOLCHAIN/.gocache.lock"
+flock -s "$cachelock"
 PRINT_ONLY=0
 [[ "${1:-}" == "--print" ]] && PRINT_ONLY=1
 T0=$SECONDS
@@ -141,7 +145,8 @@ build_kubernetes() {
   mkdir -p "$out"
   go build -o "$out/" -ldflags "$ld" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 }
 
 build_etcd() {
@@ -151,6 +156,14 @@ build_etcd() {
     "go.etcd.io/etcd/client/v3@$ETCD_VERSION" "go.etcd.io/etcd/client/pkg/v3@$ETCD_VERSION" \
     "go.etcd.io/etcd/pkg/v3@$ETCD_VERSION"
   go build -o "$out/etcd" -ldflags "-s -w" go.etcd.io/etcd/server/v3
+}
+
+# Cluster DNS for the real node's pods (the coredns main package is the module root).
+build_coredns() {
+  local out="$1"
+  new_module "$WORK/coredns-$COREDNS_VERSION"
+  go get "github.com/coredns/coredns@$COREDNS_VERSION"
+  go build -o "$out/coredns" -ldflags "-s -w" github.com/coredns/coredns
 }
 
 build_kwok() {
@@ -164,7 +177,10 @@ build_kwok() {
 STEPS=(
   "etcd|$ETCD_VERSION|build_etcd|etcd"
   "kwok|$KWOK_VERSION|build_kwok|kwok"
-  "kubernetes|$KUBERNETES_VERSION|build_kubernetes|kube-apiserver kube-controller-manager kube-scheduler kubectl"
+  # The node's kubelet and kube-proxy build in the same invocation (shared packages); "+node"
+  # keys the entry apart from caches made before the node existed.
+  "kubernetes|$KUBERNETES_VERSION+node|build_kubernetes|kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy"
+  "coredns|$COREDNS_VERSION|build_coredns|coredns"
   "pulumi|$PULUMI_VERSION|build_pulumi|pulumi"
   "langhost|$PULUMI_SDK_VERSION-$(sha256sum "$here/langhost/main.go" | cut -c1-12)|build_langhost|pulumi-language-python pulumi-language-python-exec"
   "pulumi-kubernetes|$PULUMI_KUBERNETES_VERSION|build_provider|pulumi-resource-kubernetes"
@@ -178,15 +194,25 @@ for step in "${STEPS[@]}"; do
   dir="$TOOLCHAIN/$name-$version"
   if [[ ! -f "$dir/.done" ]]; then
     if (( PRINT_ONLY )); then log "missing: $name $version (run make toolchain)"; exit 1; fi
-    rm -rf "$dir" && mkdir -p "$dir"
-    run_step "$name-$version" "$builder" "$dir"
-    touch "$dir/.done"
-    built=1
+    # One builder per entry: a second build of the same entry (make up in one terminal,
+    # make test in another) waits here, then finds .done and reuses the result.
+    exec {lock}>"$TOOLCHAIN/.$name-$version.lock"
+    if ! flock -n "$lock"; then
+      log "waiting for another build of $name $version to finish"
+      flock "$lock"
+    fi
+    if [[ ! -f "$dir/.done" ]]; then
+      rm -rf "$dir" && mkdir -p "$dir"
+      run_step "$name-$version" "$builder" "$dir"
+      touch "$dir/.done"
+      built=1
+    fi
+    flock -u "$lock"; exec {lock}>&-
   fi
   for b in $bins; do expose "$b" "$dir"; done
   printf '%-28s %-40s %s\n' "$name" "$version" "$dir" 
 done
-if (( built )) && [[ -z "$only" ]]; then
+if (( built )) && [[ -z "$only" ]] && flock -x -n "$cachelock"; then
   rm -rf "$GOCACHE"
   log "removed the build cache ($GOCACHE); Go modules stay in $(go env GOMODCACHE)"
 fi

@@ -226,3 +226,11 @@ def test_services_skip_the_providers_ten_second_endpoint_settle(prod):
     for name in (MCP, "llama-stack"):
         assert prod.one("Service", name)["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
         assert "pulumi.com/skipAwait" not in prod.one("Deployment", name)["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize("server", ["kubernetes-mcp-server", "llama-stack"])
+def test_pods_get_no_service_link_variables(dev, server):
+    # Kubernetes would set LLAMA_STACK_PORT=tcp://<ip>:8321 for the Service llama-stack: Llama Stack
+    # reads LLAMA_STACK_PORT as its port and exits (found on the real node). KUBERNETES_SERVICE_HOST
+    # and _PORT, which in-cluster clients need, are set whatever this says.
+    assert dev.one("Deployment", server)["spec"]["template"]["spec"]["enableServiceLinks"] is False

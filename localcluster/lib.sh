@@ -1,0 +1,56 @@
+# Shared by cluster.sh and node/node.sh: processes started and stopped by pid, readiness waits,
+# certificates from the cluster's CA. The caller sets DIR (the cluster's directory) and LOG_TAG.
+T0=${T0:-$SECONDS}
+
+log() { printf '[%s %3ds] %s\n' "${LOG_TAG:-cluster}" $((SECONDS - T0)) "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+pid_alive() { [[ -f "$DIR/pids/$1" ]] && kill -0 "$(cat "$DIR/pids/$1")" 2>/dev/null; }
+
+start() {  # start NAME CMD...: in the background, output to logs/NAME.log
+  local name="$1"; shift
+  if pid_alive "$name"; then return 0; fi
+  nohup "$@" >>"$DIR/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$DIR/pids/$name"
+}
+
+stop() {  # stop NAME...: TERM, up to 10 s, then KILL; prints the names it stopped
+  local name pid
+  for name in "$@"; do
+    if pid_alive "$name"; then
+      pid="$(cat "$DIR/pids/$name")"
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -9 "$pid" 2>/dev/null || true
+      printf '%s ' "$name"
+    fi
+    rm -f "$DIR/pids/$name"
+  done
+}
+
+wait_for() {  # wait_for WHAT SECONDS CMD...
+  local what="$1" limit="$2"; shift 2
+  local start=$SECONDS
+  until "$@" >/dev/null 2>&1; do
+    if (( SECONDS - start > limit )); then
+      die "$what not ready after ${limit}s; logs in $DIR/logs/"
+    fi
+    sleep 0.5
+  done
+}
+
+kc() { kubectl --kubeconfig "$DIR/kubeconfig" "$@"; }
+
+cert() {  # cert NAME CN O [SANs]: a key and a certificate from the cluster's CA in $DIR/pki
+  local p="$DIR/pki" name="$1" cn="$2" org="$3" sans="${4:-}"
+  local subj="/CN=$cn"; [[ -n "$org" ]] && subj="/O=$org$subj"
+  openssl req -newkey rsa:2048 -nodes -subj "$subj" -keyout "$p/$name.key" -out "$p/$name.csr" 2>/dev/null
+  local ext="$p/$name.ext"
+  if [[ -n "$sans" ]]; then
+    printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$sans" >"$ext"
+  else
+    printf 'extendedKeyUsage=clientAuth\n' >"$ext"
+  fi
+  openssl x509 -req -in "$p/$name.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$ext" -out "$p/$name.crt" 2>/dev/null
+}
