@@ -219,6 +219,41 @@ volumeBindingMode: Immediate
 EOF
   crds
   restricted_uid
+  if [[ "$NODE" == real ]]; then never_pull; fi
+}
+
+# With a real node nothing is ever pulled: containerd would fall back from the closed mirror to the
+# registry itself for an image that is not imported. Every container's pull policy becomes Never,
+# so a missing image is ErrImageNeverPull on the node, and no packet leaves for it.
+never_pull() {
+  local kind
+  for kind in containers initContainers; do
+    kc apply --server-side --field-manager local-cluster -f - >/dev/null <<EOF
+apiVersion: admissionregistration.k8s.io/v1beta1
+kind: MutatingAdmissionPolicy
+metadata: {name: local-cluster-never-pull-$(tr '[:upper:]' '[:lower:]' <<<"$kind")}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
+  matchConditions:
+  - {name: has-$(tr '[:upper:]' '[:lower:]' <<<"$kind"), expression: "has(object.spec.$kind)"}
+  failurePolicy: Fail
+  reinvocationPolicy: IfNeeded
+  mutations:
+  - patchType: ApplyConfiguration
+    applyConfiguration:
+      expression: >-
+        Object{spec: Object.spec{$kind: object.spec.$kind.map(c,
+        Object.spec.$kind{name: c.name, imagePullPolicy: "Never"})}}
+---
+apiVersion: admissionregistration.k8s.io/v1beta1
+kind: MutatingAdmissionPolicyBinding
+metadata: {name: local-cluster-never-pull-$(tr '[:upper:]' '[:lower:]' <<<"$kind")}
+spec:
+  policyName: local-cluster-never-pull-$(tr '[:upper:]' '[:lower:]' <<<"$kind")
+EOF
+  done
 }
 
 # OpenShift's restricted-v2 SCC gives a pod that chooses no UID one from its namespace's range, and

@@ -248,6 +248,27 @@ def test_every_image_a_pod_runs_was_imported_beforehand(real, dev):
             assert container["image"] in imported.split(), container["image"]
 
 
+def test_an_image_that_was_not_imported_is_never_pulled(real):
+    # The local cluster makes every pull policy Never: a missing image stays missing on the node, and
+    # containerd never falls back from its closed mirror to a registry outside (nothing is sent).
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "not-imported", "namespace": "default"},
+           "spec": {"enableServiceLinks": False, "containers": [{
+               "name": "c", "image": "registry.example.invalid/not-imported:1", "imagePullPolicy": "Always",
+               "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                   "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}}]}}
+    real.kubectl("apply", "-f", "-", input=json.dumps(pod))
+    try:
+        created = real.get("pod", "not-imported", "-n", "default")
+        assert created["spec"]["containers"][0]["imagePullPolicy"] == "Never"
+        waiting = real.wait_until("the kubelet refuses to pull", lambda: next(
+            (s["state"].get("waiting", {}).get("reason") for s in
+             real.get("pod", "not-imported", "-n", "default")["status"].get("containerStatuses", [])
+             if s["state"].get("waiting", {}).get("reason") == "ErrImageNeverPull"), None), timeout=60)
+        assert waiting == "ErrImageNeverPull"
+    finally:
+        real.kubectl("delete", "pod", "not-imported", "-n", "default", "--wait=false")
+
+
 def test_destroy_then_down_leave_nothing_behind(real, dev):
     dev.destroy()
     namespace_gone(real)
