@@ -10,7 +10,6 @@ containment is proved by reading routes and rules, never by sending a packet off
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import socket
@@ -21,12 +20,10 @@ from typing import Iterator
 
 import httpx
 import pytest
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 
 from localcluster.harness import TOOLCHAIN_BIN, LocalCluster, Project
 from support import LLAMA, MCP, NS, ROOT, leftovers, namespace_gone
-from support.agent_clients import MODEL, agent_turn, call
+from support.agent_clients import MODEL, agent_turn, call, mcp_calls
 
 # Its own control plane and ports: the kwok cluster of the other cluster tests runs beside it.
 REAL_CLUSTER_DIR = ROOT / "build" / "test-real-node"
@@ -145,18 +142,10 @@ def test_the_llama_stack_pod_runs_as_an_arbitrary_uid_on_a_read_only_root(real, 
 
 def test_the_mcp_server_lists_objects_with_its_mounted_token(real, dev):
     (llama_pod,) = pods(real, LLAMA)
-
-    async def call() -> str:
-        async with streamable_http_client(f"{url}/mcp") as (read, write, _):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                result = await session.call_tool("pods_list_in_namespace", {"namespace": NS})
-                assert not result.isError, result.content
-                return result.content[0].text
-
     with port_forward(real, f"svc/{MCP}", 8080) as url:
-        listing = asyncio.run(call())
-    assert llama_pod["metadata"]["name"] in listing, listing
+        found = mcp_calls(f"{url}/mcp", None, None, [("pods_list_in_namespace", {"namespace": NS})])
+    failed, listing = found[f"pods_list_in_namespace {json.dumps({'namespace': NS})}"]
+    assert not failed and llama_pod["metadata"]["name"] in listing, listing
 
 
 def test_llama_stack_reaches_the_mcp_server_through_its_service_by_dns_name(real, dev):
