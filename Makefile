@@ -7,10 +7,11 @@ BIN := $(VENV)/bin
 STACK ?= dev
 OUT ?= build/$(STACK)
 ARGS ?=
+export PROMPT
 export E2E_CACHE ?= $(HOME)/.cache/llamastack-mcp-e2e
 
 .PHONY: help setup system-deps e2e-deps toolchain images cluster cluster-down cluster-clean test e2e test-cluster \
-	up preview destroy refresh render verify policy promote adopt docs docs-check bench bench-deploy measure
+	up preview destroy refresh render verify ask policy promote adopt docs docs-check bench bench-deploy measure
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -72,7 +73,11 @@ render: setup  ## write STACK's Kubernetes objects as YAML into OUT, offline
 	$(BIN)/python -m ops.render --stack $(STACK) --out $(OUT)
 
 verify: setup  ## check a deployed STACK (or URLs given in ARGS) answers as it should
-	$(BIN)/python -m ops.verify --stack $(STACK) $(ARGS)
+	bash localcluster/pulumi.sh $(STACK) exec $(BIN)/python -m ops.verify --stack $(STACK) $(ARGS)
+
+ask: setup  ## ask STACK's agent one question through Llama Stack and the MCP tools: make ask PROMPT='...'
+	@[ -n "$(PROMPT)" ] || { echo "usage: make ask PROMPT='which namespaces are there?' [STACK=dev]" >&2; exit 2; }
+	bash localcluster/pulumi.sh $(STACK) exec $(BIN)/python -m ops.ask --stack $(STACK) $(ARGS) "$$PROMPT"
 
 policy: setup  ## run the policy pack's rules over STACK's objects, offline
 	$(BIN)/python -m ops.policy_check --stack $(STACK)

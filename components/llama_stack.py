@@ -51,7 +51,9 @@ def trust_bundle_container(stack: LlamaStackSettings, security_context: dict[str
         "name": "trust-bundle",
         "image": stack.image_ref,
         "command": ["python3", "-c", TRUST_SCRIPT, TRUST_BUNDLE, f"{MCP_CA_DIR}/ca.crt"],
-        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+        # It writes one bundle of ~250 KB into an emptyDir.
+        "resources": {"requests": {"cpu": "10m", "memory": "32Mi", "ephemeral-storage": "16Mi"},
+                      "limits": {"cpu": "100m", "memory": "64Mi", "ephemeral-storage": "64Mi"}},
         "securityContext": security_context,
         "volumeMounts": [{"name": "trust", "mountPath": TRUST_DIR},
                          {"name": "mcp-ca", "mountPath": MCP_CA_DIR, "readOnly": True}],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -20,6 +21,7 @@ ALLOW_UNAUTHENTICATED = "llamastack-mcp.io/allow-unauthenticated"
 CONFIG_MAP_NAME = f"{meta.MCP_SERVER}-config"
 CONFIG_DIR = "/etc/kubernetes-mcp-server"
 TLS_DIR = f"{CONFIG_DIR}/tls"
+DROP_IN_DIR = f"{CONFIG_DIR}.d"  # beside the ConfigMap's mount, not inside it
 INJECT_CA = "service.beta.openshift.io/inject-cabundle"
 
 
@@ -36,17 +38,38 @@ class ClusterAccess:
     annotations: dict[str, Any] = field(default_factory=dict)
 
 
-# ------------------------------------------------------ identity passthrough
+# ------------------------------------------------------------ server config
 
-def config_toml(mcp: McpServerSettings) -> Optional[str]:
-    """The server's TOML config: only passthrough needs keys that have no flag."""
-    if not mcp.passthrough:
-        return None
-    lines = ["require_oauth = true", 'cluster_auth_mode = "passthrough"']
-    if not mcp.oauth.enabled:
-        # Nothing to verify a token against: the API server authenticates it on every call.
-        # Safe only because the NetworkPolicy lets nothing but Llama Stack reach the server.
-        lines.append("skip_jwt_verification = true")
+def _toml(value: Any) -> str:
+    """A TOML value: strings and lists of them, numbers, booleans, inline tables (JSON's string escapes are TOML's)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    return "[" + ", ".join(_toml(v) for v in value) + "]"
+
+
+def config_toml(mcp: McpServerSettings) -> str:
+    """The server's TOML config: what has no flag (its guardrails, passthrough) and the listener's limits."""
+    keys: dict[str, Any] = {
+        "denied_resources": [{"group": r.group, "version": r.version, "kind": r.kind} for r in mcp.denied_resources]}
+    if mcp.enabled_tools:
+        keys["enabled_tools"] = mcp.enabled_tools
+    if mcp.disabled_tools:
+        keys["disabled_tools"] = mcp.disabled_tools
+    if mcp.passthrough:
+        keys.update(require_oauth=True, cluster_auth_mode="passthrough")
+        if not mcp.oauth.enabled:
+            # Nothing to verify a token against: the API server authenticates it on every call.
+            # Safe only because the NetworkPolicy lets nothing but Llama Stack reach the server.
+            keys["skip_jwt_verification"] = True
+        keys["tls_min_version"] = mcp.tls.min_version
+    http = {"max_body_bytes": mcp.http.max_body_bytes, "read_header_timeout": f"{mcp.http.read_header_timeout_seconds}s"}
+    lines = [f"{k} = {_toml(v)}" for k, v in keys.items()] + ["", "[http]"] + [f"{k} = {_toml(v)}" for k, v in http.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -108,9 +131,11 @@ def container_args(mcp: McpServerSettings) -> list[str]:
         args += ["--require-oauth", "--authorization-url", mcp.oauth.authorization_url]
         if mcp.oauth.audience:
             args += ["--oauth-audience", mcp.oauth.audience]
+    args += ["--config", f"{CONFIG_DIR}/config.toml"]
+    if mcp.config_secret_name:
+        args += ["--config-dir", DROP_IN_DIR]
     if mcp.passthrough:
-        args += ["--config", f"{CONFIG_DIR}/config.toml",
-                 "--tls-cert", f"{TLS_DIR}/tls.crt", "--tls-key", f"{TLS_DIR}/tls.key"]
+        args += ["--tls-cert", f"{TLS_DIR}/tls.crt", "--tls-key", f"{TLS_DIR}/tls.key"]
     return args
 
 
@@ -121,19 +146,21 @@ def run_as_user(facts: StackFacts) -> Optional[int]:
     return settings.mcp_server.scc.uid if settings.mcp_server.scc.create else None
 
 
-def deployment(facts: StackFacts, access: Optional[ClusterAccess] = None) -> Manifest:
+def deployment(facts: StackFacts, config_text: str, access: Optional[ClusterAccess] = None) -> Manifest:
     settings, a, mcp = facts.settings, facts.mcp.app, facts.settings.mcp_server
     uid = run_as_user(facts)
     tmp_volume, tmp_mount = meta.empty_dir("tmp", "/tmp")
     volumes, mounts = [tmp_volume], [tmp_mount]
     annotations = {}
-    toml = config_toml(mcp)
-    if toml:
-        volumes += [{"name": "config", "configMap": {"name": CONFIG_MAP_NAME}},
-                    {"name": "tls", "secret": {"secretName": facts.mcp.tls_secret}}]
-        mounts += [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
-                   {"name": "tls", "mountPath": TLS_DIR, "readOnly": True}]
-        annotations.update(workload.config_checksum(toml))
+    volumes.append({"name": "config", "configMap": {"name": CONFIG_MAP_NAME}})
+    mounts.append({"name": "config", "mountPath": CONFIG_DIR, "readOnly": True})
+    annotations.update(workload.config_checksum(config_text))
+    if mcp.config_secret_name:
+        volumes.append({"name": "config-secret", "secret": {"secretName": mcp.config_secret_name}})
+        mounts.append({"name": "config-secret", "mountPath": DROP_IN_DIR, "readOnly": True})
+    if mcp.passthrough:
+        volumes.append({"name": "tls", "secret": {"secretName": facts.mcp.tls_secret}})
+        mounts.append({"name": "tls", "mountPath": TLS_DIR, "readOnly": True})
     if access is not None:
         volumes.append(access.volume)
         mounts.append(access.mount)
@@ -172,12 +199,11 @@ def manifests(facts: StackFacts, access: Optional[ClusterAccess] = None) -> list
         out += access.objects
     if settings.platform == "openshift" and mcp.scc.create:
         out += scc(facts)
-    toml = config_toml(mcp)
-    if toml:
-        out.append(meta.manifest("v1", "ConfigMap", a.metadata(CONFIG_MAP_NAME), data={"config.toml": toml}))
+    config_text = config_toml(mcp)
+    out.append(meta.manifest("v1", "ConfigMap", a.metadata(CONFIG_MAP_NAME), data={"config.toml": config_text}))
     out += [m for m in (ca_config_map(facts),) if m]
     service_annotations = workload.serving_cert(MCP_SERVING_CERT_SECRET) if facts.mcp.openshift_serving_cert else None
-    out += [deployment(facts, access), workload.service(a, service_annotations), *workload.availability(a, mcp)]
+    out += [deployment(facts, config_text, access), workload.service(a, service_annotations), *workload.availability(a, mcp)]
     # The policy gate refuses an MCP route without OAuth unless this marks it deliberate.
     marker = {ALLOW_UNAUTHENTICATED: "true"} if mcp.route.allow_unauthenticated and not mcp.oauth.enabled else None
     out += workload.exposure(a, settings.platform, mcp.route, route_annotations=marker, ingress_annotations=marker)

@@ -86,18 +86,21 @@ def pod_security_context(run_as_user: Optional[int], fs_group: Optional[int] = N
 
 def http_probes(path: str, port: str = "http", scheme: str = "HTTP",
                 startup_seconds: int = 60) -> dict[str, Any]:
-    """Startup, readiness and liveness probes on one health endpoint.
+    """Startup, readiness and liveness probes on one health endpoint, each asking a different question.
 
-    The startup probe allows `startup_seconds` for a cold start before liveness
-    takes over, so a slow start is not mistaken for a hung server.
+    Startup allows `startup_seconds` for a cold start before the others begin. Readiness is about
+    traffic: an answer slower than 3 s twice in a row takes the pod out of the Service until it
+    recovers. Liveness is only about a wedged process: it waits 10 s for each answer and restarts
+    the container after six misses in a row (two minutes), so a server slowed by load leaves the
+    Service but is not killed, which would move its load onto fewer pods (a restart cascade).
     """
     get = {"path": path, "port": port, "scheme": scheme}
     period = 5
     return {
         "startupProbe": {"httpGet": get, "periodSeconds": period,
                          "failureThreshold": max(1, startup_seconds // period), "timeoutSeconds": 3},
-        "readinessProbe": {"httpGet": get, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 3},
-        "livenessProbe": {"httpGet": get, "periodSeconds": 20, "failureThreshold": 3, "timeoutSeconds": 5},
+        "readinessProbe": {"httpGet": get, "periodSeconds": 5, "failureThreshold": 2, "timeoutSeconds": 3},
+        "livenessProbe": {"httpGet": get, "periodSeconds": 20, "failureThreshold": 6, "timeoutSeconds": 10},
     }
 
 

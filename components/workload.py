@@ -158,8 +158,14 @@ def service_account(app: App, automount: bool) -> Manifest:
 
 def container_resources(workload: WorkloadSettings) -> dict[str, Any]:
     r = workload.resources
-    return {"requests": {"cpu": r.requests.cpu, "memory": r.requests.memory},
-            "limits": {"cpu": r.limits.cpu, "memory": r.limits.memory}}
+
+    def amounts(a: Any) -> dict[str, str]:
+        out = {"cpu": a.cpu, "memory": a.memory}
+        if a.ephemeral_storage is not None:
+            out["ephemeral-storage"] = a.ephemeral_storage
+        return out
+
+    return {"requests": amounts(r.requests), "limits": amounts(r.limits)}
 
 
 def availability(app: App, workload: WorkloadSettings) -> list[Manifest]:

@@ -130,7 +130,7 @@ def processes() -> Iterator[Processes]:
 
 # ------------------------------------------------------------- MCP server
 
-def start_mcp(run: Any, procs: Processes, kubeconfig: Optional[Path] = None) -> str:
+def start_mcp(run: Any, procs: Processes, kubeconfig: Optional[Path] = None, config_dir: Optional[Path] = None) -> str:
     """Start the binary with the Deployment's args; `run` is an offline.Run or ClusterObjects.
 
     Only the port and the kubeconfig (default: one pointing at no cluster) differ from the
@@ -151,6 +151,11 @@ def start_mcp(run: Any, procs: Processes, kubeconfig: Optional[Path] = None) -> 
         config = procs.workdir / "mcp-config.toml"
         config.write_text(run.one("ConfigMap", f"{MCP}-config")["data"]["config.toml"])
         args[args.index("--config") + 1] = str(config)
+    if "--config-dir" in args:  # mcpServer.configSecretName: the Secret's drop-ins (default: none)
+        if config_dir is None:
+            config_dir = procs.workdir / "mcp-config.d"
+            config_dir.mkdir(exist_ok=True)
+        args[args.index("--config-dir") + 1] = str(config_dir)
     if "--tls-cert" in args:
         tls = procs.workdir / "mcp-tls"
         self_signed_cert(tls, "127.0.0.1")

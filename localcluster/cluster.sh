@@ -107,7 +107,20 @@ up() {
   log "etcd ready on 127.0.0.1:$ETCD_PORT"
 
   local p="$DIR/pki"
+  # An audit trail of who touched a Secret (metadata only, never the data): the tests read it to show
+  # what the MCP server refused never reached the API server.
+  cat >"$DIR/audit-policy.yaml" <<'EOF_POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  resources: [{group: "", resources: [secrets]}]
+- level: None
+EOF_POLICY
   start kube-apiserver kube-apiserver \
+    --audit-policy-file "$DIR/audit-policy.yaml" --audit-log-path "$DIR/logs/audit.log" \
+    --audit-log-maxsize 50 --audit-log-maxbackup 1 \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
     --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \

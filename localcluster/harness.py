@@ -104,6 +104,12 @@ class LocalCluster:
         })
         return env
 
+    def audit_events(self, user: str) -> list[dict[str, Any]]:
+        """What the API server's audit log recorded for `user` (Secrets only, metadata level: cluster.sh)."""
+        log = self.logs / "audit.log"
+        events = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        return [e for e in events if e.get("user", {}).get("username") == user]
+
     def log_path(self, name: str) -> Path:
         self._seq += 1
         path = self.directory / "commands" / f"{self._seq:03d}-{name}.log"

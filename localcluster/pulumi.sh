@@ -3,6 +3,7 @@
 # backend a Pulumi command uses, say so, then run it.
 #
 #   bash localcluster/pulumi.sh STACK COMMAND [ARGS...]
+#   bash localcluster/pulumi.sh STACK exec PROGRAM [ARGS...]   # another program, same cluster and backend
 #
 # Cluster: a kubeconfig in $KUBECONFIG or ~/.kube/config, or `kubernetes:kubeconfig`
 # / `kubernetes:context` in the stack file, is used as given. With none of
@@ -43,6 +44,19 @@ if [[ "$target" == "local" ]]; then
   . "$cluster_dir/env"
   say "cluster: local ($KUBECONFIG)"
   say "backend: $PULUMI_BACKEND_URL (the local cluster's own state)"
+  if [[ "$(cat "$cluster_dir/node-mode" 2>/dev/null)" == real && "$cmd" == up ]]; then
+    # The stacks' model endpoint (vllm.models.svc): no model runs here, a scripted stand-in does.
+    "${PYTHON:-$root/venv/bin/python}" -m localcluster.model apply "$KUBECONFIG"
+    say "model: a scripted stand-in at vllm.models.svc (localcluster/model.py), not a language model"
+  fi
+  # Its Routes have no router: make verify/ask reach the servers through their Services.
+  export LLAMASTACK_MCP_PORT_FORWARD=1
+  if [[ "$cmd" == exec && -z "${LLAMA_STACK_TOKEN:-}" ]]; then
+    # The local cluster's users hold certificates, not tokens: ask as a ServiceAccount.
+    LLAMA_STACK_TOKEN="$(kubectl create token default -n default --duration=1h)"
+    export LLAMA_STACK_TOKEN
+    say "caller: ServiceAccount default/default (a 1-hour token; LLAMA_STACK_TOKEN to be someone else)"
+  fi
 else
   say "cluster: ${KUBECONFIG:-$HOME/.kube/config}$(stack_names_a_cluster && echo ' (and the stack file'"'"'s kubernetes: settings)')"
   . "$here/versions.env"
@@ -78,5 +92,8 @@ fi
 # PULUMI_SKIP_CHECKPOINTS=false keeps Pulumi's default.
 export PULUMI_SKIP_CHECKPOINTS="${PULUMI_SKIP_CHECKPOINTS:-true}"
 
+if [[ "$cmd" == exec ]]; then
+  exec "$@"
+fi
 pulumi stack select --create "$stack" >/dev/null
 exec pulumi "$cmd" --stack "$stack" "$@"

@@ -5,7 +5,9 @@
     python ops/verify.py --llama-stack-url https://ls.apps.example.com \\
         --mcp-url http://127.0.0.1:8080/mcp      # URLs given directly
 
-Without a public MCP URL it port-forwards the MCP Service with kubectl;
+A server without a public URL (or every server, with --port-forward: the
+default on the local cluster, whose routes have no router) is reached through a
+kubectl port-forward of its Service;
 `--resolve HOST:PORT=ADDR:PORT` instead maps the stack's in-cluster URLs to an
 address you forwarded yourself. It talks to the servers with the clients agents
 use: the official MCP SDK and the OpenAI client. Prints one PASS/FAIL line per
@@ -28,9 +30,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
+
+from ops import reach
 
 CONNECTOR = "kubernetes"
+DEFAULT_MCP_URL = "http://kubernetes-mcp-server.llama-stack.svc.cluster.local:8080/mcp"
 # Where each server generation lists a connector's (or tool group's) tools.
 TOOL_LISTINGS = (
     "/v1beta/connectors/{id}/tools",            # llama-stack 0.7.x
@@ -214,43 +219,6 @@ def check_mcp(report: Report, mcp_url: str, insecure: bool, token: Optional[str]
         report.check("MCP server lists tools", token is None and "401" in str(err), f"{err}")
 
 
-@contextlib.contextmanager
-def port_forward(namespace: str, service: str, port: int, scheme: str = "http") -> Iterator[str]:
-    if not shutil.which("kubectl"):
-        raise RuntimeError("kubectl is needed to reach the MCP server without a route (or pass --mcp-url)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        local = s.getsockname()[1]
-    proc = subprocess.Popen(["kubectl", "-n", namespace, "port-forward", f"svc/{service}", f"{local}:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", local), timeout=1):
-                break
-            time.sleep(0.3)
-        yield f"{scheme}://127.0.0.1:{local}/mcp"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def resolve(url: Optional[str], mapping: dict[str, str]) -> Optional[str]:
-    """The URL with its HOST:PORT replaced as --resolve says (like curl's --resolve)."""
-    if not url:
-        return url
-    parts = urllib.parse.urlsplit(url)
-    return parts._replace(netloc=mapping.get(parts.netloc, parts.netloc)).geturl()
-
-
-def stack_outputs(stack: str) -> dict[str, Any]:
-    if not shutil.which("pulumi"):
-        raise RuntimeError("the Pulumi CLI is needed to read stack outputs (or pass the URLs directly)")
-    out = subprocess.run(["pulumi", "stack", "output", "--json", "--stack", stack], check=True,
-                         capture_output=True, text=True).stdout
-    return json.loads(out)
-
-
 def _resolved(url: Optional[str], mapping: dict[str, str]) -> bool:
     return bool(url) and urllib.parse.urlsplit(url).netloc in mapping
 
@@ -270,40 +238,50 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--resolve", action="append", default=[], metavar="HOST:PORT=ADDR:PORT",
                         help="reach an in-cluster address of the stack's outputs at a local one "
                              "(a port-forward of your own); repeatable")
+    parser.add_argument("--port-forward", action="store_true", default=reach.port_forward_by_default(),
+                        help="reach both servers through kubectl port-forwards of their Services, not their "
+                             f"routes (the default on the local cluster: ${reach.PORT_FORWARD_ENV})")
     args = parser.parse_args(argv)
     mapping = dict(item.split("=", 1) for item in args.resolve)
-
-    llama_url, mcp_url, namespace, scheme = args.llama_stack_url, args.mcp_url, None, "http"
-    if not (args.stack or llama_url or mcp_url):
+    if not (args.stack or args.llama_stack_url or args.mcp_url):
         parser.error("give --stack, or --llama-stack-url and/or --mcp-url")
-    if args.stack and not (llama_url and mcp_url):
+    outputs: dict[str, Any] = {}
+    if args.stack and not (args.llama_stack_url and args.mcp_url):
         try:
-            outputs = stack_outputs(args.stack)
+            outputs = reach.stack_outputs(args.stack)
         except (RuntimeError, subprocess.CalledProcessError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-        internal = outputs.get("llamaStackInternalUrl")
-        llama_url = llama_url or (internal if _resolved(internal, mapping) else outputs.get("llamaStackUrl"))
-        internal_mcp = outputs.get("mcpServerUrl")
-        mcp_url = mcp_url or outputs.get("mcpServerRouteUrl") or (internal_mcp if _resolved(internal_mcp, mapping)
-                                                                  else None)
-        namespace = outputs.get("namespace")
-        scheme = urllib.parse.urlsplit(internal_mcp or "http://x").scheme
-    llama_url, mcp_url = resolve(llama_url, mapping), resolve(mcp_url, mapping)
-
     report = Report()
-    if llama_url:
-        check_llama_stack(report, llama_url, args.insecure, args.connector, args.token)
-    elif args.stack:
-        report.check("Llama Stack health", False, "no public URL (llamaStack.route.enabled is false?)")
-    else:
-        report.skip("Llama Stack", "no --llama-stack-url given")
-    if mcp_url:
-        check_mcp(report, mcp_url, args.insecure, args.mcp_token or args.token)
-    else:
+    internal = outputs.get("llamaStackInternalUrl")
+    # Without a stack, the MCP server is looked for where the stacks put it.
+    internal_mcp = outputs.get("mcpServerUrl") or (None if args.stack else DEFAULT_MCP_URL)
+    with contextlib.ExitStack() as forwards:
+        def reached(given: Optional[str], public: Optional[str], in_cluster: Optional[str]) -> tuple[Optional[str], bool]:
+            """(URL, forwarded over https): as given, mapped by --resolve, the route, or a port-forward."""
+            if given or not in_cluster:
+                return reach.resolve(given, mapping), False
+            if _resolved(in_cluster, mapping):
+                return reach.resolve(in_cluster, mapping), False
+            if public and not args.port_forward:
+                return public, False
+            service, namespace, port, scheme = reach.service_of(in_cluster)
+            return forwards.enter_context(reach.port_forward(namespace, service, port, scheme)), scheme == "https"
+
+        # A forwarded https is not verified: the certificate names the Service, not 127.0.0.1.
         try:
-            with port_forward(namespace or "llama-stack", "kubernetes-mcp-server", 8080, scheme) as local:
-                check_mcp(report, local, args.insecure or scheme == "https", args.mcp_token or args.token)
+            llama_url, tls_forwarded = reached(args.llama_stack_url, outputs.get("llamaStackUrl"), internal)
+            if llama_url:
+                check_llama_stack(report, llama_url, args.insecure or tls_forwarded, args.connector, args.token)
+            else:
+                report.skip("Llama Stack", "no --llama-stack-url given")
+        except RuntimeError as err:
+            report.check("Llama Stack health", False, str(err))
+        try:
+            mcp_base, tls_forwarded = reached(args.mcp_url, outputs.get("mcpServerRouteUrl"),
+                                              internal_mcp and internal_mcp.removesuffix("/mcp"))
+            mcp_url = mcp_base if args.mcp_url or mcp_base.endswith("/mcp") else mcp_base + "/mcp"
+            check_mcp(report, mcp_url, args.insecure or tls_forwarded, args.mcp_token or args.token)
         except RuntimeError as err:
             report.check("MCP server health", False, str(err))
     print(f"{'all checks passed' if not report.failed else f'{report.failed} check(s) failed'}")

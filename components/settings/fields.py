@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Callable, Optional
 
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
@@ -83,6 +83,29 @@ def _memory(value: str) -> str:
         raise PydanticCustomError("quantity", "must be a whole number of bytes: use Mi or Gi (256Mi); "
                                               "'m' means thousandths of a byte")
     return value
+
+
+def full_match(pattern: str, code: str, message: str) -> Callable[[str], str]:
+    """A validator accepting exactly the values `pattern` matches in full, refusing the rest with `message`."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise PydanticCustomError(code, message)
+        return value
+
+    return check
+
+
+# What the MCP server's config names: its tools, and kinds by API group and version.
+ToolName = Annotated[str, AfterValidator(full_match(
+    r"[a-z][a-z0-9_]{0,127}", "tool_name",
+    "must be a tool name such as pods_exec: lowercase letters, digits and '_', starting with a letter"))]
+Kind = Annotated[str, AfterValidator(full_match(
+    r"[A-Z][A-Za-z0-9]{0,62}", "kind", "must be a Kubernetes kind such as Secret: a capital letter, then letters "
+                                       "and digits"))]
+ApiVersion = Annotated[str, AfterValidator(full_match(
+    r"v[1-9][0-9]*((alpha|beta)[1-9][0-9]*)?", "api_version", "must be an API version such as v1, v1beta1 or v2alpha1"))]
 
 
 def image_reference(value: str) -> str:

@@ -12,20 +12,23 @@ from .fields import Count, DnsLabel, LabelKey, LabelValue, Labels, Memory, Quant
 
 
 class ResourceAmounts(Settings):
-    """CPU and memory, as a container's requests or limits hold them."""
+    """CPU, memory and ephemeral storage, as a container's requests or limits hold them."""
 
     cpu: Quantity
     """CPU as a Kubernetes quantity (500m, 1, 2)."""
     memory: Memory
     """Memory in whole bytes (256Mi, 1Gi)."""
+    ephemeral_storage: Optional[Memory] = None
+    """Node disk in whole bytes (64Mi, 1Gi): the container's logs, its emptyDirs and writable layer. Past
+    the limit the kubelet evicts the pod, before a runaway log or cache fills the node."""
 
 
 class Resources(Settings):
     """A container's requests and limits (core/v1 ResourceRequirements)."""
 
-    requests: ResourceAmounts = ResourceAmounts(cpu="100m", memory="128Mi")
+    requests: ResourceAmounts = ResourceAmounts(cpu="100m", memory="128Mi", ephemeral_storage="64Mi")
     """What the scheduler reserves; may not exceed the limits."""
-    limits: ResourceAmounts = ResourceAmounts(cpu="500m", memory="256Mi")
+    limits: ResourceAmounts = ResourceAmounts(cpu="500m", memory="256Mi", ephemeral_storage="256Mi")
     """The most the container may use."""
 
 

@@ -1,20 +1,53 @@
-"""The Kubernetes MCP server's settings (`mcpServer`): image, RBAC, passthrough, tools, exposure, OAuth, SCC."""
+"""The Kubernetes MCP server's settings (`mcpServer`): image, RBAC, passthrough, tools and the server's own
+guardrails (denied kinds, tool filters, request limits, TLS), exposure, OAuth, SCC."""
 
 from __future__ import annotations
 
 import typing
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from .base import Settings
-from .fields import INT32_MAX, Image, ObjectName
+from .fields import INT32_MAX, ApiVersion, Image, Kind, ObjectName, ToolName, dns_subdomain_name
 from .rbac import RbacSettings
 from .workload import Exposure, WorkloadSettings
 
 Toolset = Literal["config", "core", "helm", "kcp", "kiali", "kubevirt", "netobserv", "tekton"]
 MCP_TOOLSETS: tuple[str, ...] = typing.get_args(Toolset)
+TlsVersion = Literal["1.2", "1.3"]
+
+
+def _api_group(value: str) -> str:
+    return dns_subdomain_name(value, optional=True) if value else value
+
+
+def _unique(values: list, what: str) -> list:
+    if len({repr(v) for v in values}) != len(values):
+        raise PydanticCustomError("unique", "lists {what} twice", {"what": what})
+    return values
+
+
+class DeniedResource(Settings):
+    """A kind the MCP server refuses to read or change, whatever RBAC allows (`mcpServer.deniedResources[]`)."""
+
+    group: Annotated[str, AfterValidator(_api_group)] = ""
+    """The API group: empty for the core group (Secret, ConfigMap), `rbac.authorization.k8s.io`, ..."""
+    version: ApiVersion
+    """The API version: v1, v1beta1, ..."""
+    kind: Kind
+    """The kind: Secret, ClusterRoleBinding, ..."""
+
+
+class McpHttp(Settings):
+    """Limits of the server's HTTP listener (`mcpServer.http`: the `[http]` table of its config)."""
+
+    max_body_bytes: Annotated[int, Field(ge=1024, le=INT32_MAX)] = 1048576
+    """The largest request body the server reads; a bigger one gets `413 Request Entity Too Large` before any
+    tool runs. 1 MiB holds any tool call's arguments (a resource to create included)."""
+    read_header_timeout_seconds: Annotated[int, Field(ge=1, le=300)] = 10
+    """How long a client may take to send its request headers: a slow client cannot hold connections open."""
 
 
 class McpRoute(Exposure):
@@ -52,6 +85,8 @@ class McpTls(Settings):
     """With passthrough: a kubernetes.io/tls Secret that also holds `ca.crt` (cert-manager writes all three);
     Llama Stack trusts that CA. Required on Kubernetes; on OpenShift leave it empty and the service CA issues
     a service-serving certificate."""
+    min_version: TlsVersion = "1.2"
+    """The oldest TLS version the server accepts (1.2 or 1.3): an older client's handshake is refused."""
 
 
 class McpServerSettings(WorkloadSettings):
@@ -72,6 +107,20 @@ class McpServerSettings(WorkloadSettings):
     """Toolsets the server offers: config, core, helm, kcp, kiali, kubevirt, netobserv, tekton."""
     disable_destructive: bool = False
     """`--disable-destructive`: hide the tools that delete or update."""
+    denied_resources: list[DeniedResource] = [DeniedResource(version="v1", kind="Secret")]
+    """Kinds the server refuses to touch whatever RBAC allows, the caller's own included: an agent can be talked
+    into reading what it should not and repeating it. Default: Secrets; `[]` allows every kind RBAC allows."""
+    enabled_tools: list[ToolName] = []
+    """Only these tools of the toolsets are offered (empty: all of them)."""
+    disabled_tools: list[ToolName] = []
+    """These tools are never offered, even when a toolset or enabledTools names them."""
+    http: McpHttp = McpHttp()
+    """Limits of the server's HTTP listener: maxBodyBytes, readHeaderTimeoutSeconds."""
+    config_secret_name: ObjectName = ""
+    """A Secret you create whose keys are TOML drop-ins (`50-oauth.toml`), read after the rendered config
+    (`--config-dir`, in key order; a key there replaces the rendered one): for secret-valued server settings
+    such as an OAuth client secret or token-exchange credentials, which never belong in the ConfigMap.
+    The pods read it at start: restart them after changing it."""
     log_level: Annotated[int, Field(ge=0, le=9)] = 2
     """The server's log verbosity, 0-9."""
     oauth: OAuth = OAuth()
@@ -84,6 +133,14 @@ class McpServerSettings(WorkloadSettings):
     @field_validator("toolsets")
     @classmethod
     def _unique_toolsets(cls, toolsets: list[str]) -> list[str]:
-        if len(set(toolsets)) != len(toolsets):
-            raise PydanticCustomError("unique", "lists a toolset twice")
-        return toolsets
+        return _unique(toolsets, "a toolset")
+
+    @field_validator("enabled_tools", "disabled_tools")
+    @classmethod
+    def _unique_tools(cls, tools: list[str]) -> list[str]:
+        return _unique(tools, "a tool")
+
+    @field_validator("denied_resources")
+    @classmethod
+    def _unique_kinds(cls, kinds: list[DeniedResource]) -> list[DeniedResource]:
+        return _unique([(k.group, k.version, k.kind) for k in kinds], "a kind") and kinds

@@ -34,11 +34,11 @@ HTTPS_URL = re.compile(r"https://[^\s/]+(/\S*)?")
 
 @rule(Resources)
 def requests_within_limits(r: Resources, problems: Problems, _: Context) -> None:
-    for kind in ("cpu", "memory"):
+    for kind, key in (("cpu", "cpu"), ("memory", "memory"), ("ephemeral_storage", "ephemeralStorage")):
         request, limit = getattr(r.requests, kind), getattr(r.limits, kind)
-        if parse_quantity(request) > parse_quantity(limit):
-            problems.add(f"requests.{kind}", request,
-                         f"must not exceed limits.{kind} ({limit}); Kubernetes rejects a request above its limit")
+        if request is not None and limit is not None and parse_quantity(request) > parse_quantity(limit):
+            problems.add(f"requests.{key}", request,
+                         f"must not exceed limits.{key} ({limit}); Kubernetes rejects a request above its limit")
 
 
 @rule(Autoscaling)
@@ -155,6 +155,13 @@ def mcp_route_needs_auth(m: McpServerSettings, problems: Problems, _: Context) -
         problems.add("route.enabled", True,
                      "the MCP server has no authentication of its own: set mcpServer.oauth.enabled: true, "
                      "or route.allowUnauthenticated: true to expose it anyway")
+
+
+@rule(McpServerSettings)
+def tool_filters_agree(m: McpServerSettings, problems: Problems, _: Context) -> None:
+    both = [t for t in m.enabled_tools if t in m.disabled_tools]
+    if both:
+        problems.add("disabledTools", both, "names tools enabledTools also lists: a tool is either offered or not")
 
 
 # ----------------------------------------------------------------- Llama Stack

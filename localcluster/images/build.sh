@@ -196,6 +196,16 @@ build_postgres() {
   debian_rootfs "$rootfs" postgresql-15
   cp "$rootfs.packages" "$out/packages.txt"
   mkdir -p "$rootfs/var/run/postgresql" && chmod 2777 "$rootfs/var/run/postgresql"
+  # initdb and postgres look their user up, so a pod must run as the package's user: give it the
+  # official image's fixed UID/GID 999 (adduser picked whatever was free), so a pod spec can name it.
+  local uid gid
+  uid="$(awk -F: '$1 == "postgres" {print $3}' "$rootfs/etc/passwd")"
+  gid="$(awk -F: '$1 == "postgres" {print $3}' "$rootfs/etc/group")"
+  [[ -n "$uid" && -n "$gid" ]] || die "postgresql-15 created no postgres user"
+  sed -i -E 's/^postgres:([^:]*):[0-9]+:[0-9]+:/postgres:\1:999:999:/' "$rootfs/etc/passwd"
+  sed -i -E 's/^postgres:([^:]*):[0-9]+:/postgres:\1:999:/' "$rootfs/etc/group"
+  find "$rootfs" -xdev -uid "$uid" -exec chown -h 999 {} +
+  find "$rootfs" -xdev -gid "$gid" -exec chgrp -h 999 {} +
   finish_rootfs "$rootfs"
   pack postgres "$POSTGRES_REF" "$rootfs" "$out/image.tar" \
     --config.entrypoint /usr/lib/postgresql/15/bin/postgres --config.user 999:999 \

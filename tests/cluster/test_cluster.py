@@ -17,7 +17,7 @@ import re
 import pytest
 
 from support import (CLUSTER_ROLE, LLAMA, MCP, MCP_DEPLOYMENT, NS, ROOT, TEST_SECRETS,
-                     available, deep_merge, deployment, leftovers, namespace_gone)
+                     available, deep_merge, deployment, leftovers, namespace_gone, pulumi_sh)
 from localcluster.harness import TOOLCHAIN_BIN, Project, changed
 
 # --------------------------------------------------------------- dev, in order
@@ -229,18 +229,10 @@ def test_each_rbac_preset_allows_exactly_what_the_readme_promises(cluster, rbac_
 
 # ------------------------------- `make up` / preview: which cluster, which backend
 
-def wrapper(cluster, project: Project, stack: str, *args: str, home, kubeconfig: bool,
-            backend: str | None = None):
-    """localcluster/pulumi.sh (what `make up/preview/destroy` run) in a clean environment."""
-    env = {k: v for k, v in cluster.env().items() if k not in ("KUBECONFIG", "PULUMI_BACKEND_URL")}
-    env.update(HOME=str(home), PULUMI_HOME=str(home / ".pulumi"), PROJECT_DIR=str(project.workdir),
-               CLUSTER_DIR=str(cluster.directory), PORT_BASE=str(cluster.port_base))
-    if kubeconfig:
-        env["KUBECONFIG"] = str(cluster.kubeconfig)
-    if backend:
-        env["PULUMI_BACKEND_URL"] = backend
-    return cluster.run(["bash", str(ROOT / "localcluster" / "pulumi.sh"), stack, *args], env=env,
-                       name=f"pulumi.sh-{args[0]}")
+def wrapper(cluster, project: Project, stack: str, *args: str, **kwargs):
+    result = pulumi_sh(cluster, project, stack, *args, **kwargs)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
 @pytest.fixture

@@ -80,16 +80,35 @@ def test_pods_list_names_the_pods_pulumi_up_created(cluster, full, servers):
     assert not error and created <= set(text.split()), text
 
 
-def test_full_reads_secrets_and_writes(cluster, full, servers):
-    found = mcp_calls(mcp_for(cluster, full, servers), None, None, [
-        ("resources_get", {"apiVersion": "v1", "kind": "Secret", "namespace": "team-a", "name": "db"}),
-        ("resources_create_or_update", {"resource": _configmap_yaml()})])
+SECRET_GET = ("resources_get", {"apiVersion": "v1", "kind": "Secret", "namespace": "team-a", "name": "db"})
+MCP_USER = f"system:serviceaccount:{NS}:{MCP}"
+
+
+def secret_reads(cluster) -> list[dict]:
+    return [e for e in cluster.audit_events(MCP_USER)
+            if e["objectRef"].get("namespace") == "team-a" and e["objectRef"].get("name") == "db"]
+
+
+def test_full_writes_but_the_server_itself_refuses_secrets(cluster, full, servers):
+    # preset full lets the ServiceAccount read Secrets; mcpServer.deniedResources (default: Secrets) does not.
+    found = mcp_calls(mcp_for(cluster, full, servers), None, None, [SECRET_GET,
+                      ("resources_create_or_update", {"resource": _configmap_yaml()})])
     assert DESTRUCTIVE <= found["tools"]
     secret, written = list(found.values())[1:]
-    assert secret[0] is False and "name: db" in secret[1], secret
+    assert secret[0] is True and "hunter2" not in secret[1] and "name: db" not in secret[1], secret
+    assert "resource not allowed: /v1, Kind=Secret" in secret[1], "the server's own refusal"
+    assert secret_reads(cluster) == [], "the refused read never reached the API server"
     assert written[0] is False, written
     cluster.get("configmap", "written-by-the-agent", "-n", "team-a")
     cluster.kubectl("delete", "configmap", "written-by-the-agent", "-n", "team-a")
+
+
+def test_with_no_denied_kinds_rbac_alone_decides(cluster, full, servers):
+    opted_out = run_variant("dev", mcpServer={"deniedResources": []})
+    url = start_mcp(opted_out, servers, kubeconfig_for(cluster, servers.workdir, NS, MCP))
+    (secret,) = [v for k, v in mcp_calls(url, None, None, [SECRET_GET]).items() if k != "tools"]
+    assert secret[0] is False and "name: db" in secret[1], secret
+    assert [e["verb"] for e in secret_reads(cluster)] == ["get"], "this time the API server saw it"
 
 
 @pytest.mark.parametrize("distribution", ["llama-stack", "ogx"])
@@ -135,7 +154,8 @@ def test_read_only_rbac_refuses_a_write_even_with_the_write_tools(cluster, full,
     assert "resources_create_or_update" in found["tools"]
     write, secret = list(found.values())[1:]
     assert write[0] is True and "forbidden" in write[1] and f"system:serviceaccount:{NS}:{MCP}" in write[1], write
-    assert secret[0] is True and "forbidden" in secret[1], secret
+    # The server's own denial (mcpServer.deniedResources) answers before RBAC is asked.
+    assert secret[0] is True and "resource not allowed: /v1, Kind=Secret" in secret[1], secret
     assert cluster.kubectl("get", "configmap", "written-by-the-agent", "-n", "team-a", check=False).returncode != 0
 
 

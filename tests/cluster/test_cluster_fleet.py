@@ -75,6 +75,8 @@ def fleet(cluster, members, tmp_path_factory):
     stack = project.settings()["llamastack-mcp:llamaStack"]
     project.set_setting("llamaStack", deep_merge(stack, {"inference": {"model": MODEL}}))
     project.set_setting("fleet", {"members": [STAGING, SANDBOX]})
+    # Each member's own RBAC is what these tests judge: the server's Secret denial stays out of the way.
+    project.set_setting("mcpServer", {**project.settings()["llamastack-mcp:mcpServer"], "deniedResources": []})
     project.up()
     yield project
     project.destroy()

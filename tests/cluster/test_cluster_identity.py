@@ -127,12 +127,14 @@ def test_each_person_lists_pods_only_where_their_own_rbac_allows(passthrough, pe
     assert f"web-{other}" not in text
 
 
-def test_nobody_reads_a_secret_their_own_rbac_does_not_allow(passthrough):
-    """The MCP ServiceAccount may read every Secret (granted above): the agent still may not."""
-    alice = turn(passthrough, "alice", call("resources_get", apiVersion="v1", kind="Secret", namespace="team-a", name="db"))
-    assert alice["error"] and "forbidden" in alice["answer"] and "hunter2" not in json.dumps(alice), alice
-    bob = turn(passthrough, "bob", call("resources_get", apiVersion="v1", kind="Secret", namespace="team-b", name="db"))
-    assert not bob["error"] and "name: db" in bob["output"], bob
+def test_prod_denies_secrets_to_the_agent_even_where_the_callers_rbac_allows_them(cluster, passthrough):
+    """The MCP ServiceAccount may read every Secret (granted above) and bob may read team-b's: prod's
+    server refuses the kind itself (mcpServer.deniedResources), before the API server is asked."""
+    for person, namespace in (("alice", "team-a"), ("bob", "team-b")):
+        answer = turn(passthrough, person, call("resources_get", apiVersion="v1", kind="Secret", namespace=namespace,
+                                                name="db"))
+        assert answer["error"] and "hunter2" not in json.dumps(answer), answer
+        assert cluster.audit_events(f"system:serviceaccount:default:{person}") == [], "never reached the API server"
 
 
 def test_the_mcp_client_sees_the_same_with_the_callers_token(passthrough):

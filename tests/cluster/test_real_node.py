@@ -21,8 +21,11 @@ from typing import Iterator
 import httpx
 import pytest
 
+from localcluster import model as model_endpoint
 from localcluster.harness import TOOLCHAIN_BIN, LocalCluster, Project
-from support import LLAMA, MCP, NS, ROOT, leftovers, namespace_gone
+from ops import reach
+from support import LLAMA, MCP, NS, ROOT, TEST_SECRETS, leftovers, namespace_gone, pulumi_sh
+from support import provided
 from support.agent_clients import MODEL, agent_turn, call, mcp_calls
 
 # Its own control plane and ports: the kwok cluster of the other cluster tests runs beside it.
@@ -38,86 +41,41 @@ def real():
     cluster.down()
 
 
-# dev's model endpoint, http://vllm.models.svc.cluster.local:8000/v1, served by the scripted model
-# (e2e/stub_model.py) as a pod of the Llama Stack image, before dev starts (it lists the models then).
-STUB_MODEL = f"""
-apiVersion: v1
-kind: Namespace
-metadata: {{name: models}}
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {{name: stub-model, namespace: models}}
-data: {{stub_model.py: {json.dumps((ROOT / "e2e" / "stub_model.py").read_text())}}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: vllm, namespace: models}}
-spec:
-  selector: {{matchLabels: {{app: vllm}}}}
-  template:
-    metadata: {{labels: {{app: vllm}}}}
-    spec:
-      enableServiceLinks: false
-      containers:
-      - name: model
-        image: docker.io/llamastack/distribution-starter:0.7.3
-        command: [python3, /stub/stub_model.py, --port, "8000", --bind, 0.0.0.0, --model, {MODEL},
-                  --tool, pods_list_in_namespace]
-        ports: [{{containerPort: 8000, name: http}}]
-        readinessProbe: {{httpGet: {{path: /v1/models, port: http}}, periodSeconds: 2}}
-        securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}, runAsNonRoot: true,
-                          readOnlyRootFilesystem: true, seccompProfile: {{type: RuntimeDefault}}}}
-        volumeMounts: [{{name: stub, mountPath: /stub}}]
-      volumes: [{{name: stub, configMap: {{name: stub-model}}}}]
----
-apiVersion: v1
-kind: Service
-metadata: {{name: vllm, namespace: models}}
-spec:
-  selector: {{app: vllm}}
-  ports: [{{port: 8000, targetPort: http}}]
-"""
+@pytest.fixture(scope="module")
+def newcomer(real, tmp_path_factory):
+    """A newcomer's `make up`: no kubeconfig anywhere, so localcluster/pulumi.sh targets the local
+    cluster (here the test's own), puts the scripted model where dev expects vLLM, and deploys dev."""
+    project = Project(real, tmp_path_factory.mktemp("real-dev") / "project", "dev")
+    home = tmp_path_factory.mktemp("home")
+
+    def make(command: str, *args: str):
+        return pulumi_sh(real, project, "dev", command, *args, home=home, kubeconfig=False)
+
+    make.project = project
+    return make
 
 
 @pytest.fixture(scope="module")
-def dev(real, tmp_path_factory):
-    real.kubectl("apply", "-f", "-", input=STUB_MODEL)
-    real.kubectl("rollout", "status", "-n", "models", "deployment/vllm", "--timeout=120s")
-    project = Project(real, tmp_path_factory.mktemp("real-dev") / "project", "dev")
-    project.up()
-    return project
+def dev(newcomer):
+    up = newcomer("up", "--yes")
+    assert up.returncode == 0, up.stdout + up.stderr
+    return up
 
 
 def pods(cluster: LocalCluster, app: str) -> list[dict]:
     return cluster.get("pods", "-n", NS, "-l", f"app.kubernetes.io/name={app}")["items"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
-def port_forward(cluster: LocalCluster, target: str, port: int) -> Iterator[str]:
+def port_forward(cluster: LocalCluster, service: str, port: int, scheme: str = "http") -> Iterator[str]:
     """kubectl port-forward to a Service: through the API server and the kubelet, on loopback."""
-    local = free_port()
-    proc = subprocess.Popen([str(TOOLCHAIN_BIN / "kubectl"), "--kubeconfig", str(cluster.kubeconfig), "-n", NS,
-                             "port-forward", target, f"{local}:{port}", "--address", "127.0.0.1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", local), timeout=1):
-                break
-            time.sleep(0.3)
-        else:
-            raise AssertionError(f"port-forward {target} did not listen")
-        yield f"http://127.0.0.1:{local}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with reach.port_forward(NS, service, port, scheme, kubectl=str(TOOLCHAIN_BIN / "kubectl"),
+                            env=cluster.env()) as url:
+        yield url
+
+
+def token(cluster: LocalCluster, account: str = "default") -> str:
+    return cluster.kubectl("create", "token", account, "-n", "default").stdout.strip()
 
 
 def test_every_pod_runs_on_the_real_node_and_is_ready_by_its_probes(real, dev):
@@ -142,17 +100,16 @@ def test_the_llama_stack_pod_runs_as_an_arbitrary_uid_on_a_read_only_root(real, 
 
 def test_the_mcp_server_lists_objects_with_its_mounted_token(real, dev):
     (llama_pod,) = pods(real, LLAMA)
-    with port_forward(real, f"svc/{MCP}", 8080) as url:
+    with port_forward(real, MCP, 8080) as url:
         found = mcp_calls(f"{url}/mcp", None, None, [("pods_list_in_namespace", {"namespace": NS})])
     failed, listing = found[f"pods_list_in_namespace {json.dumps({'namespace': NS})}"]
     assert not failed and llama_pod["metadata"]["name"] in listing, listing
 
 
 def test_llama_stack_reaches_the_mcp_server_through_its_service_by_dns_name(real, dev):
-    token = real.kubectl("create", "token", "default", "-n", "default").stdout.strip()
-    with port_forward(real, f"svc/{LLAMA}", 8321) as url:
+    with port_forward(real, LLAMA, 8321) as url:
         response = httpx.get(f"{url}/v1beta/connectors/kubernetes/tools",
-                             headers={"Authorization": f"Bearer {token}"}, timeout=60)
+                             headers={"Authorization": f"Bearer {token(real)}"}, timeout=60)
         unauthenticated = httpx.get(f"{url}/v1beta/connectors/kubernetes/tools", timeout=30)
     assert response.status_code == 200, response.text
     names = {t["name"] for t in response.json()["data"]}
@@ -167,12 +124,40 @@ def test_llama_stack_reaches_the_mcp_server_through_its_service_by_dns_name(real
 def test_an_agent_turn_runs_through_the_pods_with_the_official_client(real, dev):
     # The Responses API on the Llama Stack pod, its model the stub pod (by DNS), its tool call the MCP
     # pod (by DNS), which lists the namespace with its own mounted token.
-    user = real.kubectl("create", "token", "default", "-n", "default").stdout.strip()
-    with port_forward(real, f"svc/{LLAMA}", 8321) as url:
-        turn = agent_turn(url, user, call("pods_list_in_namespace", namespace=NS), forward=False)
+    with port_forward(real, LLAMA, 8321) as url:
+        turn = agent_turn(url, token(real), call("pods_list_in_namespace", namespace=NS), forward=False)
     running = {p["metadata"]["name"] for p in real.get("pods", "-n", NS)["items"]}
     assert not turn["error"] and running <= set(turn["output"].split()), turn
     assert turn["name"] == "pods_list_in_namespace"
+
+
+def test_make_up_with_no_kubeconfig_says_where_it_deploys_and_what_the_model_is(real, dev):
+    assert "no kubeconfig given" in dev.stderr and "using the local cluster" in dev.stderr, dev.stderr
+    assert "model: a scripted stand-in at vllm.models.svc" in dev.stderr, dev.stderr
+    (model,) = real.get("pods", "-n", model_endpoint.NAMESPACE, "-l", f"app.kubernetes.io/name={model_endpoint.NAME}")["items"]
+    assert model["spec"]["nodeName"] == "real-node" and model["status"]["containerStatuses"][0]["ready"]
+
+
+def test_make_verify_passes_against_the_deployed_stack(real, dev, newcomer):
+    result = newcomer("exec", str(ROOT / "venv" / "bin" / "python"), "-m", "ops.verify", "--stack", "dev")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for check in ("Llama Stack health", "models through Llama Stack", "MCP connector 'kubernetes' lists tools",
+                  "MCP server health", "MCP server lists tools"):
+        assert f"PASS  {check}" in result.stdout, result.stdout
+    assert "caller: ServiceAccount default/default" in result.stderr
+
+
+def test_make_ask_gets_an_answer_through_the_pods(real, dev, newcomer):
+    # What the README's second command runs: one agent turn, the tool call made by the MCP pod.
+    result = newcomer("exec", str(ROOT / "venv" / "bin" / "python"), "-m", "ops.ask", "--stack", "dev",
+                      call("pods_list_in_namespace", namespace=NS))
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "\ntool:   pods_list_in_namespace\n" in out, out
+    tool_result = out.split("\nresult: ", 1)[1].split("\nanswer: ", 1)[0]
+    for pod in pods(real, MCP) + pods(real, LLAMA):
+        assert pod["metadata"]["name"] in tool_result, out
+    assert "\nanswer: The pods_list_in_namespace tool answered" in out, out
 
 
 def test_logs_come_from_the_running_containers(real, dev):
@@ -258,10 +243,102 @@ def test_an_image_that_was_not_imported_is_never_pulled(real):
         real.kubectl("delete", "pod", "not-imported", "-n", "default", "--wait=false")
 
 
-def test_destroy_then_down_leave_nothing_behind(real, dev):
-    dev.destroy()
-    namespace_gone(real)
-    real.kubectl("delete", "namespace", "models", "--wait=true", "--timeout=120s")
+# ------------------------------------------------------------------------------------------ prod
+# Prod's stack file with only what plain Kubernetes needs instead of OpenShift's (no service CA, no
+# router): the serving certificate comes from a Secret the test issues and the Route becomes an
+# Ingress. Its PostgreSQL, which a user provides, runs as a pod under the host name the file uses.
+
+MCP_SERVING_SECRET = "mcp-serving"
+PEOPLE = {"alice": "view", "bob": None}  # alice may read the namespace; bob may read nothing
+
+
+@pytest.fixture(scope="module")
+def prod(real, newcomer, tmp_path_factory):
+    if leftovers(real):
+        assert newcomer("destroy", "--yes").returncode == 0  # dev goes first: the same names
+        namespace_gone(real)
+    password = TEST_SECRETS["postgresPassword"]
+    real.kubectl("create", "namespace", NS)  # the database before the stack (Llama Stack needs it to start)
+    real.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                      "items": provided.postgres(NS, password)}))
+    real.kubectl("rollout", "status", "-n", NS, "deployment/postgres", "--timeout=120s")
+    files = provided.serving_certificate(tmp_path_factory.mktemp("tls"), MCP, NS)
+    real.kubectl("apply", "-f", "-", input=provided.tls_secret(MCP_SERVING_SECRET, NS, files))
+    for person, role in PEOPLE.items():
+        real.kubectl("create", "serviceaccount", person, "-n", "default")
+        if role:
+            real.kubectl("create", "rolebinding", f"{person}-{role}", "-n", NS, f"--clusterrole={role}",
+                         f"--serviceaccount=default:{person}")
+    project = Project(real, tmp_path_factory.mktemp("real-prod") / "project", "prod",
+                      secrets={"postgresPassword": password})
+    settings = project.settings()
+    project.set_setting("platform", "kubernetes")
+    project.set_setting("mcpServer", {**settings["llamastack-mcp:mcpServer"],
+                                      "tls": {"secretName": MCP_SERVING_SECRET}})
+    stack = settings["llamastack-mcp:llamaStack"]
+    # No Ingress controller here: an Ingress would never get an address, and `up` awaits one.
+    project.set_setting("llamaStack", {**stack, "route": {"enabled": False}})
+    up = project.up(check=False)
+    assert up.returncode == 0, up.stdout[-3000:] + "".join(
+        real.kubectl("logs", "-n", NS, p["metadata"]["name"], "--all-containers", "--tail=40", check=False).stdout
+        for p in pods(real, LLAMA))
+    yield project
+    real.kubectl("delete", "serviceaccount", *PEOPLE, "-n", "default", check=False)
+
+
+def test_prod_runs_two_ready_replicas_of_each_server_on_real_pods(real, prod):
+    for app in (MCP, LLAMA):
+        real.wait_until(f"{app} at the HPA's minimum", lambda: real.get("deployment", app, "-n", NS)["status"]
+                        .get("readyReplicas") == 2, timeout=180)
+        running = pods(real, app)
+        assert len(running) == 2, f"{app}: the HPA's minimum"
+        for pod in running:
+            (status,) = pod["status"]["containerStatuses"]
+            assert pod["spec"]["nodeName"] == "real-node" and status["ready"], status
+            assert status["restartCount"] == 0, f"{app} restarted: {status.get('lastState')}"
+
+
+def test_prod_keeps_llama_stacks_state_in_the_provided_postgres(real, prod):
+    tables = real.kubectl("exec", "-n", NS, "deploy/postgres", "--", "psql", "-h", "/var/run/postgresql",
+                          "-U", "llamastack", "-d", "llamastack", "-Atc",
+                          "select count(*) from information_schema.tables where table_schema = 'public'").stdout
+    assert int(tables.strip()) > 0, "Llama Stack created its tables in the database prod's file names"
+
+
+def test_prod_llama_stack_reaches_the_mcp_server_over_tls_with_the_issued_certificate(real, prod):
+    # From the Llama Stack pod, with its own trust bundle (the init container's SSL_CERT_FILE), by DNS name.
+    probe = ("import socket, ssl; c = ssl.create_default_context(); "
+             f"s = c.wrap_socket(socket.create_connection(('{MCP}.{NS}.svc.cluster.local', 8080)), "
+             f"server_hostname='{MCP}.{NS}.svc.cluster.local'); print(s.version(), s.getpeercert()['issuer'])")
+    out = real.kubectl("exec", "-n", NS, f"deploy/{LLAMA}", "--", "python3", "-c", probe).stdout
+    assert out.startswith("TLSv1.3") and "test-issuer" in out, out
+
+
+def test_prod_tool_calls_run_with_the_callers_own_token(real, prod):
+    server = f"https://{MCP}.{NS}.svc.cluster.local:8080/mcp"
+    prompt = call("pods_list_in_namespace", namespace=NS)
+    with port_forward(real, LLAMA, 8321) as url:
+        alice = agent_turn(url, token(real, "alice"), prompt, server_url=server)
+        bob = agent_turn(url, token(real, "bob"), prompt, server_url=server)
+    for pod in pods(real, MCP) + pods(real, LLAMA):
+        assert pod["metadata"]["name"] in alice["output"], alice
+    assert not alice["error"]
+    assert bob["error"] and "forbidden" in bob["answer"].lower(), bob
+
+
+def test_make_verify_passes_against_prod(real, prod):
+    python = str(ROOT / "venv" / "bin" / "python")
+    result = real.run([python, "-m", "ops.verify", "--stack", "prod", "--port-forward", "--token", token(real, "alice")],
+                      cwd=prod.workdir, env=prod.env(), check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for check in ("Llama Stack health", "models through Llama Stack", "MCP server health", "MCP server lists tools"):
+        assert f"PASS  {check}" in result.stdout, result.stdout
+
+
+def test_destroy_then_down_leave_nothing_behind(real, prod):
+    prod.destroy()
+    namespace_gone(real)  # with the database in it: the stack created the namespace (server-side apply took it over)
+    model_endpoint.delete(str(real.kubeconfig))
     assert leftovers(real) == []
     real.down()
     shims = subprocess.run(["pgrep", "-f", f"containerd-shim-runc-v2 .*{REAL_CLUSTER_DIR}"], capture_output=True)

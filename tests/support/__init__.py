@@ -87,3 +87,17 @@ def leftovers(cluster) -> list[str]:
     if cluster.kubectl("get", "namespace", NS, check=False).returncode == 0:
         found.append(f"namespace/{NS}")
     return sorted(set(found))
+
+
+def pulumi_sh(cluster, project, stack: str, *args: str, home: Path, kubeconfig: bool, backend: str | None = None):
+    """localcluster/pulumi.sh, what `make up/preview/destroy/verify/ask` run, in a clean environment:
+    `kubeconfig=False` is a newcomer's machine (no KUBECONFIG, no ~/.kube/config: the local cluster)."""
+    env = {k: v for k, v in cluster.env().items() if k not in ("KUBECONFIG", "PULUMI_BACKEND_URL", "LLAMA_STACK_TOKEN")}
+    env.update(HOME=str(home), PULUMI_HOME=str(home / ".pulumi"), PROJECT_DIR=str(project.workdir),
+               CLUSTER_DIR=str(cluster.directory), PORT_BASE=str(cluster.port_base))
+    if kubeconfig:
+        env["KUBECONFIG"] = str(cluster.kubeconfig)
+    if backend:
+        env["PULUMI_BACKEND_URL"] = backend
+    return cluster.run(["bash", str(ROOT / "localcluster" / "pulumi.sh"), stack, *args], env=env,
+                       name=f"pulumi.sh-{args[0]}", check=False)

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import httpx
-import openai
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from ops import verify
+from ops import ask, verify
 from e2e.servers import ClusterObjects
 
 NS = "llama-stack"
@@ -75,26 +74,10 @@ def mcp_calls(url: str, token: Optional[str], ca: Optional[Path], calls: list[tu
 
 def agent_turn(base: str, token: str, prompt: str, server_url: Optional[str] = None,
                insecure: bool = False, forward: bool = True) -> dict[str, Any]:
-    """One Responses API turn through the official OpenAI client.
-
-    The caller's token goes to Llama Stack (Authorization) and, as the MCP tool's
-    `authorization`, on to the MCP server (unless `forward` is False). With a server that requires a token the tool
-    names it by `server_url`: Llama Stack 0.7.3 and OGX 1.5.0 resolve a `connector_id` by
-    asking the server for its info *without* the token, which fails with 401.
-    """
-    client = openai.OpenAI(base_url=f"{base}/v1", api_key=token, max_retries=0, timeout=120,
-                           http_client=httpx.Client(verify=not insecure))
-    model = next(m.id for m in client.models.list() if m.id.endswith(MODEL))
-    target = {"server_url": server_url} if server_url else {"connector_id": "kubernetes"}
-    forwarded = {"authorization": token} if forward else {}
-    response = client.responses.create(model=model, input=prompt, tools=[{
-        "type": "mcp", "server_label": "kubernetes", **target, **forwarded}])
-    (call,) = [item for item in response.output if item.type == "mcp_call"]
-    # On a failed tool call Llama Stack 0.7.3 reports only "Error (code 1): None" in the call
-    # item; the server's message (the API server's Forbidden) reaches the model, whose
-    # scripted answer quotes it.
-    return {"name": call.name, "error": call.error or "", "output": call.output or "",
-            "answer": response.output_text}
+    """`make ask`'s turn (ops/ask.py) with the scripted model: exactly one tool call."""
+    turn = ask.agent_turn(base, token, prompt, server_url, insecure, forward, model=MODEL)
+    assert turn["calls"] == 1, turn
+    return turn
 
 
 def call(tool: str, **arguments: Any) -> str:

@@ -159,4 +159,16 @@ VARIANTS: list[Variant] = [
             "a hub reaching two member clusters, each with its own provider, preset, scope and token"),
     Variant("scheduling", "dev", {"mcpServer": SCHEDULING, "llamaStack": SCHEDULING}, {},
             "every scheduling and pod control on both servers"),
+    Variant("mcp-guardrails", "prod", {"mcpServer": {
+        "deniedResources": [{"version": "v1", "kind": "Secret"}, {"version": "v1", "kind": "ConfigMap"},
+                            {"group": "rbac.authorization.k8s.io", "version": "v1", "kind": "ClusterRoleBinding"}],
+        "enabledTools": ["pods_list", "pods_log", "events_list"], "disabledTools": ["pods_exec"],
+        "http": {"maxBodyBytes": 65536, "readHeaderTimeoutSeconds": 5}, "tls": {"minVersion": "1.3"},
+        "configSecretName": "mcp-oauth-client"}}, PW,
+            "the MCP server's own guardrails tightened: more denied kinds, an allow-list of tools, "
+            "smaller requests, TLS 1.3 only, secret-valued settings from a Secret's drop-ins"),
+    Variant("mcp-every-kind-allowed", "dev", {"mcpServer": {"deniedResources": [], "resources": {
+        "requests": {"cpu": "50m", "memory": "96Mi", "ephemeralStorage": "32Mi"},
+        "limits": {"cpu": "500m", "memory": "256Mi", "ephemeralStorage": "128Mi"}}}}, {},
+            "the Secret denial turned off by explicit opt-in (RBAC alone decides), with ephemeral storage sized"),
 ]

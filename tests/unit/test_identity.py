@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 import yaml
 
@@ -79,9 +81,9 @@ def test_prod_forwards_the_callers_identity_and_grants_the_service_account_nothi
     run = run_variant("prod", preview=preview, secrets=PW)
     assert run.error is None, run.error
     assert [r for r in run.resources if r.kind in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")] == []
-    toml = run.one("ConfigMap", f"{MCP}-config")["data"]["config.toml"]
-    assert toml.splitlines() == ["require_oauth = true", 'cluster_auth_mode = "passthrough"',
-                                 "skip_jwt_verification = true"]
+    config = tomllib.loads(run.one("ConfigMap", f"{MCP}-config")["data"]["config.toml"])
+    assert {k: config[k] for k in ("require_oauth", "cluster_auth_mode", "skip_jwt_verification")} == {
+        "require_oauth": True, "cluster_auth_mode": "passthrough", "skip_jwt_verification": True}
     args = container(run, MCP)["args"]
     assert args[args.index("--config") + 1] == "/etc/kubernetes-mcp-server/config.toml"
     assert args[args.index("--tls-cert") + 1] == "/etc/kubernetes-mcp-server/tls/tls.crt"
@@ -138,7 +140,9 @@ def test_passthrough_keeps_the_mcp_server_reachable_only_from_llama_stack(previe
 
 def test_without_passthrough_nothing_changes(preview):
     run = run_variant("dev", preview=preview)
-    assert run.find("ConfigMap", f"{MCP}-config") == [] and run.find("ConfigMap", f"{MCP}-ca") == []
+    config = tomllib.loads(run.one("ConfigMap", f"{MCP}-config")["data"]["config.toml"])
+    assert not {"require_oauth", "cluster_auth_mode", "tls_min_version"} & set(config), config
+    assert run.find("ConfigMap", f"{MCP}-ca") == []
     assert "--tls-cert" not in container(run, MCP)["args"]
     assert "initContainers" not in run.one("Deployment", LS)["spec"]["template"]["spec"]
     assert server_config(run)["connectors"][0]["url"].startswith("http://")

@@ -159,8 +159,13 @@ def test_prod_autoscales_and_keeps_one_pod_up(prod):
 def test_containers_are_sized_from_the_stack_file(prod):
     import offline
     values, _ = offline.stack_settings("prod")
-    assert container(prod, MCP)["resources"] == values["mcpServer"]["resources"]
-    assert container(prod, "llama-stack")["resources"] == values["llamaStack"]["resources"]
+
+    def as_kubernetes(amounts: dict) -> dict:  # the setting ephemeralStorage is the resource ephemeral-storage
+        return {"ephemeral-storage" if k == "ephemeralStorage" else k: v for k, v in amounts.items()}
+
+    for name, section in ((MCP, "mcpServer"), ("llama-stack", "llamaStack")):
+        written = values[section]["resources"]
+        assert container(prod, name)["resources"] == {k: as_kubernetes(v) for k, v in written.items()}
 
 
 def test_static_replicas_of_two_get_a_pdb(preview):

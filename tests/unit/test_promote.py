@@ -46,7 +46,7 @@ def test_promotes_release_settings_only_and_keeps_the_file(stacks, capsys):
     assert len(changed) == 3 and len(before.splitlines()) == len(after.splitlines())
     assert f"    image: {DIGEST}" in after and 'version: "0.7.2"' in after  # quoting kept
     assert "# prod: highly available" in after and "preset: read-only" in after
-    assert "requests: {cpu: 500m, memory: 512Mi}" in after  # flow style and environment sizing kept
+    assert "requests: {cpu: 500m, memory: 512Mi, ephemeralStorage: 128Mi}" in after  # flow style and environment sizing kept
     prod = yaml.safe_load(after)["config"]
     assert prod["llamastack-mcp:mcpServer"]["autoscaling"]["enabled"] is True
     assert prod["llamastack-mcp:llamaStack"]["storage"]["backend"] == "postgres"

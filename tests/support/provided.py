@@ -1,0 +1,75 @@
+"""What a prod user provides beside the stack, made on the local cluster: the PostgreSQL that prod's
+stack file names (`postgres.llama-stack.svc.cluster.local`, user and database `llamastack`), and
+the MCP server's serving certificate as a `kubernetes.io/tls` Secret with its `ca.crt` (what
+cert-manager writes) for passthrough on plain Kubernetes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+POSTGRES_IMAGE = "localhost/llamastack-mcp/postgres:15"  # localcluster/images/build.sh
+POSTGRES_UID = 999  # the image's postgres user
+DATA = "/var/lib/postgresql/data/pg"
+
+RESTRICTED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
+              "readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"}}
+
+# initdb once per pod (its data is an emptyDir): the stack's user owns its database, and only
+# password (SCRAM) logins come over the network. UTF-8: Llama Stack's key-value queries carry
+# non-ASCII bounds, which a SQL_ASCII database (initdb's default without a locale) refuses.
+INIT = f"""set -e
+initdb -D {DATA} --encoding=UTF8 --locale=C --username=llamastack --pwfile=/credentials/password --auth-local=trust --auth-host=scram-sha-256
+echo "host all all 0.0.0.0/0 scram-sha-256" >> {DATA}/pg_hba.conf
+echo "CREATE DATABASE llamastack OWNER llamastack" | postgres --single -D {DATA} postgres >/dev/null
+"""
+
+
+def postgres(namespace: str, password: str) -> list[dict]:
+    labels = {"app.kubernetes.io/name": "postgres"}
+    mounts = [{"name": "data", "mountPath": "/var/lib/postgresql/data"},
+              {"name": "run", "mountPath": "/var/run/postgresql"}, {"name": "tmp", "mountPath": "/tmp"}]
+    init = {"name": "initdb", "image": POSTGRES_IMAGE, "command": ["sh", "-c", INIT], "securityContext": RESTRICTED,
+            "volumeMounts": mounts + [{"name": "credentials", "mountPath": "/credentials", "readOnly": True}]}
+    server = {"name": "postgres", "image": POSTGRES_IMAGE,
+              "args": ["-D", DATA, "-c", "listen_addresses=*"], "ports": [{"containerPort": 5432, "name": "pg"}],
+              "readinessProbe": {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-U", "llamastack"]},
+                                 "periodSeconds": 2},
+              "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+              "securityContext": RESTRICTED, "volumeMounts": mounts}
+    return [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "postgres-credentials", "namespace": namespace},
+         "stringData": {"password": password}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "postgres", "namespace": namespace},
+         "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
+             "enableServiceLinks": False,
+             "securityContext": {"runAsUser": POSTGRES_UID, "runAsGroup": POSTGRES_UID, "fsGroup": POSTGRES_UID},
+             "initContainers": [init], "containers": [server],
+             "volumes": [{"name": "data", "emptyDir": {}}, {"name": "run", "emptyDir": {}},
+                         {"name": "tmp", "emptyDir": {}},
+                         {"name": "credentials", "secret": {"secretName": "postgres-credentials"}}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "postgres", "namespace": namespace},
+         "spec": {"selector": labels, "ports": [{"port": 5432, "targetPort": "pg"}]}},
+    ]
+
+
+def serving_certificate(directory: Path, service: str, namespace: str) -> dict[str, str]:
+    """A CA and a certificate for `service`'s in-cluster names: {tls.crt, tls.key, ca.crt} as text."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    names = ",".join(f"DNS:{service}.{namespace}{suffix}" for suffix in ("", ".svc", ".svc.cluster.local"))
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-issuer",
+            "-keyout", "ca.key", "-out", "ca.crt")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={service}.{namespace}.svc",
+            "-keyout", "tls.key", "-out", "tls.csr")
+    (directory / "ext").write_text(f"subjectAltName={names}\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-extfile", "ext", "-out", "tls.crt")
+    return {name: (directory / name).read_text() for name in ("tls.crt", "tls.key", "ca.crt")}
+
+
+def tls_secret(name: str, namespace: str, files: dict[str, str]) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                       "metadata": {"name": name, "namespace": namespace}, "stringData": files})
