@@ -21,12 +21,9 @@ import concurrent.futures
 import contextlib
 import json
 import os
-import shutil
-import socket
 import ssl
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Iterator
 
