@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from components.meta import container_security_context
+
 NAMESPACE = "models"
 NAME = "vllm"  # the Service name the stack files use
 MODEL = "stub-model"
@@ -28,15 +30,13 @@ SCRIPT = Path(__file__).resolve().parent.parent / "e2e" / "stub_model.py"
 
 def manifest() -> list[dict]:
     labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "local-cluster"}
-    restricted = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
-                  "readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"}}
     container = {
         "name": "model", "image": IMAGE,
         "command": ["python3", "/stub/stub_model.py", "--port", "8000", "--bind", "0.0.0.0", "--model", MODEL],
         "ports": [{"containerPort": 8000, "name": "http"}],
         "readinessProbe": {"httpGet": {"path": "/v1/models", "port": "http"}, "periodSeconds": 2},
         "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
-        "securityContext": restricted, "volumeMounts": [{"name": "stub", "mountPath": "/stub"}]}
+        "securityContext": container_security_context(None), "volumeMounts": [{"name": "stub", "mountPath": "/stub"}]}
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": labels}},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "stub-model", "namespace": NAMESPACE},

@@ -20,7 +20,7 @@ TlsVersion = Literal["1.2", "1.3"]
 
 
 def _api_group(value: str) -> str:
-    return dns_subdomain_name(value, optional=True) if value else value
+    return dns_subdomain_name(value, optional=True)  # empty: the core group
 
 
 def _unique(values: list, what: str) -> list:
@@ -143,4 +143,5 @@ class McpServerSettings(WorkloadSettings):
     @field_validator("denied_resources")
     @classmethod
     def _unique_kinds(cls, kinds: list[DeniedResource]) -> list[DeniedResource]:
-        return _unique([(k.group, k.version, k.kind) for k in kinds], "a kind") and kinds
+        _unique([(k.group, k.version, k.kind) for k in kinds], "a kind")
+        return kinds

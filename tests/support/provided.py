@@ -9,12 +9,13 @@ import json
 import subprocess
 from pathlib import Path
 
+from components.meta import container_security_context
+
 POSTGRES_IMAGE = "localhost/llamastack-mcp/postgres:15"  # localcluster/images/build.sh
 POSTGRES_UID = 999  # the image's postgres user
 DATA = "/var/lib/postgresql/data/pg"
 
-RESTRICTED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
-              "readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"}}
+RESTRICTED = container_security_context(None)  # the pod names the UID
 
 # initdb once per pod (its data is an emptyDir): the stack's user owns its database, and only
 # password (SCRAM) logins come over the network. UTF-8: Llama Stack's key-value queries carry
