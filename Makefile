@@ -11,7 +11,7 @@ export PROMPT
 export E2E_CACHE ?= $(HOME)/.cache/llamastack-mcp-e2e
 
 .PHONY: help setup system-deps e2e-deps toolchain images cluster cluster-down cluster-clean test e2e test-cluster \
-	up preview destroy refresh render verify ask policy promote adopt docs docs-check bench bench-deploy measure
+	up preview destroy refresh render verify ask policy promote adopt docs docs-check review bench bench-deploy measure
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -96,11 +96,16 @@ adopt: setup  ## take over STACK's old Helm releases in place: a dry run; ARGS=-
 	  bash localcluster/pulumi.sh $(STACK) refresh --yes --skip-preview; \
 	else echo "dry run: nothing changed; make adopt STACK=$(STACK) ARGS=--yes to migrate"; fi
 
-docs: setup  ## regenerate docs/settings.md's table, Pulumi.yaml's declarations and the stack-file schema
+docs: setup  ## regenerate docs/settings.md's table, Pulumi.yaml's declarations, the stack-file schema and docs/review.md
 	$(BIN)/python -m devtools.settings_docs
+	$(BIN)/python -m review.lint --docs
 
-docs-check: setup  ## fail when the generated settings docs are stale (the tests check it too)
+docs-check: setup  ## fail when the generated docs are stale (the tests check it too)
 	$(BIN)/python -m devtools.settings_docs --check
+	$(BIN)/python -m review.lint --check
+
+review: setup  ## the production review of STACK's objects: kube-score and checkov, against review/accepted.yaml
+	$(BIN)/python -m review.lint --stack $(STACK)
 
 bench-deploy: setup toolchain  ## pulumi up/preview/destroy on the local cluster against kubectl's floor (after make cluster); ARGS e.g. --repeat 3
 	$(BIN)/python -m bench.deploy $(ARGS)

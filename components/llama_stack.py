@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional
 import pulumi
 
 from . import llama_stack_config as server_config
-from . import meta, workload
+from . import meta, telemetry, workload
 from .facts import LLAMA_STACK_SERVING_CERT_SECRET, StackFacts
 from .meta import Manifest
 from .registry import public_url, register_all
@@ -123,11 +123,12 @@ def deployment(facts: StackFacts, config_text: str, secrets: Mapping[str, Any]) 
         env.append({"name": "SSL_CERT_FILE", "value": TRUST_BUNDLE})
     env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": name}}}
             for name in secret_env(secrets).values()]
+    env += telemetry.llama_stack_env(settings.telemetry, stack.distribution)
 
     container = {
         "name": CONTAINER,
         "image": stack.image_ref,
-        "command": command(stack),
+        "command": telemetry.instrumented(command(stack), settings.telemetry),
         "env": env,
         "ports": [{"name": "http", "containerPort": meta.LLAMA_STACK_PORT, "protocol": "TCP"}],
         # A cold start imports many providers; give it five minutes before liveness counts.

@@ -8,11 +8,12 @@ from typing import Any, Optional
 
 import pulumi
 
-from . import meta, rbac, workload
+from . import meta, rbac, telemetry, workload
 from .facts import MCP_CA_CONFIG_MAP, MCP_SERVING_CERT_SECRET, StackFacts
 from .meta import Manifest
 from .registry import public_url, register_all
 from .settings import McpServerSettings
+from .settings.telemetry import TelemetrySettings
 from .workload import PodTemplate
 
 CONTAINER = meta.MCP_SERVER
@@ -53,8 +54,9 @@ def _toml(value: Any) -> str:
     return "[" + ", ".join(_toml(v) for v in value) + "]"
 
 
-def config_toml(mcp: McpServerSettings) -> str:
-    """The server's TOML config: what has no flag (its guardrails, passthrough) and the listener's limits."""
+def config_toml(mcp: McpServerSettings, traces: TelemetrySettings) -> str:
+    """The server's TOML config: what has no flag (its guardrails, passthrough), the listener's limits and
+    where its traces go."""
     keys: dict[str, Any] = {
         "denied_resources": [{"group": r.group, "version": r.version, "kind": r.kind} for r in mcp.denied_resources]}
     if mcp.enabled_tools:
@@ -69,7 +71,11 @@ def config_toml(mcp: McpServerSettings) -> str:
             keys["skip_jwt_verification"] = True
         keys["tls_min_version"] = mcp.tls.min_version
     http = {"max_body_bytes": mcp.http.max_body_bytes, "read_header_timeout": f"{mcp.http.read_header_timeout_seconds}s"}
-    lines = [f"{k} = {_toml(v)}" for k, v in keys.items()] + ["", "[http]"] + [f"{k} = {_toml(v)}" for k, v in http.items()]
+    tables = {"http": http, "telemetry": telemetry.mcp_config(traces)}
+    lines = [f"{k} = {_toml(v)}" for k, v in keys.items()]
+    for table, values in tables.items():
+        if values:
+            lines += ["", f"[{table}]"] + [f"{k} = {_toml(v)}" for k, v in values.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -169,6 +175,7 @@ def deployment(facts: StackFacts, config_text: str, access: Optional[ClusterAcce
         "name": CONTAINER,
         "image": mcp.image,
         "args": container_args(mcp) + (access.args if access else []),
+        **({"env": env} if (env := telemetry.mcp_env(settings.telemetry)) else {}),
         "ports": [{"name": "http", "containerPort": meta.MCP_PORT, "protocol": "TCP"}],
         **meta.http_probes("/healthz", scheme="HTTPS" if mcp.passthrough else "HTTP", startup_seconds=30),
         "resources": workload.container_resources(mcp),
@@ -199,7 +206,7 @@ def manifests(facts: StackFacts, access: Optional[ClusterAccess] = None) -> list
         out += access.objects
     if settings.platform == "openshift" and mcp.scc.create:
         out += scc(facts)
-    config_text = config_toml(mcp)
+    config_text = config_toml(mcp, settings.telemetry)
     out.append(meta.manifest("v1", "ConfigMap", a.metadata(CONFIG_MAP_NAME), data={"config.toml": config_text}))
     out += [m for m in (ca_config_map(facts),) if m]
     service_annotations = workload.serving_cert(MCP_SERVING_CERT_SECRET) if facts.mcp.openshift_serving_cert else None

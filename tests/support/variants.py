@@ -171,4 +171,10 @@ VARIANTS: list[Variant] = [
         "requests": {"cpu": "50m", "memory": "96Mi", "ephemeralStorage": "32Mi"},
         "limits": {"cpu": "500m", "memory": "256Mi", "ephemeralStorage": "128Mi"}}}}, {},
             "the Secret denial turned off by explicit opt-in (RBAC alone decides), with ephemeral storage sized"),
+    Variant("traces", "prod", {"telemetry": {"otlpEndpoint": "http://otel-collector.observability.svc:4318",
+                                             "samplingRatio": 0.25}}, PW,
+            "both servers send traces to an OTLP/HTTP collector, a quarter of new traces kept"),
+    Variant("traces-ogx", "dev", {"telemetry": {"otlpEndpoint": "https://otlp.example.com/gateway/"},
+                                  "llamaStack": OGX}, {},
+            "OGX's traces and the MCP server's to a collector behind a path prefix"),
 ]

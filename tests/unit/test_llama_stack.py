@@ -168,7 +168,7 @@ def test_service_account_mounts_no_token_and_pod_is_restricted(dev):
 def test_kubernetes_sets_explicit_uid_and_fsgroup(preview):
     run = run_variant(preview=preview, platform="kubernetes", llamaStack={"route": {"host": "ls.example.com"}})
     pod = run.one("Deployment", LS)["spec"]["template"]["spec"]["securityContext"]
-    assert pod["runAsUser"] == 1001 and pod["fsGroup"] == 1001 and pod["runAsNonRoot"] is True
+    assert pod["runAsUser"] == 10001 and pod["fsGroup"] == 10001 and pod["runAsNonRoot"] is True
 
 
 def test_outputs(dev):

@@ -125,7 +125,7 @@ def test_defaults_are_valid_and_complete():
     settings = load_settings({})
     assert settings.mcp_server.rbac.preset == "read-only"
     assert set(defaults()) == {"platform", "namespace", "mcpServer", "llamaStack", "networkPolicy", "monitoring",
-                                "migration", "fleet"}
+                                "telemetry", "migration", "fleet"}
 
 
 def test_error_report_lists_one_line_per_problem():
