@@ -5,7 +5,12 @@ T0=${T0:-$SECONDS}
 log() { printf '[%s %3ds] %s\n' "${LOG_TAG:-cluster}" $((SECONDS - T0)) "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-pid_alive() { [[ -f "$DIR/pids/$1" ]] && kill -0 "$(cat "$DIR/pids/$1")" 2>/dev/null; }
+# Alive, and not a zombie: a killed process whose parent is gone stays one where PID 1 does not reap.
+pid_alive() {
+  [[ -f "$DIR/pids/$1" ]] || return 1
+  local pid; pid="$(cat "$DIR/pids/$1")"
+  kill -0 "$pid" 2>/dev/null && [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]]
+}
 
 start() {  # start NAME CMD...: in the background, output to logs/NAME.log
   local name="$1"; shift

@@ -85,15 +85,29 @@ else
   fi
 fi
 
-# Pulumi rewrites the whole state file after every resource step: quadratic in the stack's size
-# (`make bench-deploy`: a 1,000-object create took 200 s with it, 58 s without). Skipping the
-# intermediate checkpoints keeps the final state; if an update dies midway, objects it created
-# are missing from the state, and the next `up` takes them over (server-side apply upserts).
-# PULUMI_SKIP_CHECKPOINTS=false keeps Pulumi's default.
-export PULUMI_SKIP_CHECKPOINTS="${PULUMI_SKIP_CHECKPOINTS:-true}"
+export LLAMASTACK_MCP_BACKEND="${PULUMI_BACKEND_URL:-${who:-}}"
+# A file (or bucket) backend rewrites the whole state after every resource step: quadratic in the
+# stack's size (`make bench-deploy`: a 1,000-object create took 200 s with it, 58 s without), so
+# there the per-step checkpoints are skipped and recovery/guard.py repairs what an update killed
+# midway leaves (a stale lock, objects the state never recorded). Pulumi Cloud journals each step
+# instead (cheap): its checkpoints stay. PULUMI_SKIP_CHECKPOINTS=false keeps Pulumi's default anywhere.
+if [[ "$LLAMASTACK_MCP_BACKEND" != https://* ]]; then
+  export PULUMI_SKIP_CHECKPOINTS="${PULUMI_SKIP_CHECKPOINTS:-true}"
+fi
 
 if [[ "$cmd" == exec ]]; then
   exec "$@"
 fi
 pulumi stack select --create "$stack" >/dev/null
+python="${PYTHON:-$root/venv/bin/python}"
+case "$cmd" in
+  up|update|preview|destroy|refresh)
+    [[ "$cmd" == update ]] && cmd=up
+    guard() { PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m recovery.guard "$@"; }
+    guard before "$stack" "$cmd" "$@"
+    rc=0
+    pulumi "$cmd" --stack "$stack" "$@" || rc=$?
+    guard after "$stack" "$cmd" "$rc" || rc=$?
+    exit "$rc" ;;
+esac
 exec pulumi "$cmd" --stack "$stack" "$@"

@@ -30,19 +30,18 @@ import argparse
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 from typing import Any, Optional
 
 
 import offline
 from components.settings import StackSettings, load_settings
+from recovery.orphans import CLUSTER_SCOPED, NAMESPACED  # the kinds the charts and the program create
 
 MANAGER = "helm-adopted"
 RELEASE_NAME = "meta.helm.sh/release-name"
 RELEASE_NAMESPACE = "meta.helm.sh/release-namespace"
-NAMESPACED = ("deployments", "services", "serviceaccounts", "configmaps", "secrets", "persistentvolumeclaims",
-              "horizontalpodautoscalers", "poddisruptionbudgets", "networkpolicies", "ingresses", "roles",
-              "rolebindings", "routes", "servicemonitors", "prometheusrules")
-CLUSTER_SCOPED = ("clusterroles", "clusterrolebindings", "securitycontextconstraints")
 
 
 class MigrationError(Exception):
@@ -186,11 +185,8 @@ def resource_args(obj: dict[str, Any]) -> list[str]:
 
 
 def prepare(settings: StackSettings, rendered: list[dict[str, Any]], adopted: list[dict[str, Any]]) -> None:
-    namespace = settings.namespace.name
-    for release in sorted(releases_of(settings)):
-        for record in release_records(namespace, release):
-            kubectl("delete", record, "-n", namespace)
-            print(f"helm forgets release {release}: deleted {record} (only the record; the objects stay)")
+    """Hand Helm's fields to our manager. Idempotent: a re-run after an interruption does the same again.
+    Helm's release records stay until `finish`, so until then `helm rollback` still works."""
     wanted = {key(m): m for m in rendered}
     for obj in adopted:
         patch = ownership_patch(obj, wanted[key(obj)])
@@ -201,8 +197,34 @@ def prepare(settings: StackSettings, rendered: list[dict[str, Any]], adopted: li
 
 # ---------------------------------------------------------------------- finish
 
-def finish(settings: StackSettings, releases: set[str]) -> None:
+def export_records(namespace: str, releases: set[str], directory: Path) -> Optional[Path]:
+    """Helm's release records, as objects `kubectl apply -f` restores; None when there are none (a re-run)."""
+    records = []
+    for release in sorted(releases):
+        for name in release_records(namespace, release):
+            obj = json.loads(kubectl("get", name, "-n", namespace, "-o", "json").stdout)
+            meta = obj["metadata"]
+            obj["metadata"] = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta}
+            records.append(obj)
+    if not records:
+        return None
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"helm-releases-{namespace}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": records}, indent=2))
+    path.chmod(0o600)  # a release record holds the chart's values, secrets included
+    return path
+
+
+def finish(settings: StackSettings, releases: set[str], backup_dir: Path) -> None:
     namespace = settings.namespace.name
+    saved = export_records(namespace, releases, backup_dir)
+    if saved:
+        for record in json.loads(saved.read_text())["items"]:
+            kubectl("delete", "secret", record["metadata"]["name"], "-n", namespace)
+            print(f"helm forgets release {record['metadata']['labels'].get('name')}: deleted "
+                  f"{record['metadata']['name']} (only the record; the objects stay)")
+        print(f"Helm's release records are saved in {saved}: `kubectl apply -f {saved}` restores them "
+              f"(then `helm upgrade --take-ownership` takes the objects back)")
     for kinds, scope in ((NAMESPACED, ["-n", namespace]), (CLUSTER_SCOPED, [])):
         for kind in kinds:
             result = kubectl("get", kind, *scope, "-o", "json", "--show-managed-fields", check=False)
@@ -227,13 +249,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("step", choices=("plan", "prepare", "finish"))
     parser.add_argument("--stack", default="dev", help="stack name (dev) or path of a stack file")
     parser.add_argument("--yes", action="store_true", help="prepare and finish change the cluster only with it")
+    parser.add_argument("--backup-dir", default="migration-backup",
+                        help="where finish saves Helm's release records before deleting them")
     args = parser.parse_args(argv)
     try:
         settings, rendered = stack_settings(args.stack)
         if args.step == "finish":
             if not args.yes:
                 parser.error("finish changes the cluster: pass --yes")
-            finish(settings, releases_of(settings))
+            finish(settings, releases_of(settings), Path(args.backup_dir))
             return 0
         helm = live_objects(settings.namespace.name)
         adopted, retired = plan(settings, rendered, helm)

@@ -33,7 +33,7 @@ class TelemetrySettings(Settings):
     """The base URL of an OTLP/HTTP collector (`http://otel-collector.observability.svc:4318`); unset: no traces.
     Llama Stack runs under `opentelemetry-instrument` and the MCP server's `[telemetry]` points there; the trace
     context travels with each tool call, so the MCP server's `tools/call` span (with `gen_ai.tool.name`) joins
-    the agent's trace. OTLP/HTTP only: the servers' images carry no gRPC exporter."""
+    the agent's trace. OTLP/HTTP (port 4318): Llama Stack's own image carries no gRPC exporter."""
     sampling_ratio: Annotated[float, Field(ge=0, le=1)] = 0.1
     """The share of traces kept that start at Llama Stack (0-1); a caller's sampled trace is always followed
     (`parentbased_traceidratio`), so one decision covers the whole request."""

@@ -14,7 +14,9 @@ an agent turn naming a member. Removing a member, rotating a token and
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +254,42 @@ def test_raising_token_generation_rotates_the_members_token(cluster, fleet, memb
     assert hub_secret(cluster)["sandbox.token"] == new
     rolled = deployed(cluster).one("Deployment", MCP)["spec"]["template"]["metadata"]["annotations"]
     assert rolled["checksum/fleet"] != checksum["checksum/fleet"], "the MCP pods roll onto the new token"
+
+
+def test_an_unreachable_member_blocks_only_changes_to_it_and_target_goes_on_with_the_hub(cluster, fleet, members):
+    """docs/fleet.md: with a member unreachable, a change to the hub alone still deploys (the provider of an
+    unchanged member never calls its cluster); a change to that member fails, naming it; `--target` the hub's
+    objects goes on without it."""
+    sandbox = members["sandbox"]
+
+    def log_level(value: int) -> None:
+        fleet.set_setting("mcpServer", {**fleet.settings()["llamastack-mcp:mcpServer"], "logLevel": value})
+
+    def deployed_log_level() -> str:
+        args = cluster.get("deployment", MCP, "-n", NS)["spec"]["template"]["spec"]["containers"][0]["args"]
+        return args[args.index("--log-level") + 1]
+
+    sandbox.down()  # its API server stopped: unreachable, as a member behind a broken VPN would be
+    try:
+        log_level(3)
+        assert fleet.pulumi("up", "--yes", "--skip-preview", check=False).returncode == 0
+        assert deployed_log_level() == "3", "a hub-only change deploys with a member down"
+        fleet.set_setting("fleet", {"members": [{**SANDBOX, "tokenGeneration": 3}]})
+        log_level(4)
+        started = time.monotonic()
+        failed = fleet.pulumi("up", "--yes", "--skip-preview", check=False)
+        took = time.monotonic() - started
+        assert failed.returncode != 0, "a change to the unreachable member fails the run"
+        assert "sandbox" in failed.stdout + failed.stderr, "the error names the member"
+        assert took < 300, f"failed after {took:.0f} s"
+        state = json.loads(fleet.pulumi("stack", "export").stdout)["deployment"]["resources"]
+        (urn,) = [r["urn"] for r in state if r["type"] == "kubernetes:apps/v1:Deployment"
+                  and r["urn"].endswith(f"deployment:{NS}/{MCP}")]
+        targeted = fleet.pulumi("up", "--yes", "--skip-preview", "--target", urn, check=False)
+        assert targeted.returncode == 0, targeted.stdout[-3000:] + targeted.stderr[-2000:]
+        assert deployed_log_level() == "4", "--target took the hub's change without the member"
+    finally:
+        sandbox.up(fresh=False)
+    log_level(2)
+    fleet.up()  # the member back: one `up` converges it all, its new token included
+    assert api_status(sandbox, token_of(sandbox, 3)) == 200

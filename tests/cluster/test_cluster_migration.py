@@ -107,17 +107,47 @@ def migrated(cluster, prod, old):
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    records = {}
     try:
         prepared = adopt(prod, "prepare", "--yes")
         assert prepared.returncode == 0, prepared.stderr
+        records["after prepare"] = helm_records(cluster)
+        # Interrupted before `up`: `make adopt ARGS=--yes` again starts over with plan and prepare.
+        for step in ("plan", "prepare"):
+            again = adopt(prod, step, *(["--yes"] if step == "prepare" else []))
+            assert again.returncode == 0, f"re-run of {step} before up: {again.stdout}{again.stderr}"
         up = prod.up()
+        records["after up"] = helm_records(cluster)
+        # Interrupted after `up`, before `finish`: the re-run finds the releases still and goes on.
+        for step in ("plan", "prepare"):
+            again = adopt(prod, step, *(["--yes"] if step == "prepare" else []))
+            assert again.returncode == 0, f"re-run of {step} after up: {again.stdout}{again.stderr}"
+        prod.up()  # the re-run's `up`
         finished = adopt(prod, "finish", "--yes")
         assert finished.returncode == 0, finished.stderr
         prod.pulumi("refresh", "--yes", "--skip-preview")  # the state learns what finish dropped
     finally:
         done.set()
         sampler.join()
-    return {"plan": planned.stdout, "up": up.stdout, "finish": finished.stdout, "samples": samples}
+    return {"plan": planned.stdout, "up": up.stdout, "finish": finished.stdout, "samples": samples,
+            "records": records, "workdir": prod.workdir}
+
+
+def helm_records(cluster) -> list[str]:
+    return sorted(cluster.kubectl("get", "secrets", "-n", NS, "-l", "owner=helm", "-o", "name").stdout.split())
+
+
+def test_helms_records_stay_until_finish_and_are_saved_where_they_can_be_restored(cluster, migrated):
+    expected = sorted(f"secret/sh.helm.release.v1.{r}.v1" for r in RELEASES.values())
+    assert migrated["records"] == {"after prepare": expected, "after up": expected}, "helm rollback works until finish"
+    (saved,) = (migrated["workdir"] / "migration-backup").glob("helm-releases-*.json")
+    assert f"`kubectl apply -f migration-backup/{saved.name}` restores them" in migrated["finish"], migrated["finish"]
+    assert saved.stat().st_mode & 0o077 == 0, "a release record holds the chart's values: the file is private"
+    items = json.loads(saved.read_text())["items"]
+    assert sorted(f"secret/{i['metadata']['name']}" for i in items) == expected
+    assert {base64.b64decode(i["data"]["release"]) for i in items} == {b"a gzipped release manifest"}
+    restore = cluster.kubectl("create", "--dry-run=server", "-f", str(saved), check=False)
+    assert restore.returncode == 0, f"the API server would take the saved records back: {restore.stderr}"
 
 
 def test_plan_lists_what_is_taken_over_and_what_is_retired(migrated):

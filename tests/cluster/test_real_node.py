@@ -350,8 +350,10 @@ def test_prod_traces_follow_an_agents_tool_call_from_the_llama_stack_pod_into_th
     while span["parent_id"] in by_id:  # up from the tool span to the trace's root
         span = by_id[span["parent_id"]]
         chain.append((span["service"], span["name"]))
-    assert ("llama-stack", "invoke_mcp_tool") in chain, chain
+    # The MCP server's span hangs under Llama Stack's HTTP call; Llama Stack's own tool span is in the trace.
+    assert chain[:2] == [(MCP, "POST /mcp"), ("llama-stack", "POST")], chain
     assert chain[-1][0] == "llama-stack" and chain[-1][1].startswith("POST /v1/responses"), chain
+    assert any(s["service"] == "llama-stack" and s["name"] == "invoke_mcp_tool" for s in trace)
 
 
 def test_prod_refuses_secrets_to_the_agent_even_where_rbac_allows_them(real, prod):
@@ -363,11 +365,18 @@ def test_prod_refuses_secrets_to_the_agent_even_where_rbac_allows_them(real, pro
                         check=False).stdout.strip() == "yes", "carol's own RBAC allows Secrets"
     server = f"https://{MCP}.{NS}.svc.cluster.local:8080/mcp"
     with port_forward(real, LLAMA, 8321) as url:
-        turn = agent_turn(url, carol, call("resources_list", apiVersion="v1", kind="Secret", namespace=NS),
-                          server_url=server)
+        secrets = agent_turn(url, carol, call("resources_list", apiVersion="v1", kind="Secret", namespace=NS),
+                             server_url=server)
+        config_maps = agent_turn(url, carol, call("resources_list", apiVersion="v1", kind="ConfigMap",
+                                                  namespace=NS), server_url=server)
     real.kubectl("delete", "serviceaccount", "carol", "-n", "default", check=False)
-    assert turn["error"] and "resource not allowed" in (turn["output"] + str(turn["error"])), turn
-    assert TEST_SECRETS["postgresPassword"] not in json.dumps(turn)
+    assert not config_maps["error"] and "llama-stack-config" in config_maps["output"], "carol's own rights work"
+    # Llama Stack 0.7.3 passes on only "Error (code 1)"; the server's message is checked at the cluster layer.
+    assert secrets["error"] and not secrets["output"], secrets
+    assert TEST_SECRETS["postgresPassword"] not in json.dumps(secrets)
+    asked = [e for e in real.audit_events("system:serviceaccount:default:carol")
+             if e["objectRef"].get("resource") == "secrets"]
+    assert asked == [], "the MCP server refused before asking the API server"
 
 
 def test_make_verify_passes_against_prod(real, prod):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import offline
+from recovery import orphans
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEST_SECRETS = {"inferenceApiKey": "sk-test-INFERENCE-0123456789", "postgresPassword": "pg-test-PASSWORD-9876"}
@@ -60,10 +61,9 @@ PART_OF = "app.kubernetes.io/part-of=llamastack-mcp"
 MCP_DEPLOYMENT = f"kubernetes:apps/v1:Deployment::deployment:{NS}/{MCP}"
 CLUSTER_ROLE = f"kubernetes:rbac.authorization.k8s.io/v1:ClusterRole::clusterrole:{NS}-{MCP}"
 SERVICE_ACCOUNT = f"kubernetes:core/v1:ServiceAccount::serviceaccount:{NS}/{MCP}"
-NAMESPACED_KINDS = ("deployments,replicasets,pods,services,serviceaccounts,configmaps,secrets,"
-                    "persistentvolumeclaims,roles,rolebindings,horizontalpodautoscalers,poddisruptionbudgets,"
-                    "networkpolicies,ingresses,routes,servicemonitors,prometheusrules")
-CLUSTER_KINDS = "clusterroles,clusterrolebindings,securitycontextconstraints,namespaces"
+# Every kind the program creates (recovery/orphans.py lists them once), and what its Deployments make.
+NAMESPACED_KINDS = ",".join((*orphans.NAMESPACED, "replicasets", "pods"))
+CLUSTER_KINDS = ",".join((*orphans.CLUSTER_SCOPED, "namespaces"))
 
 
 def deployment(cluster, name: str, namespace: str = NS) -> dict:

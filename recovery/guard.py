@@ -1,0 +1,181 @@
+"""Around each Pulumi command that `make` runs (localcluster/pulumi.sh): recover from an interrupted one.
+
+    python -m recovery.guard before STACK COMMAND [ARGS...]     # exit non-zero: do not run the command
+    python -m recovery.guard after STACK COMMAND RC [ARGS...]
+
+`make up` skips Pulumi's per-step checkpoints on file backends (docs/performance.md: they cost O(n^2)),
+so an update killed midway (SIGKILL, a closed laptop, a cancelled CI job) leaves a lock naming a dead
+process and objects the state never recorded. Before the next command:
+
+- **a stale lock** (its process no longer runs on this machine) is named, with the one command that
+  recovers; with `--yes` it is removed, saying so. A live process's lock still refuses, as Pulumi does.
+- **an interrupted update** (its marker is left, or its lock was stale) makes `preview` and `up` say which
+  objects are on the cluster and not in the state. `up` takes over those the program still declares
+  (server-side apply upserts) and, once it succeeded, deletes the rest. `destroy` always looks, and
+  deletes what the state does not record after Pulumi's own destroy, saying which.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from . import locks, orphans
+
+PROJECT = "llamastack-mcp"
+WRITES = ("up", "destroy")
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def markers_dir(backend: Optional[str]) -> Path:
+    root = locks.file_backend_root(backend)
+    return (root / ".pulumi" if root else Path.cwd() / ".pulumi-updates") / "llamastack-mcp-updates"
+
+
+def marker_path(backend: Optional[str], stack: str) -> Path:
+    return markers_dir(backend) / f"{stack}.json"
+
+
+def kubectl(stack: str) -> list[str]:
+    """kubectl at the cluster Pulumi uses: $KUBECONFIG, and the stack file's kubernetes:context."""
+    command = [os.environ.get("KUBECTL", "kubectl")]
+    config = _stack_config(stack)
+    if config.get("kubernetes:context"):
+        command += ["--context", str(config["kubernetes:context"])]
+    kubeconfig = config.get("kubernetes:kubeconfig")
+    if isinstance(kubeconfig, str) and Path(os.path.expanduser(kubeconfig)).is_file():
+        command += ["--kubeconfig", os.path.expanduser(kubeconfig)]
+    return command
+
+
+def _stack_config(stack: str) -> dict:
+    import yaml
+    path = Path.cwd() / f"Pulumi.{stack}.yaml"
+    return (yaml.safe_load(path.read_text()) or {}).get("config") or {} if path.exists() else {}
+
+
+def stack_namespace(stack: str) -> str:
+    import offline
+    from components.settings import StackSettings
+    path = Path.cwd() / f"Pulumi.{stack}.yaml"
+    values = offline.stack_settings(str(path))[0] if path.exists() else {}
+    return (values.get("namespace") or {}).get("name") or StackSettings().namespace.name
+
+
+def recorded(stack: str) -> set[orphans.Obj]:
+    proc = subprocess.run(["pulumi", "stack", "export", "--stack", stack], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return set()  # no stack yet: nothing recorded
+    return orphans.in_state(json.loads(proc.stdout))
+
+
+def unrecorded(stack: str) -> Optional[list[orphans.Obj]]:
+    """Live and unrecorded; None (said) when the cluster cannot be asked: Pulumi's own command reports why."""
+    try:
+        return orphans.orphans(orphans.on_cluster(kubectl(stack), stack_namespace(stack)), recorded(stack))
+    except (subprocess.CalledProcessError, OSError, ValueError) as err:
+        detail = getattr(err, "stderr", "") or str(err)
+        say(f"could not compare the cluster with stack {stack}'s state ({str(detail).strip()[-300:]}); going on")
+        return None
+
+
+def _listing(objects: list[orphans.Obj], limit: int = 12) -> str:
+    shown = ", ".join(map(str, objects[:limit]))
+    return shown + (f" and {len(objects) - limit} more" if len(objects) > limit else "")
+
+
+def before(stack: str, command: str, args: list[str]) -> int:
+    backend = os.environ.get("LLAMASTACK_MCP_BACKEND") or os.environ.get("PULUMI_BACKEND_URL")
+    consent = "--yes" in args or "-y" in args
+    interrupted = []
+    root = locks.file_backend_root(backend)
+    held = locks.stack_locks(root, PROJECT, stack) if root else []
+    stale = [lock for lock in held if lock.stale]
+    if stale and len(stale) == len(held):
+        for lock in stale:
+            if not consent:
+                say(f"stack {stack} is locked by {lock.describe()}: an update was interrupted.")
+                say(f"to recover (removes the stale lock, then repairs): make {command} STACK={stack} ARGS=--yes")
+                say(f"or by hand: pulumi cancel --stack {stack} --yes")
+                return 3
+            lock.path.unlink(missing_ok=True)
+            say(f"removed the stale lock of {lock.describe()}: its update was interrupted")
+        interrupted.append("a stale lock")
+    elif held:
+        for lock in held:
+            say(f"stack {stack} is locked by {lock.describe()}")  # Pulumi refuses with its own message next
+    marker = marker_path(backend, stack)
+    live_lock = any(not lock.stale for lock in held)
+    if marker.exists() and not live_lock:  # a command that holds the lock may be running right now
+        left = json.loads(marker.read_text() or "{}")
+        if not (left.get("host") == socket.gethostname() and locks.running(int(left.get("pid", 0)))):
+            interrupted.append(f"`{left.get('command', 'up')}` of {left.get('started', '?')} did not finish")
+    if interrupted or command == "destroy":
+        found = unrecorded(stack)
+        if found:
+            why = "; ".join(interrupted) or "objects left by an interrupted update"
+            say(f"{len(found)} object(s) on the cluster are not in stack {stack}'s state ({why}): {_listing(found)}")
+            if command == "preview":
+                say("this preview shows those still declared as creates; `make up` takes them over and deletes the rest")
+            elif command == "up":
+                say("this update takes over those the program still declares; the rest are deleted after it succeeds")
+            elif command == "destroy":
+                say("they are deleted after the destroy")
+        elif interrupted and found is not None:
+            say(f"the interrupted update left nothing unrecorded ({'; '.join(interrupted)})")
+            marker.unlink(missing_ok=True)
+            interrupted = []
+    if command in WRITES:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps({"command": command, "pid": os.getppid(), "host": socket.gethostname(),
+                                      "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                      "repair": bool(interrupted) or command == "destroy"}))
+    return 0
+
+
+def after(stack: str, command: str, rc: int) -> int:
+    if command not in WRITES:
+        return rc
+    backend = os.environ.get("LLAMASTACK_MCP_BACKEND") or os.environ.get("PULUMI_BACKEND_URL")
+    marker = marker_path(backend, stack)
+    left = json.loads(marker.read_text() or "{}") if marker.exists() else {}
+    # Pulumi ran to its end (success or failure) and saved its final state: only an unfinished repair stays.
+    if left.get("repair"):
+        if rc != 0:
+            say(f"`{command}` failed: objects not in the state are kept for the next command to repair")
+            return rc
+        found = unrecorded(stack)
+        if found is None:
+            return rc  # the marker stays: the next command compares again
+        if found:
+            say(f"deleting {len(found)} object(s) stack {stack} does not record: {_listing(found, 50)}")
+            failed = orphans.delete(kubectl(stack), found)
+            for message in failed:
+                say(f"could not delete {message}")
+            if failed:
+                return 4
+    marker.unlink(missing_ok=True)
+    return rc
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 3 or argv[0] not in ("before", "after"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    phase, stack, command = argv[0], argv[1], argv[2]
+    if phase == "before":
+        return before(stack, command, argv[3:])
+    return after(stack, command, int(argv[3]))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
