@@ -28,7 +28,7 @@ from typing import Optional
 
 from . import locks, orphans
 
-PROJECT = "llamastack-mcp"
+PROJECT = "llamastack-mcp"  # Pulumi.yaml's name (components.settings would cost pydantic's import here)
 WRITES = ("up", "destroy")
 
 
@@ -157,8 +157,8 @@ def after(stack: str, command: str, rc: int) -> int:
         if found is None:
             return rc  # the marker stays: the next command compares again
         if found:
-            say(f"deleting {len(found)} object(s) stack {stack} does not record: {_listing(found, 50)}")
-            failed = orphans.delete(kubectl(stack), found)
+            say(f"deleting {len(found)} object(s) stack {stack} does not record")
+            failed = orphans.delete(kubectl(stack), found, on_deleted=lambda obj: say(f"deleted {obj}"))
             for message in failed:
                 say(f"could not delete {message}")
             if failed:

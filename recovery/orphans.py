@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 # Every kind the program can create in the stack's own cluster, as kubectl names them (cluster-scoped last).
 NAMESPACED = ("deployments", "services", "serviceaccounts", "configmaps", "secrets", "persistentvolumeclaims",
@@ -69,12 +69,14 @@ def orphans(live: set[Obj], recorded: set[Obj]) -> list[Obj]:
     return sorted(live - recorded, key=lambda o: (o.kind == "Namespace", o))
 
 
-def delete(kubectl: Sequence[str], objects: list[Obj]) -> list[str]:
-    """Delete each, in order; the failures, as messages."""
+def delete(kubectl: Sequence[str], objects: list[Obj], on_deleted: Callable[[Obj], None] = lambda _: None) -> list[str]:
+    """Delete each, in order, telling `on_deleted` of each; the failures, as messages."""
     failed = []
     for obj in objects:
         proc = subprocess.run([*kubectl, "delete", *obj.kubectl_args(), "--ignore-not-found", "--wait=true",
                                "--timeout=120s"], capture_output=True, text=True)
         if proc.returncode != 0:
             failed.append(f"{obj}: {proc.stderr.strip()[-300:]}")
+        else:
+            on_deleted(obj)
     return failed

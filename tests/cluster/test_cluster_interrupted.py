@@ -95,7 +95,9 @@ def test_destroy_after_a_killed_up_removes_every_object_it_had_created(cluster, 
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
     assert "removed the stale lock of process" in destroyed.stderr
     assert "not in stack dev's state" in destroyed.stderr and "deleting" in destroyed.stderr, destroyed.stderr
-    assert f"RoleBinding team-" in destroyed.stderr
+    deleted = [line for line in destroyed.stderr.splitlines() if line.startswith("==> deleted ")]
+    assert any(line.startswith("==> deleted RoleBinding team-") for line in deleted), "each one named"
+    assert len(deleted) == int(destroyed.stderr.split("==> deleting ")[1].split()[0])
     namespace_gone(cluster)
     assert role_bindings(cluster) == 0, f"of {created} RoleBindings, some stayed"
     assert leftovers(cluster) == []
