@@ -275,9 +275,9 @@ def start_llama_stack(run: Any, mcp_url: str, procs: Processes, venv: str,
     command[command.index(llama_stack_config.config_path())] = str(config_file)
     port = free_port()
     command[command.index("--port") + 1] = str(port)
-    command[0] = str(Path(venv) / "bin" / command[0])
-    if cli != command[0] and command[1] == cli:  # the launcher runs the server by name: give it the venv's
+    if command[0] == telemetry.INSTRUMENT:  # the launcher runs the server by name: give it the venv's
         command[1] = str(Path(venv) / "bin" / cli)
+    command[0] = str(Path(venv) / "bin" / command[0])
     env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
     env["KUBERNETES_MCP_URL"] = env["KUBERNETES_MCP_URL"].replace(IN_CLUSTER_MCP, local_mcp)
     env["TIKTOKEN_CACHE_DIR"] = tiktoken_cache(venv)
