@@ -31,7 +31,7 @@ system-deps:  ## Debian packages the tests and the real node use (promtool, Post
 e2e-deps:  ## the real MCP server, Llama Stack, OGX and checkov, cached in $(E2E_CACHE)
 	bash e2e/deps.sh all
 
-toolchain:  ## build (once, cached by version) Pulumi, the provider, Kubernetes, etcd, kwok
+toolchain:  ## build (once, cached by version) Pulumi, the provider, Kubernetes, etcd, kwok, CoreDNS, Helm
 	bash localcluster/toolchain.sh
 
 images: setup system-deps e2e-deps  ## build (once, cached by version) the images the real node runs

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 import yaml
 
 from . import meta, rbac, workload
@@ -36,7 +35,7 @@ from .facts import StackFacts
 from .kubeconfig import Endpoint, FleetSources
 from .mcp_server import ClusterAccess, namespace
 from .meta import Manifest
-from .registry import register_all
+from .registry import KubernetesProvider, register_all
 from .settings import FleetMember, StackSettings
 
 SA_NAME_ANNOTATION = "kubernetes.io/service-account.name"
@@ -137,8 +136,8 @@ class FleetMemberCluster(pulumi.ComponentResource):
     def __init__(self, facts: StackFacts, member: FleetMember, kubeconfig: Optional[pulumi.Input[str]],
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("llamastack-mcp:index:FleetMember", member.name, None, opts)
-        provider = k8s.Provider(member.name, kubeconfig=kubeconfig, context=member.context or None,
-                                opts=pulumi.ResourceOptions(parent=self))
+        provider = KubernetesProvider(member.name, kubeconfig, member.context or None,
+                                      pulumi.ResourceOptions(parent=self))
         objects = member_manifests(facts, member)
 
         def register(kinds: set[str], depends_on: list[pulumi.Resource]) -> dict:

@@ -1,4 +1,4 @@
-"""RBAC: the Roles, ClusterRoles and bindings of a grant (preset and scope) for one ServiceAccount.
+"""RBAC: the ClusterRoles and bindings of a grant (preset and scope) for one ServiceAccount.
 
 One builder for both grant kinds the settings hold (`RbacGrant`): the hub's own
 (`mcpServer.rbac`, which may carry custom rules and the cluster-admin opt-in) and
@@ -95,12 +95,17 @@ def grants(account: App, grant: RbacGrant, platform: str) -> list[Manifest]:
                                marker))
         return out
 
+    # Kubernetes' idiom for one grant in many namespaces: the rules once, in a ClusterRole that
+    # only RoleBindings use (so it grants nothing outside them), bound in each namespace. Half the
+    # objects of a Role per namespace, and a rule change is one update.
+    rules_role = "view" if preset == "view" else f"{cluster_name}-namespaced"
+    # Each binding is named after the role it binds: a binding's roleRef cannot change, so a stack that
+    # had bound a Role per namespace gets new bindings (created before the old ones go, no gap).
+    binding_name = account.name if preset == "view" else rules_role
+    if preset != "view":
+        out.append(role(account, "ClusterRole", rules_role, None, _rules(grant), marker))
     for namespace in grant.namespaces:
-        if preset == "view":
-            out.append(binding(account, "RoleBinding", account.name, namespace, "ClusterRole", "view", marker))
-        else:
-            out.append(role(account, "Role", account.name, namespace, _rules(grant), marker))
-            out.append(binding(account, "RoleBinding", account.name, namespace, "Role", account.name, marker))
+        out.append(binding(account, "RoleBinding", binding_name, namespace, "ClusterRole", rules_role, marker))
     if preset != "custom":
         # Listing namespaces is all the tools need beyond the granted namespaces.
         out.append(role(account, "ClusterRole", cluster_name, None, _cluster_reads(platform, False), marker))

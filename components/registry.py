@@ -1,39 +1,29 @@
-"""Registers manifests as typed Pulumi Kubernetes resources.
+"""Registers manifests as Pulumi Kubernetes resources.
 
 Components build plain manifests (pure, testable without Pulumi); this is the
 one place that turns them into resources, so every object gets the same
 naming and options.
+
+Every kind registers through one generic resource with its type token
+(`kubernetes:apps/v1:Deployment`): the same URN, inputs and provider version
+as pulumi_kubernetes' typed classes, without importing them. Their modules
+cost about 0.25 s of every program start, and every `pulumi up` starts the
+program twice (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.metadata
-import re
+import os
 from typing import Any, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from .meta import Manifest
 
-_TYPED: dict[tuple[str, str], Any] = {
-    ("v1", "Namespace"): k8s.core.v1.Namespace,
-    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
-    ("v1", "Service"): k8s.core.v1.Service,
-    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
-    ("v1", "Secret"): k8s.core.v1.Secret,
-    ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
-    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
-    ("autoscaling/v2", "HorizontalPodAutoscaler"): k8s.autoscaling.v2.HorizontalPodAutoscaler,
-    ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
-    ("networking.k8s.io/v1", "Ingress"): k8s.networking.v1.Ingress,
-    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
-    ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
-    ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
-}
+# What the typed Secret class does, kept: its values are secret inputs and secret outputs.
+_SECRET_FIELDS = ("data", "stringData")
 
 Key = tuple[str, Optional[str], str]
 
@@ -48,39 +38,81 @@ def logical_name(manifest: Manifest) -> str:
     return f"{kind.lower()}:{namespace}/{name}" if namespace else f"{kind.lower()}:{name}"
 
 
-class KubernetesObject(pulumi.CustomResource):
-    """Any Kubernetes kind, fields as written (OpenShift and Prometheus Operator kinds).
+def type_token(manifest: Manifest) -> str:
+    """The provider's token for a kind: the core group is `core/v1` there (`v1` in the object), and a URN
+    holds the token, so a different spelling would replace the object in existing stacks."""
+    api_version = manifest["apiVersion"]
+    return f"kubernetes:{'core/v1' if api_version == 'v1' else api_version}:{manifest['kind']}"
 
-    `apiextensions.CustomResource` takes only `spec`; a SecurityContextConstraints
-    has its fields at the top level, so this passes the whole object through.
+
+class KubernetesObject(pulumi.CustomResource):
+    """Any Kubernetes kind, fields as written, each top-level field an output of the same name.
+
+    The whole object passes through (a SecurityContextConstraints has its fields
+    at the top level); `spec` (and a Secret's `data`) are outputs even when not
+    given, as the typed classes declare them.
     """
 
     def __init__(self, resource_name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> None:
+        props: dict[str, Any] = {"spec": None, **manifest}
+        extra = pulumi.ResourceOptions(version=_k8s_version())
+        if manifest["apiVersion"] == "v1" and manifest["kind"] == "Secret":
+            props.pop("spec")
+            props.setdefault("data", None)
+            props.update({f: pulumi.Output.secret(manifest[f]) for f in _SECRET_FIELDS if manifest.get(f) is not None})
+            extra.additional_secret_outputs = list(_SECRET_FIELDS)
+        super().__init__(type_token(manifest), resource_name, props, pulumi.ResourceOptions.merge(opts, extra))
+
+
+class KubernetesProvider(pulumi.ProviderResource):
+    """An explicit Kubernetes provider (a fleet member's cluster), as pulumi_kubernetes' Provider registers it."""
+
+    def __init__(self, resource_name: str, kubeconfig: Optional[pulumi.Input[str]], context: Optional[str],
+                 opts: pulumi.ResourceOptions) -> None:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(version=_k8s_version()))
-        super().__init__(f"kubernetes:{manifest['apiVersion']}:{manifest['kind']}", resource_name,
-                         {"spec": None, **manifest}, opts)
+        # The typed Provider's defaults from the environment, as inputs: a provider whose inputs
+        # changed would be replaced, and every object through it with it.
+        props: dict[str, Any] = {"kubeconfig": kubeconfig if kubeconfig is not None else os.environ.get("KUBECONFIG"),
+                                 "context": context}
+        for prop, variable in _PROVIDER_FLAGS.items():
+            value = _env_bool(variable)
+            if value is not None:
+                props[prop] = "true" if value else "false"  # the provider takes these as JSON
+        super().__init__("kubernetes", resource_name, props, opts)
+
+
+_PROVIDER_FLAGS = {
+    "deleteUnreachable": "PULUMI_K8S_DELETE_UNREACHABLE",
+    "enableConfigMapMutable": "PULUMI_K8S_ENABLE_CONFIGMAP_MUTABLE",
+    "enableSecretMutable": "PULUMI_K8S_ENABLE_SECRET_MUTABLE",
+    "enableServerSideApply": "PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY",
+    "skipUpdateUnreachable": "PULUMI_K8S_SKIP_UPDATE_UNREACHABLE",
+    "suppressDeprecationWarnings": "PULUMI_K8S_SUPPRESS_DEPRECATION_WARNINGS",
+    "suppressHelmHookWarnings": "PULUMI_K8S_SUPPRESS_HELM_HOOK_WARNINGS",
+}
+
+
+def _env_bool(variable: str) -> Optional[bool]:
+    """Go's strconv.ParseBool, as the typed Provider reads these; anything else is unset."""
+    value = os.environ.get(variable)
+    if value in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if value in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    return None
 
 
 @functools.lru_cache(maxsize=None)
 def _k8s_version() -> str:
-    """The provider version the typed classes ask for: the installed SDK's own (4.25.0)."""
+    """The provider version the typed classes would ask for: the installed SDK's own (4.25.0)."""
     return importlib.metadata.version("pulumi_kubernetes")
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def register(manifest: Manifest, opts: pulumi.ResourceOptions, cluster: str = "") -> pulumi.CustomResource:
     """`cluster` (a fleet member's name) prefixes the logical name: a URN carries no parent's
     name, so the same object on two members needs two names."""
     name = f"{cluster}:{logical_name(manifest)}" if cluster else logical_name(manifest)
-    cls = _TYPED.get((manifest["apiVersion"], manifest["kind"]))
-    if cls is None:
-        return KubernetesObject(name, manifest, opts)
-    # Typed classes take snake_case arguments; nested dicts keep Kubernetes' camelCase.
-    body = {_snake(k): v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
-    return cls(name, opts=opts, **body)
+    return KubernetesObject(name, manifest, opts)
 
 
 def register_all(manifests: list[Manifest], opts: pulumi.ResourceOptions,
@@ -99,5 +131,5 @@ def public_url(route: Any, ingress: Any, path: str = "") -> Optional[pulumi.Outp
     if route is not None:
         return route.spec.apply(lambda spec: f"https://{(spec or {}).get('host') or '<generated>'}{path}")
     if ingress is not None:
-        return ingress.spec.apply(lambda spec: f"https://{spec.rules[0].host}{path}")
+        return ingress.spec.apply(lambda spec: f"https://{spec['rules'][0]['host']}{path}")
     return None

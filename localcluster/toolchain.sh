@@ -181,6 +181,14 @@ build_kube_score() {
   go build -o "$out/kube-score" -ldflags "-s -w" github.com/zegl/kube-score/cmd/kube-score
 }
 
+# Helm: the peer `make bench-deploy` measures against (the tool the stacks replace); its main package is cmd/helm.
+build_helm() {
+  local out="$1"
+  new_module "$WORK/helm-$HELM_VERSION"
+  go get "helm.sh/helm/v3@$HELM_VERSION"
+  go build -o "$out/helm" -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm.sh/helm/v3/cmd/helm
+}
+
 # name  version  builder  binaries...
 STEPS=(
   "etcd|$ETCD_VERSION|build_etcd|etcd"
@@ -193,6 +201,7 @@ STEPS=(
   "langhost|$PULUMI_SDK_VERSION-$(sha256sum "$here/langhost/main.go" | cut -c1-12)|build_langhost|pulumi-language-python pulumi-language-python-exec"
   "pulumi-kubernetes|$PULUMI_KUBERNETES_VERSION|build_provider|pulumi-resource-kubernetes"
   "kube-score|$KUBE_SCORE_VERSION|build_kube_score|kube-score"
+  "helm|$HELM_VERSION|build_helm|helm"
 )
 
 only="${TOOLCHAIN_ONLY:-}"

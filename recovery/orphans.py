@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 
 # Every kind the program can create in the stack's own cluster, as kubectl names them (cluster-scoped last).
 NAMESPACED = ("deployments", "services", "serviceaccounts", "configmaps", "secrets", "persistentvolumeclaims",
+              # roles: what stacks rendered before RBAC moved to one ClusterRole bound per namespace
               "roles", "rolebindings", "horizontalpodautoscalers", "poddisruptionbudgets", "networkpolicies",
               "ingresses", "routes", "servicemonitors", "prometheusrules")
 CLUSTER_SCOPED = ("clusterroles", "clusterrolebindings", "securitycontextconstraints")

@@ -1,6 +1,6 @@
 """What a ServiceAccount may do, as settings: the hub's (`mcpServer.rbac`) and each fleet member's.
 
-Both are a `RbacGrant`, the one interface `components/rbac.py` builds Roles and bindings from.
+Both are a `RbacGrant`, the one interface `components/rbac.py` builds ClusterRoles and bindings from.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def system_namespace(name: str) -> bool:
 
 
 class PolicyRule(Settings):
-    """A Kubernetes PolicyRule, as Role and ClusterRole hold it."""
+    """A Kubernetes PolicyRule, as a ClusterRole holds it."""
 
     api_groups: Optional[list[str]] = None
     """API groups of the resources; default `[""]` (the core group)."""
@@ -95,8 +95,9 @@ class RbacSettings(RbacGrant):
     server runs `--read-only`), `view` (the built-in `view` ClusterRole; `--read-only`), `custom` (`rules`
     as given). With passthrough it only picks the tool surface."""
     scope: Scope = "cluster"
-    """`cluster`: a ClusterRole and binding; `namespaces`: a Role and RoleBinding per listed namespace, plus
-    cluster-wide listing of namespaces (projects on OpenShift)."""
+    """`cluster`: a ClusterRole and binding; `namespaces`: the rules in one ClusterRole, bound by a RoleBinding
+    in each listed namespace (so they apply only there), plus cluster-wide listing of namespaces (projects on
+    OpenShift)."""
     namespaces: list[DnsLabel] = []
     """The namespaces granted, with scope: namespaces."""
     rules: list[PolicyRule] = []
@@ -124,6 +125,7 @@ class MemberRbac(RbacGrant):
     """`full`, `read-only` or `view`, as for mcpServer.rbac.preset. `custom` is not offered for members: a
     member's rights are one of the reviewed presets."""
     scope: Scope = "cluster"
-    """`cluster`, or `namespaces` (a Role and RoleBinding per listed namespace, plus listing namespaces)."""
+    """`cluster`, or `namespaces` (the rules in one ClusterRole, bound by a RoleBinding in each listed namespace,
+    plus listing namespaces)."""
     namespaces: list[DnsLabel] = []
     """The member's namespaces granted, with scope: namespaces."""

@@ -31,7 +31,7 @@ def teams(cluster):
 
 @pytest.fixture
 def big(cluster, teams, tmp_path):
-    """dev with its RBAC in 150 namespaces (300 Roles and RoleBindings), through the wrapper."""
+    """dev with its RBAC in 150 namespaces (150 RoleBindings of one ClusterRole), through the wrapper."""
     project = Project(cluster, tmp_path / "project", "dev")
     mcp = project.settings()["llamastack-mcp:mcpServer"]
     project.set_setting("mcpServer", {**mcp, "rbac": {**mcp.get("rbac", {}), "scope": "namespaces", "namespaces": TEAMS}})

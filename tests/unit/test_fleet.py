@@ -172,7 +172,7 @@ def test_a_context_member_is_found_in_the_kubeconfig_pulumi_uses(preview, monkey
     monkeypatch.setenv("KUBECONFIG", str(FIXTURE))
     run = fleet_run(preview, members=[{"name": "staging", "context": "staging-admin"}], secrets={})
     (provider,) = run.providers
-    # The SDK's Provider reads $KUBECONFIG itself, as the provider would: the ambient file, not a secret.
+    # The member's provider takes $KUBECONFIG, as the SDK's typed Provider does: the ambient file, not a secret.
     assert provider.inputs == {"context": "staging-admin", "kubeconfig": str(FIXTURE)}
     clusters = {c["name"]: c["cluster"]["server"] for c in hub_kubeconfig(run)["clusters"]}
     assert clusters["staging"] == "https://api.staging.example.com:6443"

@@ -73,7 +73,7 @@ def test_openshift_and_operator_kinds_validate_against_upstream_crds(variant):
 def test_the_matrix_covers_every_special_kind():
     kinds = {m["kind"] for v in IDS for m in objects(v)}
     assert set(SHARED) <= kinds and {"Ingress", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Secret",
-                                     "PersistentVolumeClaim", "Role", "RoleBinding"} <= kinds
+                                     "PersistentVolumeClaim", "RoleBinding"} <= kinds
 
 
 # ------------------------------------------------------------ consistency

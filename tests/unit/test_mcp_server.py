@@ -95,10 +95,17 @@ def test_namespace_scope_stays_in_the_listed_namespaces(preset, preview):
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
     for b in bindings:
         assert b["subjects"][0]["name"] == MCP and b["subjects"][0]["namespace"] == "llama-stack"
-    if preset not in ("view",):
-        assert sorted(r["metadata"]["namespace"] for r in run.find("Role")) == ["team-a", "team-b"]
-    # Cluster-wide: at most listing namespaces (and projects on OpenShift), never workloads or nodes.
+    # One ClusterRole holds the namespaced rules; only the RoleBindings use it, so it grants nothing
+    # outside the listed namespaces (the cluster layer asks the API server: test_cluster_rbac).
+    rules_role = "view" if preset == "view" else f"{CLUSTER_NAME}-namespaced"
+    assert {b["roleRef"]["kind"] + "/" + b["roleRef"]["name"] for b in bindings} == {f"ClusterRole/{rules_role}"}
+    assert run.find("Role") == []
+    bound_cluster_wide = {b["roleRef"]["name"] for b in run.find("ClusterRoleBinding")}
+    assert rules_role not in bound_cluster_wide
+    # Bound cluster-wide: at most listing namespaces (and projects on OpenShift), never workloads or nodes.
     for role in run.find("ClusterRole"):
+        if role["metadata"]["name"] not in bound_cluster_wide:
+            continue
         for rule in role["rules"]:
             assert set(rule["resources"]) <= {"namespaces", "projects"}
             assert set(rule["verbs"]) <= {"get", "list", "watch"}
