@@ -96,7 +96,7 @@ adopt: setup  ## take over STACK's old Helm releases in place: a dry run; ARGS=-
 	  bash localcluster/pulumi.sh $(STACK) refresh --yes --skip-preview; \
 	else echo "dry run: nothing changed; make adopt STACK=$(STACK) ARGS=--yes to migrate"; fi
 
-docs: setup  ## regenerate docs/settings.md's table, Pulumi.yaml's declarations, the stack-file schema and docs/review.md
+docs: setup  ## regenerate docs/settings.md's table, Pulumi.yaml's declarations, the stack-file schema, the component's args and docs/review.md
 	$(BIN)/python -m devtools.settings_docs
 	$(BIN)/python -m review.lint --docs
 

@@ -164,11 +164,13 @@ def _decoded(data: Optional[dict[str, str]], key: str) -> str:
 
 def deploy_members(facts: StackFacts, sources: FleetSources,
                    member_kubeconfigs: Optional[pulumi.Output[str]],
-                   pulumi_kubeconfig: Optional[str]) -> Optional[ClusterAccess]:
+                   pulumi_kubeconfig: Optional[str],
+                   opts: Optional[pulumi.ResourceOptions] = None) -> Optional[ClusterAccess]:
     """Register every member; return what the hub's MCP server runs with (None without members).
 
     `member_kubeconfigs`: the secret `fleetKubeconfigs` (JSON, name -> kubeconfig);
-    `pulumi_kubeconfig`: `kubernetes:kubeconfig`, which context members are looked up in.
+    `pulumi_kubeconfig`: `kubernetes:kubeconfig`, which context members are looked up in;
+    `opts`: the members' parent (and its aliases).
     """
     settings = facts.settings
     members = settings.fleet.members
@@ -181,7 +183,7 @@ def deploy_members(facts: StackFacts, sources: FleetSources,
                 member_kubeconfigs.apply(lambda text, name=member.name: json.loads(text)[name]))
         else:
             kubeconfig = pulumi_kubeconfig
-        cluster = FleetMemberCluster(facts, member, kubeconfig)
+        cluster = FleetMemberCluster(facts, member, kubeconfig, opts)
         endpoint: Endpoint = sources.endpoint(member.name, member.context)
         # The kubeconfig's CA vouches for the server Pulumi reached; another address gets the member's own CA.
         ca = endpoint.ca_pem if endpoint.ca_pem and not member.server else cluster.ca_pem

@@ -1,4 +1,4 @@
-"""The program `pulumi up` runs: read settings once, build the components, return the exports."""
+"""The program `pulumi up` runs: read the stack file's settings once, build the one component, export its outputs."""
 
 from __future__ import annotations
 
@@ -7,13 +7,8 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from .facts import derive
-from .fleet import deploy_members
 from .kubeconfig import FleetSources
-from .llama_stack import LlamaStack
-from .mcp_server import KubernetesMcpServer
-from .monitoring import Monitoring
-from .network_policy import NetworkPolicies
+from .llamastack_mcp import LlamaStackMcp
 from .settings import PROJECT, SECRET_KEYS, SettingsError, StackSettings, load_settings, parse_value
 
 
@@ -55,31 +50,18 @@ def fleet_sources(raw: dict[str, Any], member_kubeconfigs: bool) -> FleetSources
 
 def deploy(settings: StackSettings, secrets: dict[str, pulumi.Output[str]],
            fleet: FleetSources = FleetSources()) -> dict[str, Any]:
-    facts = derive(settings)
-    # Members first: the hub's kubeconfig Secret is made of what they return.
-    access = deploy_members(facts, fleet, secrets.get("fleetKubeconfigs"), pulumi.Config("kubernetes").get("kubeconfig"))
-    mcp = KubernetesMcpServer("mcp-server", facts, access)
-    # Only the namespace orders the rest: the two servers roll out side by side (Llama Stack
-    # reaches the MCP server per request, at a URL known before anything is created, so previews
-    # show the whole config), so `up` waits for the slower rollout, not their sum.
-    after_namespace = pulumi.ResourceOptions(depends_on=mcp.namespace_resources)
-    stack = LlamaStack("llama-stack", facts, secrets=secrets, opts=after_namespace)
-    NetworkPolicies("network-policies", facts, opts=after_namespace)
-    Monitoring("monitoring", facts, opts=after_namespace)
-
+    """The stack's one component, and the stack outputs it has (the optional ones only where they exist)."""
+    product = LlamaStackMcp.from_settings("llamastack-mcp", settings, secrets, fleet)
     exports: dict[str, Any] = {
-        "namespace": mcp.namespace,
-        "mcpServerUrl": mcp.url,
-        "mcpServiceAccount": mcp.service_account,
-        "llamaStackInternalUrl": stack.internal_url,
+        "namespace": product.namespace,
+        "mcpServerUrl": product.mcp_server_url,
+        "mcpServiceAccount": product.mcp_service_account,
+        "llamaStackInternalUrl": product.llama_stack_internal_url,
+        "mcpServerRouteUrl": product.mcp_server_route_url,
+        "llamaStackUrl": product.llama_stack_url,
+        "fleetContexts": product.fleet_contexts,
     }
-    if mcp.route_url is not None:
-        exports["mcpServerRouteUrl"] = mcp.route_url
-    if stack.url is not None:
-        exports["llamaStackUrl"] = stack.url
-    if settings.fleet.members:
-        exports["fleetContexts"] = [settings.fleet.hub_name] + [m.name for m in settings.fleet.members]
-    return exports
+    return {k: v for k, v in exports.items() if product.exposed.get(k, True)}
 
 
 def main() -> None:

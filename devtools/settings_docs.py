@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Generate what documents the settings from the one place that defines them (components/settings/).
 
-    make docs          # rewrite the three outputs
+    make docs          # rewrite the outputs
     make docs-check    # exit 1 when any is stale (CI, and tests/test_settings_docs.py)
 
 Outputs: the settings table of docs/settings.md (between the settings-table markers), the
 `config:` declarations of Pulumi.yaml (description and default of each
-top-level key), and schema/stack-settings.schema.json, a JSON schema of a
-stack file for editors (the YAML language server). Every description is the
+top-level key), schema/stack-settings.schema.json, a JSON schema of a
+stack file for editors (the YAML language server), and the component's typed args
+(components/component_args.py, devtools/component_args.py). Every description is the
 docstring written under its field, as helm-docs reads a chart's `# --` comments.
 """
 
@@ -171,8 +172,9 @@ def schema_text() -> str:
 # ----------------------------------------------------------------------- main
 
 def outputs() -> dict[Path, str]:
+    from devtools import component_args
     return {SETTINGS_PAGE: settings_page(SETTINGS_PAGE.read_text()), PROJECT_FILE: project_file(PROJECT_FILE.read_text()),
-            SCHEMA: schema_text()}
+            SCHEMA: schema_text(), **component_args.outputs()}
 
 
 def main(argv: Optional[list[str]] = None) -> int:

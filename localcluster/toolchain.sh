@@ -96,9 +96,10 @@ build_pulumi() {
 build_langhost() {
   local out="$1"
   new_module "$WORK/langhost-$PULUMI_SDK_VERSION"
-  cp "$here/langhost/main.go" .
-  # Built against the CLI's sdk/v3 (its dependency set is what the proxy serves) ...
-  go get "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
+  cp "$here"/langhost/*.go .
+  # Built against the CLI's sdk/v3 and pkg/v3 (their dependency set is what the proxy serves; pkg/v3's
+  # Python codegen generates a component package's SDK) ...
+  go get "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION"
   go mod tidy
   go build -o "$out/pulumi-language-python" \
     -ldflags "-s -w -X main.version=${PULUMI_SDK_VERSION#v}" .
@@ -189,6 +190,16 @@ build_helm() {
   go build -o "$out/helm" -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm.sh/helm/v3/cmd/helm
 }
 
+# Pulumi YAML's language host: the YAML consumer of the component package (tests/cluster/test_cluster_component.py).
+build_yaml_langhost() {
+  local out="$1"
+  new_module "$WORK/pulumi-yaml-$PULUMI_YAML_VERSION"
+  go get "github.com/pulumi/pulumi-yaml@$PULUMI_YAML_VERSION"
+  go build -o "$out/pulumi-language-yaml" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-yaml/pkg/version.Version=${PULUMI_YAML_VERSION#v}" \
+    github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml
+}
+
 # name  version  builder  binaries...
 STEPS=(
   "etcd|$ETCD_VERSION|build_etcd|etcd"
@@ -198,10 +209,11 @@ STEPS=(
   "kubernetes|$KUBERNETES_VERSION+node|build_kubernetes|kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy"
   "coredns|$COREDNS_VERSION|build_coredns|coredns"
   "pulumi|$PULUMI_VERSION|build_pulumi|pulumi"
-  "langhost|$PULUMI_SDK_VERSION-$(sha256sum "$here/langhost/main.go" | cut -c1-12)|build_langhost|pulumi-language-python pulumi-language-python-exec"
+  "langhost|$PULUMI_SDK_VERSION-$(cat "$here"/langhost/*.go | sha256sum | cut -c1-12)|build_langhost|pulumi-language-python pulumi-language-python-exec"
   "pulumi-kubernetes|$PULUMI_KUBERNETES_VERSION|build_provider|pulumi-resource-kubernetes"
   "kube-score|$KUBE_SCORE_VERSION|build_kube_score|kube-score"
   "helm|$HELM_VERSION|build_helm|helm"
+  "pulumi-yaml|$PULUMI_YAML_VERSION|build_yaml_langhost|pulumi-language-yaml"
 )
 
 only="${TOOLCHAIN_ONLY:-}"

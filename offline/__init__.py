@@ -32,6 +32,7 @@ class Registered:
     custom: bool
     inputs: dict[str, Any]  # as Pulumi serialized them: camelCase, numbers as floats, secrets wrapped
     provider: str = ""  # the explicit provider's reference (urn::id); "" for the default provider
+    aliases: list[dict[str, Any]] = field(default_factory=list)  # the alias specs it was registered with
 
     @property
     def cluster(self) -> str:
@@ -225,6 +226,7 @@ def run(settings: dict[str, Any], secrets: Optional[dict[str, str]] = None, prev
     from pulumi.runtime import settings as runtime_settings
     from pulumi.runtime.stack import wait_for_rpcs
     from pulumi.runtime.sync_await import _sync_await
+    from google.protobuf import json_format
 
     result = Run()
     secrets = secrets or {}
@@ -236,8 +238,9 @@ def run(settings: dict[str, Any], secrets: Optional[dict[str, str]] = None, prev
                 # Deserialized like the mock sees them: secrets keep their signature wrapper.
                 inputs = rpc.deserialize_properties(request.object)
                 with _LOCK:
-                    result.resources.append(Registered(request.type, request.name, request.parent,
-                                                       request.custom, inputs, request.provider))
+                    aliases = [json_format.MessageToDict(a) for a in request.aliases]
+                result.resources.append(Registered(request.type, request.name, request.parent,
+                                                   request.custom, inputs, request.provider, aliases))
             return response
 
     class Mocks(pulumi.runtime.Mocks):

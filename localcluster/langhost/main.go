@@ -8,9 +8,10 @@
 // next to this binary) with the project's virtualenv, exactly as the engine's
 // RunRequest describes; the Python SDK on the other end is the pip `pulumi`.
 //
-// It also starts Python policy packs (`--policy-pack`). What it does not do
-// (Pulumi's host does): typecheckers, debuggers, other Python plugins, code generation, `pulumi about` details, installing dependencies
-// (`make setup` builds ./venv).
+// It also starts Python policy packs (`--policy-pack`) and source-based component packages, and
+// serves what `pulumi package add` needs (packages.go): installing a plugin's or a consumer's
+// dependencies, generating a Python SDK, linking it. What it does not do (Pulumi's host does):
+// typecheckers, debuggers, uv and poetry, program code generation, `pulumi about` details.
 package main
 
 import (
@@ -25,6 +26,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -57,6 +59,10 @@ type host struct {
 func main() {
 	tracing := flag.String("tracing", "", "tracing endpoint, passed on to the program")
 	showVersion := flag.Bool("version", false, "print the version and exit")
+	// The engine passes a plugin's runtime options (and -root) as -key=value flags when it starts this
+	// host for a source-based package (PulumiPlugin.yaml); each request's ProgramInfo carries them
+	// too, so the ones this host does not define are dropped rather than refused.
+	os.Args = append(os.Args[:1], knownFlags(os.Args[1:])...)
 	flag.Parse()
 	if *showVersion {
 		fmt.Println(version)
@@ -100,6 +106,18 @@ func main() {
 	if err := <-handle.Done; err != nil {
 		fail(err)
 	}
+}
+
+func knownFlags(args []string) []string {
+	var kept []string
+	for _, arg := range args {
+		name := strings.SplitN(strings.TrimLeft(arg, "-"), "=", 2)[0]
+		if strings.HasPrefix(arg, "-") && strings.Contains(arg, "=") && flag.Lookup(name) == nil {
+			continue
+		}
+		kept = append(kept, arg)
+	}
+	return kept
 }
 
 func fail(err error) {
@@ -226,7 +244,11 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if env == nil {
 		env = os.Environ()
 	}
-	config, err := json.Marshal(req.GetConfig())
+	stackConfig := req.GetConfig()
+	if stackConfig == nil {
+		stackConfig = map[string]string{} // a stack without config: {} (the executor reads "null" as None)
+	}
+	config, err := json.Marshal(stackConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -257,11 +279,14 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 
 // RunPlugin starts a Python policy pack (`pulumi preview --policy-pack DIR`):
 // `python -u -m pulumi.policy <args> DIR` in the pack's virtualenv, behind the
-// SDK's policy proxy, which hands the pack the stack's configuration. Other
-// plugin kinds are not needed by this project.
+// SDK's policy proxy, which hands the pack the stack's configuration; or a
+// component package's provider (packages.go).
 func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
+	if req.GetKind() == "resource" {
+		return h.runResourcePlugin(req, server)
+	}
 	if req.GetKind() != "analyzer" {
-		return status.Errorf(codes.Unimplemented, "this language host runs policy packs only, not %q plugins", req.GetKind())
+		return status.Errorf(codes.Unimplemented, "this language host runs policy packs and resource plugins, not %q plugins", req.GetKind())
 	}
 	ctx := server.Context()
 	tc, err := pythonToolchain(req.GetInfo())

@@ -1,0 +1,556 @@
+"""The component's typed arguments, one key per stack setting.
+
+Generated from components/settings/ by `make docs` (devtools/component_args.py); do not edit.
+"""
+
+from typing import Any, TypedDict
+
+import pulumi
+
+__all__ = ["Affinity", "Autoscaling", "DeniedResource", "ExtraMcpServer", "Fleet", "FleetMember", "HelmReleases", "Inference", "LabelSelector", "LabelSelectorRequirement", "LlamaStack", "LlamaStackAuth", "LlamaStackMcpArgs", "LlamaStackRoute", "McpHttp", "McpRoute", "McpServer", "McpTls", "MemberRbac", "Migration", "Monitoring", "Namespace", "NetworkPolicy", "NodeAffinity", "NodeSelector", "NodeSelectorRequirement", "NodeSelectorTerm", "OAuth", "Oidc", "PodAffinity", "PodAffinityTerm", "PolicyRule", "Postgres", "PreferredSchedulingTerm", "Rbac", "ResourceAmounts", "Resources", "Scc", "Storage", "Telemetry", "Tls", "Toleration", "TopologySpreadConstraint", "WeightedPodAffinityTerm"]
+
+
+class Namespace(TypedDict, total=False):
+    """Where everything namespaced goes (`namespace`)."""
+    name: str
+    """The namespace of everything namespaced (a DNS-1123 label). Default: `"llama-stack"`."""
+    create: bool
+    """false: use an existing namespace. Default: `true`."""
+
+
+class ResourceAmounts(TypedDict, total=False):
+    """CPU, memory and ephemeral storage, as a container's requests or limits hold them."""
+    cpu: str
+    """CPU as a Kubernetes quantity (500m, 1, 2). Required."""
+    memory: str
+    """Memory in whole bytes (256Mi, 1Gi). Required."""
+    ephemeral_storage: str
+    """Node disk in whole bytes (64Mi, 1Gi): the container's logs, its emptyDirs and writable layer. Past the limit the kubelet evicts the pod, before a runaway log or cache fills the node."""
+
+
+class Resources(TypedDict, total=False):
+    """A container's requests and limits (core/v1 ResourceRequirements)."""
+    requests: ResourceAmounts
+    """What the scheduler reserves; may not exceed the limits."""
+    limits: ResourceAmounts
+    """The most the container may use."""
+
+
+class Autoscaling(TypedDict, total=False):
+    """A HorizontalPodAutoscaler on CPU (autoscaling/v2)."""
+    enabled: bool
+    """A HorizontalPodAutoscaler (autoscaling/v2) on CPU; the Deployment then has no `replicas`. Default: `false`."""
+    min_replicas: int
+    """The HPA's lower bound; two or more also get a PodDisruptionBudget. Default: `2`."""
+    max_replicas: int
+    """The HPA's upper bound, at least minReplicas. Default: `5`."""
+    targetCPUUtilizationPercentage: int
+    """Average CPU use (% of the request) the HPA aims for, 1-100. Default: `70`."""
+
+
+class Toleration(TypedDict, total=False):
+    """A taint the pods tolerate (core/v1 Toleration)."""
+    key: str
+    """The taint key tolerated; empty (with operator Exists) tolerates every taint. Default: `""`."""
+    operator: str
+    """Equal: the taint's value must be `value`; Exists: any value. Allowed: `Exists`, `Equal`. Default: `"Equal"`."""
+    value: str
+    """The taint value, with operator Equal. Default: `""`."""
+    effect: str
+    """The taint effect tolerated; empty: every effect. Allowed: `""`, `NoSchedule`, `PreferNoSchedule`, `NoExecute`. Default: `""`."""
+    toleration_seconds: int
+    """With effect NoExecute: how long the pod stays on a node after the taint appears."""
+
+
+class NodeSelectorRequirement(TypedDict, total=False):
+    """One requirement on a node label's value (core/v1 NodeSelectorRequirement)."""
+    key: str
+    """The node label the requirement looks at. Required."""
+    operator: str
+    """How the node label's value is compared with `values` (Gt and Lt compare integers). Allowed: `In`, `NotIn`, `Exists`, `DoesNotExist`, `Gt`, `Lt`. Required."""
+    values: list[str]
+    """At least one with In and NotIn; none with Exists and DoesNotExist; exactly one integer with Gt and Lt."""
+
+
+class NodeSelectorTerm(TypedDict, total=False):
+    """Node label requirements that must all hold (core/v1 NodeSelectorTerm)."""
+    match_expressions: list[NodeSelectorRequirement]
+    """Node label requirements, all of which must hold. Required."""
+
+
+class NodeSelector(TypedDict, total=False):
+    """Nodes the pods may only run on: terms of which one must hold (core/v1 NodeSelector)."""
+    node_selector_terms: list[NodeSelectorTerm]
+    """Terms of which at least one must hold. Required."""
+
+
+class PreferredSchedulingTerm(TypedDict, total=False):
+    """Nodes the pods prefer, with a weight (core/v1 PreferredSchedulingTerm)."""
+    weight: int
+    """1-100: how much the scheduler prefers nodes matching `preference`. Required."""
+    preference: NodeSelectorTerm
+    """The node label requirements preferred. Required."""
+
+
+class NodeAffinity(TypedDict, total=False):
+    """Which nodes the pods run on, by node labels (core/v1 NodeAffinity)."""
+    required_during_scheduling_ignored_during_execution: NodeSelector
+    """Nodes the pods may only run on."""
+    preferred_during_scheduling_ignored_during_execution: list[PreferredSchedulingTerm]
+    """Nodes the pods prefer, weighted."""
+
+
+class LabelSelectorRequirement(TypedDict, total=False):
+    """One requirement on a label's value (meta/v1 LabelSelectorRequirement)."""
+    key: str
+    """The label the requirement looks at. Required."""
+    operator: str
+    """How the label's value is compared with `values`. Allowed: `In`, `NotIn`, `Exists`, `DoesNotExist`. Required."""
+    values: list[str]
+    """At least one with In and NotIn; none with Exists and DoesNotExist."""
+
+
+class LabelSelector(TypedDict, total=False):
+    """Which pods a term is about (meta/v1 LabelSelector)."""
+    match_labels: dict[str, str]
+    """Labels the pods must carry, exactly."""
+    match_expressions: list[LabelSelectorRequirement]
+    """Further requirements, all of which must hold."""
+
+
+class PodAffinityTerm(TypedDict, total=False):
+    """Pods to run near or away from, within a topology domain (core/v1 PodAffinityTerm)."""
+    topology_key: str
+    """The node label whose value defines "the same place" (kubernetes.io/hostname, topology.kubernetes.io/zone). Required."""
+    label_selector: LabelSelector
+    """The pods this term is about."""
+    namespaces: list[str]
+    """Where those pods are; empty: this namespace."""
+
+
+class WeightedPodAffinityTerm(TypedDict, total=False):
+    """A preferred pod affinity term with its weight (core/v1 WeightedPodAffinityTerm)."""
+    weight: int
+    """1-100: how much the scheduler prefers this term. Required."""
+    pod_affinity_term: PodAffinityTerm
+    """The pods to be near (affinity) or away from (anti-affinity). Required."""
+
+
+class PodAffinity(TypedDict, total=False):
+    """Pod affinity or anti-affinity terms, required and preferred (core/v1 PodAffinity)."""
+    required_during_scheduling_ignored_during_execution: list[PodAffinityTerm]
+    """Terms that must hold for the pods to be scheduled."""
+    preferred_during_scheduling_ignored_during_execution: list[WeightedPodAffinityTerm]
+    """Terms the scheduler prefers, weighted."""
+
+
+class Affinity(TypedDict, total=False):
+    """Node affinity, pod affinity and anti-affinity (core/v1 Affinity)."""
+    node_affinity: NodeAffinity
+    """Which nodes the pods run on, by node labels."""
+    pod_affinity: PodAffinity
+    """Pods to run near."""
+    pod_anti_affinity: PodAffinity
+    """Pods to run away from."""
+
+
+class TopologySpreadConstraint(TypedDict, total=False):
+    """How replicas spread over domains; the selector is always this server's pods (core/v1 TopologySpreadConstraint)."""
+    max_skew: int
+    """How many more of this server's pods one domain may hold than the emptiest. Required."""
+    topology_key: str
+    """The node label whose values are the domains (kubernetes.io/hostname, topology.kubernetes.io/zone). Required."""
+    when_unsatisfiable: str
+    """DoNotSchedule keeps a pod pending rather than skew more; ScheduleAnyway only prefers. Allowed: `DoNotSchedule`, `ScheduleAnyway`. Default: `"ScheduleAnyway"`."""
+    min_domains: int
+    """With DoNotSchedule: how many domains count as the minimum."""
+
+
+class McpTls(TypedDict, total=False):
+    """The MCP server's own certificate, served when it forwards callers' tokens (passthrough)."""
+    secret_name: str
+    """With passthrough: a kubernetes.io/tls Secret that also holds `ca.crt` (cert-manager writes all three); Llama Stack trusts that CA. Required on Kubernetes; on OpenShift leave it empty and the service CA issues a service-serving certificate. Default: `""`."""
+    min_version: str
+    """The oldest TLS version the server accepts (1.2 or 1.3): an older client's handshake is refused. Allowed: `1.2`, `1.3`. Default: `"1.2"`."""
+
+
+class PolicyRule(TypedDict, total=False):
+    """A Kubernetes PolicyRule, as a ClusterRole holds it."""
+    api_groups: list[str]
+    """API groups of the resources; default `[""]` (the core group)."""
+    resources: list[str]
+    """Resources such as pods or pods/log; or use nonResourceURLs instead."""
+    verbs: list[str]
+    """What the rule allows: get, list, watch, create, update, patch, delete, ... Required."""
+    resource_names: list[str]
+    """Only these objects, by name."""
+    nonResourceURLs: list[str]
+    """Non-resource paths such as /metrics (needs scope: cluster)."""
+
+
+class Rbac(TypedDict, total=False):
+    """What the MCP server's ServiceAccount may do in its own cluster (`mcpServer.rbac`)."""
+    preset: str
+    """What the ServiceAccount may do: `full` (CRUD on pods, services, configmaps, secrets, deployments, jobs, cronjobs plus the reads the tools need), `read-only` (the same with get/list/watch, no secrets; the server runs `--read-only`), `view` (the built-in `view` ClusterRole; `--read-only`), `custom` (`rules` as given). With passthrough it only picks the tool surface. Allowed: `full`, `read-only`, `view`, `custom`. Default: `"read-only"`."""
+    scope: str
+    """`cluster`: a ClusterRole and binding; `namespaces`: the rules in one ClusterRole, bound by a RoleBinding in each listed namespace (so they apply only there), plus cluster-wide listing of namespaces (projects on OpenShift). Allowed: `cluster`, `namespaces`. Default: `"cluster"`."""
+    namespaces: list[str]
+    """The namespaces granted, with scope: namespaces."""
+    rules: list[PolicyRule]
+    """With preset: custom, Kubernetes PolicyRules (apiGroups, resources, verbs, resourceNames; or nonResourceURLs and verbs)."""
+    allow_cluster_admin_equivalent: bool
+    """Opt-in for rules that amount to cluster-admin (escalate, bind, impersonate, `*`, pods/exec, nodes/proxy, serviceaccounts/token, ...) and for writes in system namespaces; the policy pack refuses them otherwise. Default: `false`."""
+
+
+class DeniedResource(TypedDict, total=False):
+    """A kind the MCP server refuses to read or change, whatever RBAC allows (`mcpServer.deniedResources[]`)."""
+    group: str
+    """The API group: empty for the core group (Secret, ConfigMap), `rbac.authorization.k8s.io`, ... Default: `""`."""
+    version: str
+    """The API version: v1, v1beta1, ... Required."""
+    kind: str
+    """The kind: Secret, ClusterRoleBinding, ... Required."""
+
+
+class McpHttp(TypedDict, total=False):
+    """Limits of the server's HTTP listener (`mcpServer.http`: the `[http]` table of its config)."""
+    max_body_bytes: int
+    """The largest request body the server reads; a bigger one gets `413 Request Entity Too Large` before any tool runs. 1 MiB holds any tool call's arguments (a resource to create included). Default: `1048576`."""
+    read_header_timeout_seconds: int
+    """How long a client may take to send its request headers: a slow client cannot hold connections open. Default: `10`."""
+
+
+class OAuth(TypedDict, total=False):
+    """OAuth/OIDC bearer tokens the MCP server requires of its callers (`mcpServer.oauth`)."""
+    enabled: bool
+    """The server requires an OAuth/OIDC bearer token (`--require-oauth`). Default: `false`."""
+    authorization_url: str
+    """The https:// URL of the OAuth/OIDC issuer (`--authorization-url`). Default: `""`."""
+    audience: str
+    """The audience tokens must carry (`--oauth-audience`); empty: not checked. Default: `""`."""
+
+
+class McpRoute(TypedDict, total=False):
+    """A Route or Ingress in front of the MCP server (`mcpServer.route`); needs OAuth or an explicit opt-in."""
+    enabled: bool
+    """Expose the server: a Route on OpenShift, an Ingress on Kubernetes. Default: `false`."""
+    host: str
+    """The public host name; required on Kubernetes, generated by OpenShift when empty. Default: `""`."""
+    ingress_class_name: str
+    """Kubernetes only: the Ingress class. Default: `""`."""
+    tls_secret_name: str
+    """Kubernetes only: the Ingress's TLS Secret (default `<name>-ingress-tls`). Default: `""`."""
+    allow_unauthenticated: bool
+    """Expose the MCP server, which has no authentication of its own, without oauth: an explicit opt-in. Default: `false`."""
+
+
+class Scc(TypedDict, total=False):
+    """An OpenShift SecurityContextConstraints for the MCP server's pods (`mcpServer.scc`)."""
+    create: bool
+    """OpenShift only: a SecurityContextConstraints pinning the pods to `uid` (MustRunAs, no privilege escalation, drop ALL) and its `use` grant; off: restricted-v2 suffices. Default: `false`."""
+    uid: int
+    """The one UID the SCC allows (and the pods run as). Default: `1001`."""
+
+
+class McpServer(TypedDict, total=False):
+    """The Kubernetes MCP server: image, replicas, resources, autoscaling, rbac, passthrough, tls, toolsets, route, oauth, scc, scheduling."""
+    replicas: int
+    """Replicas when not autoscaling. Default: `1`."""
+    resources: Resources
+    """Requests and limits of the server's container."""
+    autoscaling: Autoscaling
+    """Scale on CPU between minReplicas and maxReplicas instead of a fixed count."""
+    rollout_timeout_seconds: int
+    """How long `pulumi up` waits for a rollout to become Available before it fails, naming the Deployment and its status (`pulumi.com/timeoutSeconds`; the provider's own default is 10 min). Default: `300`."""
+    node_selector: dict[str, str]
+    """Node labels the pods must run on (`nodeSelector`)."""
+    tolerations: list[Toleration]
+    """Taints the pods tolerate (core/v1 Toleration: key, operator, value, effect, tolerationSeconds)."""
+    affinity: Affinity
+    """Node affinity, pod affinity and anti-affinity (core/v1 Affinity, required and preferred terms)."""
+    topology_spread_constraints: list[TopologySpreadConstraint]
+    """How replicas spread over domains (maxSkew, topologyKey, whenUnsatisfiable, minDomains; the selector is always this server's pods). Unset: when autoscaled, spread softly (ScheduleAnyway, maxSkew 1) across nodes and zones, as llama-stack-k8s-operator does; `[]`: no spreading."""
+    priority_class_name: str
+    """A PriorityClass for the pods (not the system-* ones). Default: `""`."""
+    pod_labels: dict[str, str]
+    """Extra labels on the pods (never in the Deployment's selector)."""
+    pod_annotations: dict[str, str]
+    """Extra annotations on the pods (not checksum/* nor the SCC one, which the program sets)."""
+    image_pull_secrets: list[str]
+    """Secrets (kubernetes.io/dockerconfigjson) for pulling the image from a private registry."""
+    image_pull_policy: str
+    """When the kubelet pulls the image. Allowed: `IfNotPresent`, `Always`, `Never`. Default: `"IfNotPresent"`."""
+    image: str
+    """The server image (release-defining: promoted from dev to prod); pin a tag or a digest. Default: `"quay.io/containers/kubernetes_mcp_server:v0.0.67"`."""
+    passthrough: bool
+    """Every tool call runs with the caller's own token, forwarded by Llama Stack, so the API server authorizes the person asking; the ServiceAccount is granted nothing and rbac.preset only picks the tool surface. Needs llamaStack.auth; the server then serves TLS. Default: `false`."""
+    tls: McpTls
+    """The server's own certificate with passthrough (secretName)."""
+    rbac: Rbac
+    """What the ServiceAccount may do: preset, scope, namespaces, custom rules, the cluster-admin opt-in."""
+    toolsets: list[str]
+    """Toolsets the server offers: config, core, helm, kcp, kiali, kubevirt, netobserv, tekton. Allowed: `config`, `core`, `helm`, `kcp`, `kiali`, `kubevirt`, `netobserv`, `tekton`."""
+    disable_destructive: bool
+    """`--disable-destructive`: hide the tools that delete or update. Default: `false`."""
+    denied_resources: list[DeniedResource]
+    """Kinds the server refuses to touch whatever RBAC allows, the caller's own included: an agent can be talked into reading what it should not and repeating it. Default: Secrets; `[]` allows every kind RBAC allows."""
+    enabled_tools: list[str]
+    """Only these tools of the toolsets are offered (empty: all of them)."""
+    disabled_tools: list[str]
+    """These tools are never offered, even when a toolset or enabledTools names them."""
+    http: McpHttp
+    """Limits of the server's HTTP listener: maxBodyBytes, readHeaderTimeoutSeconds."""
+    config_secret_name: str
+    """A Secret you create whose keys are TOML drop-ins (`50-oauth.toml`), read after the rendered config (`--config-dir`, in key order; a key there replaces the rendered one): for secret-valued server settings such as an OAuth client secret or token-exchange credentials, which never belong in the ConfigMap. The pods read it at start: restart them after changing it. Default: `""`."""
+    log_level: int
+    """The server's log verbosity, 0-9. Default: `2`."""
+    oauth: OAuth
+    """OAuth/OIDC bearer tokens required of callers: enabled, authorizationUrl, audience."""
+    route: McpRoute
+    """A Route (OpenShift) or Ingress (Kubernetes) in front of the server: needs oauth or allowUnauthenticated."""
+    scc: Scc
+    """OpenShift only: a SecurityContextConstraints pinning the pods to one UID."""
+
+
+class Inference(TypedDict, total=False):
+    """The model endpoint Llama Stack sends inference to (`llamaStack.inference`)."""
+    provider: str
+    """The model endpoint's kind: vllm, ollama or openai (any OpenAI-compatible endpoint). Allowed: `vllm`, `ollama`, `openai`. Default: `"vllm"`."""
+    url: str
+    """The endpoint's base URL (no credentials in it: use the secret inferenceApiKey). Default: `"http://vllm.models.svc.cluster.local:8000/v1"`."""
+    model: str
+    """Registered as the default LLM when set. Default: `""`."""
+
+
+class Postgres(TypedDict, total=False):
+    """The PostgreSQL database of storage.backend: postgres (the user provides it)."""
+    host: str
+    """The database host; required with backend: postgres. Default: `""`."""
+    port: int
+    """The database port. Default: `5432`."""
+    database: str
+    """The database name. Default: `"llamastack"`."""
+    user: str
+    """The database user; its password is the secret postgresPassword. Default: `"llamastack"`."""
+
+
+class Storage(TypedDict, total=False):
+    """Where Llama Stack keeps its state (`llamaStack.storage`): SQLite on a volume, or PostgreSQL."""
+    backend: str
+    """sqlite (on a PVC, one replica) or postgres (any number of replicas). Allowed: `sqlite`, `postgres`. Default: `"sqlite"`."""
+    size: str
+    """The SQLite volume's size. Default: `"10Gi"`."""
+    storage_class_name: str
+    """The SQLite volume's StorageClass; empty: the cluster's default. Default: `""`."""
+    postgres: Postgres
+    """The database with backend: postgres: host, port, database, user."""
+
+
+class Oidc(TypedDict, total=False):
+    """The OIDC issuer whose JWTs Llama Stack accepts, with auth.provider: oidc."""
+    issuer: str
+    """With provider: oidc, the https:// issuer tokens must come from. Default: `""`."""
+    audience: str
+    """The audience tokens must carry. Default: `"llama-stack"`."""
+    jwks_url: str
+    """The https:// URL of the issuer's signing keys. Default: `""`."""
+
+
+class LlamaStackAuth(TypedDict, total=False):
+    """Who may call Llama Stack: every request carries a bearer token the server checks."""
+    provider: str
+    """Who may call Llama Stack: `kubernetes` (the caller's cluster token, checked with the API server's SelfSubjectReview; the CA comes from the namespace's kube-root-ca.crt, no token is mounted), `oidc` (a JWT checked against jwksUrl), or `none`. Allowed: `kubernetes`, `oidc`, `none`. Default: `"kubernetes"`."""
+    allowed_groups: list[str]
+    """Only members of one of these groups (Kubernetes groups, or the token's groups claim); empty: any authenticated caller."""
+    oidc: Oidc
+    """With provider: oidc, the issuer, audience and jwksUrl."""
+
+
+class LlamaStackRoute(TypedDict, total=False):
+    """A Route or Ingress in front of the agent API (`llamaStack.route`)."""
+    enabled: bool
+    """Expose the agent API: a Route on OpenShift, an Ingress on Kubernetes. Default: `true`."""
+    host: str
+    """The public host name; required on Kubernetes, generated by OpenShift when empty. Default: `""`."""
+    ingress_class_name: str
+    """Kubernetes only: the Ingress class. Default: `""`."""
+    tls_secret_name: str
+    """Kubernetes only: the Ingress's TLS Secret (default `<name>-ingress-tls`). Default: `""`."""
+    timeout_seconds: int
+    """How long the router waits for a (streamed) answer: haproxy.router.openshift.io/timeout, or nginx's proxy timeouts. Default: `300`."""
+    allow_unauthenticated: bool
+    """Expose the agent API with auth.provider: none anyway: an explicit opt-in. Default: `false`."""
+
+
+class Tls(TypedDict, total=False):
+    """The certificate Llama Stack serves (`llamaStack.tls`)."""
+    secret_name: str
+    """A TLS Secret the server serves from; OGX requires TLS (on OpenShift a service-serving certificate is used when this is empty). Default: `""`."""
+    insecure: bool
+    """OGX only: serve plain HTTP (`--insecure`) instead. Default: `false`."""
+
+
+class ExtraMcpServer(TypedDict, total=False):
+    """Another MCP server Llama Stack offers agents as a connector."""
+    id: str
+    """The connector id agents name (not `kubernetes`). Required."""
+    url: str
+    """The MCP server's Streamable HTTP URL. Required."""
+
+
+class LlamaStack(TypedDict, total=False):
+    """Llama Stack or OGX: distribution, version, image, inference, storage, auth, route, tls, extra MCP servers, scheduling."""
+    replicas: int
+    """Replicas when not autoscaling. Default: `1`."""
+    resources: Resources
+    """Requests and limits of the server's container."""
+    autoscaling: Autoscaling
+    """Scale on CPU between minReplicas and maxReplicas instead of a fixed count."""
+    rollout_timeout_seconds: int
+    """How long `pulumi up` waits for a rollout to become Available before it fails, naming the Deployment and its status (`pulumi.com/timeoutSeconds`; the provider's own default is 10 min). Default: `300`."""
+    node_selector: dict[str, str]
+    """Node labels the pods must run on (`nodeSelector`)."""
+    tolerations: list[Toleration]
+    """Taints the pods tolerate (core/v1 Toleration: key, operator, value, effect, tolerationSeconds)."""
+    affinity: Affinity
+    """Node affinity, pod affinity and anti-affinity (core/v1 Affinity, required and preferred terms)."""
+    topology_spread_constraints: list[TopologySpreadConstraint]
+    """How replicas spread over domains (maxSkew, topologyKey, whenUnsatisfiable, minDomains; the selector is always this server's pods). Unset: when autoscaled, spread softly (ScheduleAnyway, maxSkew 1) across nodes and zones, as llama-stack-k8s-operator does; `[]`: no spreading."""
+    priority_class_name: str
+    """A PriorityClass for the pods (not the system-* ones). Default: `""`."""
+    pod_labels: dict[str, str]
+    """Extra labels on the pods (never in the Deployment's selector)."""
+    pod_annotations: dict[str, str]
+    """Extra annotations on the pods (not checksum/* nor the SCC one, which the program sets)."""
+    image_pull_secrets: list[str]
+    """Secrets (kubernetes.io/dockerconfigjson) for pulling the image from a private registry."""
+    image_pull_policy: str
+    """When the kubelet pulls the image. Allowed: `IfNotPresent`, `Always`, `Never`. Default: `"IfNotPresent"`."""
+    distribution: str
+    """llama-stack or ogx (release-defining). Allowed: `llama-stack`, `ogx`. Default: `"llama-stack"`."""
+    version: str
+    """llama-stack 0.6.x (tool_groups dialect) or 0.7.x (connectors); ogx 1.x (release-defining). Default: `"0.7.3"`."""
+    image: str
+    """Default docker.io/llamastack/distribution-starter:<version>; required for ogx, whose image name is not fixed upstream (release-defining). Default: `""`."""
+    inference: Inference
+    """The model endpoint: provider, url, model."""
+    storage: Storage
+    """Where state lives: backend (sqlite or postgres), the volume's size and class, the database."""
+    auth: LlamaStackAuth
+    """Who may call the agent API: provider (kubernetes, oidc, none), allowedGroups, oidc."""
+    route: LlamaStackRoute
+    """A Route (OpenShift) or Ingress (Kubernetes) in front of the agent API."""
+    tls: Tls
+    """The certificate the server serves: secretName, or OGX's insecure opt-out."""
+    extra_mcp_servers: list[ExtraMcpServer]
+    """More MCP connectors: a list of {id, url}."""
+
+
+class NetworkPolicy(TypedDict, total=False):
+    """Which pods may reach the two servers (`networkPolicy`)."""
+    enabled: bool
+    """NetworkPolicies: the MCP server only from Llama Stack (and the router, Prometheus when used); Llama Stack from its namespace and the router. Default: `true`."""
+    ingress_namespace: str
+    """Plain Kubernetes: where the ingress controller runs (OpenShift's router is found by its policy-group label). Default: `"ingress-nginx"`."""
+    monitoring_namespace: str
+    """Plain Kubernetes: where Prometheus runs (OpenShift's monitoring is found by its policy-group label). Default: `"monitoring"`."""
+    allow_unauthenticated_mcp: bool
+    """With enabled: false and no OAuth, every pod in the cluster can call the MCP server's tools: this opt-in accepts that. Default: `false`."""
+
+
+class Monitoring(TypedDict, total=False):
+    """What Prometheus (through the Prometheus Operator) scrapes and alerts on (`monitoring`)."""
+    service_monitor: bool
+    """A ServiceMonitor scraping the MCP server's /metrics (needs the Prometheus Operator). Default: `false`."""
+    prometheus_rule: bool
+    """A PrometheusRule with MCPServerDown, MCPHighMemoryUsage, MCPToolErrorRate and LlamaStackDown; needs serviceMonitor. Default: `false`."""
+    memory_warning_ratio: float
+    """MCPHighMemoryUsage fires above this share of the memory limit (0-1). Default: `0.8`."""
+    tool_error_ratio: float
+    """MCPToolErrorRate fires above this share of failed tool calls (0-1). Default: `0.1`."""
+    labels: dict[str, str]
+    """Extra labels on the ServiceMonitor and PrometheusRule (for your Prometheus' selectors)."""
+
+
+class Telemetry(TypedDict, total=False):
+    """Traces of both servers, sent to an OpenTelemetry collector you run (`telemetry`)."""
+    otlp_endpoint: str
+    """The base URL of an OTLP/HTTP collector (`http://otel-collector.observability.svc:4318`); unset: no traces. Llama Stack runs under `opentelemetry-instrument` and the MCP server's `[telemetry]` points there; the trace context travels with each tool call, so the MCP server's `tools/call` span (with `gen_ai.tool.name`) joins the agent's trace. OTLP/HTTP (port 4318): Llama Stack's own image carries no gRPC exporter."""
+    sampling_ratio: float
+    """The share of traces kept that start at Llama Stack (0-1); a caller's sampled trace is always followed (`parentbased_traceidratio`), so one decision covers the whole request. Default: `0.1`."""
+
+
+class HelmReleases(TypedDict, total=False):
+    """The old Helm releases this stack takes over in place (`make adopt`)."""
+    mcp_server: str
+    """The old MCP server release (e.g. kubernetes-mcp-server). Helm named the pods' instance label after it and a Deployment's selector never changes, so naming it keeps the Deployment updated in place. Keep it set after `make adopt`. Default: `""`."""
+    llama_stack: str
+    """The old Llama Stack release (e.g. llama-stack); as for mcpServer. Default: `""`."""
+
+
+class Migration(TypedDict, total=False):
+    """Taking over the old Helm releases in place (`migration`)."""
+    helm_releases: HelmReleases
+    """The release names Helm installed under: mcpServer, llamaStack."""
+
+
+class MemberRbac(TypedDict, total=False):
+    """What the hub's MCP server may do on a member cluster (its ServiceAccount there)."""
+    preset: str
+    """`full`, `read-only` or `view`, as for mcpServer.rbac.preset. `custom` is not offered for members: a member's rights are one of the reviewed presets. Allowed: `full`, `read-only`, `view`, `custom`. Default: `"read-only"`."""
+    scope: str
+    """`cluster`, or `namespaces` (the rules in one ClusterRole, bound by a RoleBinding in each listed namespace, plus listing namespaces). Allowed: `cluster`, `namespaces`. Default: `"cluster"`."""
+    namespaces: list[str]
+    """The member's namespaces granted, with scope: namespaces."""
+
+
+class FleetMember(TypedDict, total=False):
+    """One member cluster: how Pulumi reaches it, how the hub reaches it, what the hub may do there."""
+    name: str
+    """The member's name: its context in the hub's kubeconfig, what the agent passes as a tool's `context`. Required."""
+    context: str
+    """How Pulumi reaches the member: a context of the kubeconfig Pulumi uses (`kubernetes:kubeconfig`, $KUBECONFIG or ~/.kube/config). With the secret `fleetKubeconfigs.<name>`, a context inside that kubeconfig (default: its current context). Default: `""`."""
+    server: str
+    """The API server URL the hub's MCP server uses (default: the one Pulumi reaches the member by). Set it when the hub reaches the member by another address; the CA is then the member's own (`ca.crt` of its token). Default: `""`."""
+    platform: str
+    """openshift or kubernetes (default: the stack's platform); OpenShift members also grant listing projects. Allowed: `openshift`, `kubernetes`."""
+    rbac: MemberRbac
+    """The member's RBAC preset and scope: read-only by default; full only where the agent may change things."""
+    token_generation: int
+    """Raise it to rotate the member's token: `up` creates a new token Secret on the member, rolls the MCP pods onto it, then deletes the old Secret, which revokes the old token. Default: `1`."""
+
+
+class Fleet(TypedDict, total=False):
+    """Member clusters the one MCP server reaches besides its own (`fleet`)."""
+    hub_name: str
+    """The hub's context name: the stack's own cluster, reached in-cluster with the MCP server's own ServiceAccount and mcpServer.rbac. It is the default context of every tool. Default: `"hub"`."""
+    members: list[FleetMember]
+    """Member clusters by name: each gets a ServiceAccount with its RBAC and a token, and becomes a context of the hub's MCP server (`--cluster-provider kubeconfig`)."""
+
+
+class LlamaStackMcpArgs(TypedDict, total=False):
+    """Everything a stack file may say under `llamastack-mcp:`."""
+    platform: str
+    """openshift (Routes, SCC, service-serving certificates) or kubernetes (Ingress). Allowed: `openshift`, `kubernetes`. Default: `"openshift"`."""
+    namespace: Namespace
+    """Where everything namespaced goes: name and create."""
+    mcp_server: McpServer
+    """The Kubernetes MCP server: image, replicas, resources, autoscaling, rbac, passthrough, tls, toolsets, route, oauth, scc, scheduling."""
+    llama_stack: LlamaStack
+    """Llama Stack or OGX: distribution, version, image, inference, storage, auth, route, tls, extra MCP servers, scheduling."""
+    network_policy: NetworkPolicy
+    """NetworkPolicies and the namespaces they let in."""
+    monitoring: Monitoring
+    """ServiceMonitor and PrometheusRule (Prometheus Operator), alert thresholds and labels."""
+    telemetry: Telemetry
+    """Traces of both servers to an OTLP/HTTP collector: otlpEndpoint, samplingRatio."""
+    migration: Migration
+    """Taking over the old Helm releases in place (`make adopt`)."""
+    fleet: Fleet
+    """Member clusters the one MCP server reaches besides its own: per member how Pulumi reaches it, its RBAC preset and scope, token rotation."""
+    inference_api_key: pulumi.Input[str]
+    """Secret. The model endpoint's API key (`pulumi config set --secret inferenceApiKey ...`); reaches the server only through a Secret and `${env.INFERENCE_API_KEY}`. Required with provider: openai."""
+    postgres_password: pulumi.Input[str]
+    """Secret. The database password (`pulumi config set --secret postgresPassword ...`); required with storage.backend: postgres."""
+    fleet_kubeconfigs: dict[str, str]
+    """Secret. Fleet members' kubeconfigs, by member name, for members Pulumi does not reach through a context of its own kubeconfig (`pulumi config set --secret --path fleetKubeconfigs.NAME "$(cat NAME.kubeconfig)"`). Only Pulumi's provider for that member uses it; the hub never sees it."""
