@@ -127,10 +127,7 @@ def settings_from_args(args: LlamaStackMcpArgs) -> tuple[StackSettings, dict[str
         problems.append("fleetKubeconfigs: must be a plain mapping of member name to kubeconfig here; through the "
                         "component package give members a context of the provider's kubeconfig instead")
         member_texts = None
-    kubernetes = pulumi.Config("kubernetes")
-    fleet = (FleetSources.read(kubernetes.get("kubeconfig"), kubernetes.get("context"),
-                               json.dumps(member_texts) if member_texts else None)
-             if raw.get("fleet") or member_texts else FleetSources())
+    fleet = fleet_sources(raw, json.dumps(member_texts) if member_texts else None)
     try:
         settings = load_settings(raw, set(secret_values) - empty, empty_secrets=empty, fleet=fleet)
     except SettingsError as err:
@@ -140,6 +137,16 @@ def settings_from_args(args: LlamaStackMcpArgs) -> tuple[StackSettings, dict[str
     secrets = {key: pulumi.Output.secret(json.dumps(value) if isinstance(value, dict) else value)
                for key, value in secret_values.items() if key not in empty}
     return settings, secrets, fleet
+
+
+def fleet_sources(raw: dict[str, Any], member_kubeconfigs: Optional[str]) -> FleetSources:
+    """The kubeconfigs Pulumi reaches fleet members by, read for their endpoints only: the Kubernetes
+    provider's own (`kubernetes:kubeconfig`/`context`, else the environment's) and `member_kubeconfigs`
+    (the secret `fleetKubeconfigs` as JSON text, looked at here and never kept)."""
+    if not raw.get("fleet") and not member_kubeconfigs:
+        return FleetSources()
+    provider = pulumi.Config("kubernetes")
+    return FleetSources.read(provider.get("kubeconfig"), provider.get("context"), member_kubeconfigs)
 
 
 def stack_config(value: Any, typ: Any) -> Any:

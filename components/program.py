@@ -8,7 +8,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from .kubeconfig import FleetSources
-from .llamastack_mcp import LlamaStackMcp
+from .llamastack_mcp import LlamaStackMcp, fleet_sources
 from .settings import PROJECT, SECRET_KEYS, SettingsError, StackSettings, load_settings, parse_value
 
 
@@ -29,23 +29,14 @@ def read_settings() -> tuple[StackSettings, dict[str, pulumi.Output[str]], Fleet
     empty = {k for k in secret_keys - plain if runtime_config.get_config(prefix + k) == ""}
     secrets = {key: value for key in sorted(secret_keys - plain - empty)
                if (value := config.get_secret(key)) is not None}
-    fleet = fleet_sources(raw, "fleetKubeconfigs" in secrets)
+    fleet = fleet_sources(raw, runtime_config.get_config(f"{PROJECT}:fleetKubeconfigs")
+                          if "fleetKubeconfigs" in secrets else None)
     try:
         settings = load_settings(raw, set(secrets) | empty, held_as_secret=held_as_secret - set(SECRET_KEYS),
                                  plain_secrets=plain, empty_secrets=empty, fleet=fleet)
     except SettingsError as err:
         raise pulumi.RunError(err.report()) from None
     return settings, secrets, fleet
-
-
-def fleet_sources(raw: dict[str, Any], member_kubeconfigs: bool) -> FleetSources:
-    """The kubeconfigs Pulumi reaches fleet members by, read for their endpoints only (local files
-    and the secret `fleetKubeconfigs`, looked at here and never kept)."""
-    if not raw.get("fleet") and not member_kubeconfigs:
-        return FleetSources()
-    provider = pulumi.Config("kubernetes")
-    text = runtime_config.get_config(f"{PROJECT}:fleetKubeconfigs") if member_kubeconfigs else None
-    return FleetSources.read(provider.get("kubeconfig"), provider.get("context"), text)
 
 
 def deploy(settings: StackSettings, secrets: dict[str, pulumi.Output[str]],

@@ -237,10 +237,10 @@ def run(settings: dict[str, Any], secrets: Optional[dict[str, str]] = None, prev
             if request.type != "pulumi:pulumi:Stack":
                 # Deserialized like the mock sees them: secrets keep their signature wrapper.
                 inputs = rpc.deserialize_properties(request.object)
+                aliases = [json_format.MessageToDict(a) for a in request.aliases]
                 with _LOCK:
-                    aliases = [json_format.MessageToDict(a) for a in request.aliases]
-                result.resources.append(Registered(request.type, request.name, request.parent,
-                                                   request.custom, inputs, request.provider, aliases))
+                    result.resources.append(Registered(request.type, request.name, request.parent,
+                                                       request.custom, inputs, request.provider, aliases))
             return response
 
     class Mocks(pulumi.runtime.Mocks):

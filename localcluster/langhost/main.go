@@ -289,22 +289,12 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 		return status.Errorf(codes.Unimplemented, "this language host runs policy packs and resource plugins, not %q plugins", req.GetKind())
 	}
 	ctx := server.Context()
-	tc, err := pythonToolchain(req.GetInfo())
-	if err != nil {
-		return err
-	}
 	args := append([]string{"-u", "-m", "pulumi.policy"}, req.GetArgs()...)
-	args = append(args, req.GetInfo().GetProgramDirectory())
-	cmd, err := tc.Command(ctx, args...)
-	if err != nil {
-		return err
-	}
-	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(server, false)
+	cmd, closer, stdout, stderr, err := pluginProcess(req, server, append(args, req.GetInfo().GetProgramDirectory()))
 	if err != nil {
 		return err
 	}
 	defer closer.Close()
-	cmd.Dir = req.GetInfo().GetProgramDirectory() // packs have always run from their own directory
 
 	proxy, stdout, err := sdk.NewPolicyProxy(ctx, stdout)
 	if err != nil {
@@ -313,9 +303,6 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 	config, err := proxy.AwaitConfiguration(ctx)
 	if err != nil {
 		return fmt.Errorf("could not get the stack configuration: %w", err)
-	}
-	if cmd.Env == nil {
-		cmd.Env = os.Environ()
 	}
 	if config != nil {
 		set := func(k, v string) {
@@ -335,7 +322,6 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 			set("PULUMI_CONFIG", string(raw))
 		}
 	}
-	cmd.Env = append(cmd.Env, req.GetEnv()...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("could not start the policy pack: %w", err)

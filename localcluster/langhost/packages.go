@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,32 +28,45 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 )
 
-// runResourcePlugin runs a source-based Python provider until the engine stops it.
-func (h *host) runResourcePlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
-	ctx := server.Context()
+// pluginProcess is a plugin's interpreter command (not started): the plugin's virtualenv, run from
+// the plugin's own directory, with the engine's environment for it and the engine's streams.
+func pluginProcess(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer, args []string,
+) (*exec.Cmd, io.Closer, io.Writer, io.Writer, error) {
 	tc, err := pythonToolchain(req.GetInfo())
 	if err != nil {
-		return err
+		return nil, nil, nil, nil, err
 	}
-	if err := tc.ValidateVenv(ctx); err != nil {
-		return fmt.Errorf("the plugin's virtualenv: %w", err)
-	}
-	dir := req.GetInfo().GetProgramDirectory()
-	args := append([]string{"-u", dir}, req.GetArgs()...)
-	cmd, err := tc.Command(ctx, args...)
+	cmd, err := tc.Command(server.Context(), args...)
 	if err != nil {
-		return err
+		return nil, nil, nil, nil, err
 	}
 	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(server, false)
 	if err != nil {
-		return err
+		return nil, nil, nil, nil, err
 	}
-	defer closer.Close()
-	cmd.Dir = dir
+	cmd.Dir = req.GetInfo().GetProgramDirectory()
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
 	}
 	cmd.Env = append(cmd.Env, req.GetEnv()...)
+	return cmd, closer, stdout, stderr, nil
+}
+
+// runResourcePlugin runs a source-based Python provider until the engine stops it.
+func (h *host) runResourcePlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
+	tc, err := pythonToolchain(req.GetInfo())
+	if err != nil {
+		return err
+	}
+	if err := tc.ValidateVenv(server.Context()); err != nil {
+		return fmt.Errorf("the plugin's virtualenv: %w", err)
+	}
+	cmd, closer, stdout, stderr, err := pluginProcess(req, server,
+		append([]string{"-u", req.GetInfo().GetProgramDirectory()}, req.GetArgs()...))
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second
