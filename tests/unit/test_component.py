@@ -163,6 +163,20 @@ def test_two_components_in_one_program_do_not_collide(tmp_path):
     assert len(names) == len(set(names)) > 2
 
 
+def test_the_callers_provider_carries_every_object(tmp_path):
+    """docs/component.md: the objects go through the provider the caller passes, as children inherit it."""
+    run = offline.run({}, program=program(tmp_path, """
+        import pulumi
+        from components.registry import KubernetesProvider
+        from llamastack_mcp import LlamaStackMcp
+        staging = KubernetesProvider("staging", None, "staging", pulumi.ResourceOptions())
+        LlamaStackMcp("agents", {"platform": "kubernetes", "llama_stack": {"route": {"enabled": False}}},
+                      pulumi.ResourceOptions(providers={"kubernetes": staging}))
+    """))
+    assert run.error is None, run.error
+    assert run.all_objects and {r.cluster for r in run.all_objects} == {"staging"}
+
+
 # ------------------------------------------------------------------ bad args
 
 BAD = {"platform": "aws", "mcp_server": {"replicass": 2, "autoscaling": {"enabled": True, "max_replicas": 0},
