@@ -10,7 +10,7 @@ ARGS ?=
 export PROMPT
 export E2E_CACHE ?= $(HOME)/.cache/llamastack-mcp-e2e
 
-.PHONY: help setup system-deps e2e-deps toolchain images cluster cluster-down cluster-clean test e2e test-cluster \
+.PHONY: help setup system-deps e2e-deps toolchain images cluster cluster-down cluster-clean test e2e test-cluster soak \
 	up preview destroy refresh render verify ask policy promote adopt docs docs-check review bench bench-deploy measure
 
 help:  ## list the targets
@@ -51,6 +51,9 @@ test: setup system-deps e2e-deps toolchain images  ## the whole test suite (what
 
 test-cluster: setup system-deps toolchain images  ## only the cluster layer: the real engine on a local control plane
 	$(BIN)/python -m pytest -q -rfEs tests/cluster
+
+soak: setup system-deps e2e-deps toolchain images  ## the real node's long runs (~35 min): alerts held past their `for`, the HPA back at its minimum
+	SOAK=1 $(BIN)/python -m pytest -q -rfEs tests/cluster/test_real_node.py
 
 e2e: setup system-deps e2e-deps  ## only the servers layer: the real servers as processes on loopback
 	$(BIN)/python -m pytest -q tests/servers

@@ -262,6 +262,8 @@ class McpServer(TypedDict, total=False):
     """Scale on CPU between minReplicas and maxReplicas instead of a fixed count."""
     rollout_timeout_seconds: int
     """How long `pulumi up` waits for a rollout to become Available before it fails, naming the Deployment and its status (`pulumi.com/timeoutSeconds`; the provider's own default is 10 min). Default: `300`."""
+    shutdown_delay_seconds: int
+    """How long a pod that is being stopped (a rollout, a scale-down, a drain) goes on serving before its server is told to stop (a preStop `sleep`; Kubernetes 1.30+, OpenShift 4.17+): the time every node's proxy and router needs to take it out of the Service, so no new request reaches a closed port. `0`: none (the server stops at once and requests in that window fail). At most 20 s, inside the pod's 30 s grace period. Default: `0`."""
     node_selector: dict[str, str]
     """Node labels the pods must run on (`nodeSelector`)."""
     tolerations: list[Toleration]
@@ -408,6 +410,8 @@ class LlamaStack(TypedDict, total=False):
     """Scale on CPU between minReplicas and maxReplicas instead of a fixed count."""
     rollout_timeout_seconds: int
     """How long `pulumi up` waits for a rollout to become Available before it fails, naming the Deployment and its status (`pulumi.com/timeoutSeconds`; the provider's own default is 10 min). Default: `300`."""
+    shutdown_delay_seconds: int
+    """How long a pod that is being stopped (a rollout, a scale-down, a drain) goes on serving before its server is told to stop (a preStop `sleep`; Kubernetes 1.30+, OpenShift 4.17+): the time every node's proxy and router needs to take it out of the Service, so no new request reaches a closed port. `0`: none (the server stops at once and requests in that window fail). At most 20 s, inside the pod's 30 s grace period. Default: `0`."""
     node_selector: dict[str, str]
     """Node labels the pods must run on (`nodeSelector`)."""
     tolerations: list[Toleration]

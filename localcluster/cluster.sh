@@ -62,6 +62,13 @@ pki() {
   touch "$p/.done"
 }
 
+# The aggregation layer's client identity (metrics-server on the real node trusts it), apart
+# from .done so a cluster made before it gets it too.
+front_proxy_pki() {
+  local p="$DIR/pki"
+  [[ -f "$p/front-proxy-client.crt" ]] || cert front-proxy-client front-proxy-client ""
+}
+
 kubeconfig() {  # kubeconfig FILE CERT-NAME
   local file="$1" who="$2" p="$DIR/pki"
   cat >"$file" <<EOF
@@ -92,6 +99,7 @@ up() {
   mkdir -p "$DIR"/{logs,pids,etcd,pulumi-state}
   echo "$NODE" >"$DIR/node-mode"
   pki
+  front_proxy_pki
   CLUSTER_DIR="$DIR" PORT_BASE="$PORT_BASE" bash "$here/node/node.sh" pki
   kubeconfig "$DIR/kubeconfig" admin
   kubeconfig "$DIR/controller-manager.kubeconfig" controller-manager
@@ -136,6 +144,11 @@ EOF_POLICY
     --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,PodSecurity,Priority,ResourceQuota,StorageObjectInUseProtection,NodeRestriction,MutatingAdmissionPolicy,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy \
     --feature-gates MutatingAdmissionPolicy=true --runtime-config admissionregistration.k8s.io/v1beta1=true \
     --allow-privileged=true \
+    --requestheader-client-ca-file "$p/ca.crt" --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- \
+    --proxy-client-cert-file "$p/front-proxy-client.crt" --proxy-client-key-file "$p/front-proxy-client.key" \
+    --enable-aggregator-routing=true \
     --profiling=false
   wait_for kube-apiserver 60 kc get --raw /readyz
   log "kube-apiserver ready on https://127.0.0.1:$API_PORT"

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ class CommandFailed(AssertionError):
 
 
 PULUMI_HOME = E2E_CACHE / "pulumi-home"
+_SEQ_LOCK = threading.Lock()
 
 
 def toolchain_missing() -> list[str]:
@@ -71,13 +73,21 @@ class LocalCluster:
     def logs(self) -> Path:
         return self.directory / "logs"
 
-    def _script(self, action: str) -> None:
+    def _script(self, action: str, script: str = "cluster.sh") -> None:
         env = {**os.environ, "CLUSTER_DIR": str(self.directory), "PORT_BASE": str(self.port_base),
                "NODE": self.node}
-        proc = subprocess.run(["bash", str(HERE / "cluster.sh"), action], env=env, capture_output=True,
+        proc = subprocess.run(["bash", str(HERE / script), action], env=env, capture_output=True,
                               text=True, timeout=900)
         if proc.returncode != 0:
-            raise CommandFailed(f"cluster.sh {action} failed:\n{proc.stderr[-3000:]}\nlogs: {self.logs}")
+            raise CommandFailed(f"{script} {action} failed:\n{proc.stderr[-3000:]}\nlogs: {self.logs}")
+
+    def add_node(self) -> str:
+        """A second real node on this machine (node.sh add-node), for what needs two: a drain. Its name."""
+        self._script("add-node", "node/node.sh")
+        return "real-node-2"
+
+    def remove_node(self) -> None:
+        self._script("remove-node", "node/node.sh")
 
     def up(self, fresh: bool = True) -> "LocalCluster":
         if fresh:
@@ -111,8 +121,10 @@ class LocalCluster:
         return [e for e in events if e.get("user", {}).get("username") == user]
 
     def log_path(self, name: str) -> Path:
-        self._seq += 1
-        path = self.directory / "commands" / f"{self._seq:03d}-{name}.log"
+        with _SEQ_LOCK:  # commands may run from several threads (probes, loads)
+            self._seq += 1
+            seq = self._seq
+        path = self.directory / "commands" / f"{seq:03d}-{name}.log"
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -137,6 +149,10 @@ class LocalCluster:
     def get(self, *args: str) -> Any:
         """`kubectl get ... -o json`, parsed."""
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+    def get_raw(self, path: str) -> Any:
+        """`kubectl get --raw PATH`, parsed (aggregated APIs such as metrics.k8s.io)."""
+        return json.loads(self.kubectl("get", "--raw", path).stdout)
 
     def wait_until(self, what: str, predicate, timeout: float = 60, interval: float = 1) -> Any:
         deadline = time.monotonic() + timeout

@@ -200,6 +200,25 @@ build_yaml_langhost() {
     github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml
 }
 
+# metrics-server: the resource metrics the HPA reads, scraped from the real node's kubelet
+# (tests/cluster/test_real_node_load.py); its main package is cmd/metrics-server.
+build_metrics_server() {
+  local out="$1"
+  new_module "$WORK/metrics-server-$METRICS_SERVER_VERSION"
+  go get "sigs.k8s.io/metrics-server@$METRICS_SERVER_VERSION"
+  go build -o "$out/metrics-server" -ldflags "-s -w" sigs.k8s.io/metrics-server/cmd/metrics-server
+}
+
+# kube-router: only its network policy controller runs (iptables and ipsets), the agent that
+# enforces the stacks' NetworkPolicies on the real node. kube-network-policies needs the kernel's
+# nft queue expression, which this machine's kernel lacks (docs/real-node.md).
+build_kube_router() {
+  local out="$1"
+  new_module "$WORK/kube-router-$KUBE_ROUTER_VERSION"
+  go get "github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION"
+  go build -o "$out/kube-router" -ldflags "-s -w" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+}
+
 # name  version  builder  binaries...
 STEPS=(
   "etcd|$ETCD_VERSION|build_etcd|etcd"
@@ -214,6 +233,8 @@ STEPS=(
   "kube-score|$KUBE_SCORE_VERSION|build_kube_score|kube-score"
   "helm|$HELM_VERSION|build_helm|helm"
   "pulumi-yaml|$PULUMI_YAML_VERSION|build_yaml_langhost|pulumi-language-yaml"
+  "metrics-server|$METRICS_SERVER_VERSION|build_metrics_server|metrics-server"
+  "kube-router|$KUBE_ROUTER_VERSION|build_kube_router|kube-router"
 )
 
 only="${TOOLCHAIN_ONLY:-}"

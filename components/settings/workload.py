@@ -46,6 +46,12 @@ class WorkloadSettings(Settings):
     rollout_timeout_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
     """How long `pulumi up` waits for a rollout to become Available before it fails, naming the
     Deployment and its status (`pulumi.com/timeoutSeconds`; the provider's own default is 10 min)."""
+    shutdown_delay_seconds: Annotated[int, Field(ge=0, le=20)] = 0
+    """How long a pod that is being stopped (a rollout, a scale-down, a drain) goes on serving before
+    its server is told to stop (a preStop `sleep`; Kubernetes 1.30+, OpenShift 4.17+): the time every
+    node's proxy and router needs to take it out of the Service, so no new request reaches a closed
+    port. `0`: none (the server stops at once and requests in that window fail). At most 20 s, inside
+    the pod's 30 s grace period."""
     node_selector: Labels = {}
     """Node labels the pods must run on (`nodeSelector`)."""
     tolerations: list[Toleration] = []

@@ -4,11 +4,13 @@ localcluster/pulumi.sh (what `make up/preview/destroy` run). Judged by asking th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -63,6 +65,32 @@ def make_up_in_background(cluster, project: Project, out=subprocess.DEVNULL) -> 
                             start_new_session=True)
 
 
+def processes_of(home: Path) -> list[int]:
+    """Processes started for this project's Pulumi home: the CLI and the plugins it launched."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if f"PULUMI_HOME={home}\0".encode() in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            pass
+    return found
+
+
+def kill_update(proc: subprocess.Popen, home: Path) -> None:
+    """SIGKILL the update's process group, then the plugins the engine started (in groups of their
+    own, they outlive it: the provider keeps serving a dead engine), and check none is left."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for pid in processes_of(home):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while processes_of(home) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_of(home) == [], "a plugin of the killed update is still running"
+
+
 def killed_midway(cluster, make, at_least: int = 40) -> int:
     """`make up STACK=dev ARGS=--yes`, SIGKILLed (its whole process group) once `at_least` RoleBindings exist."""
     proc = make_up_in_background(cluster, make.project)
@@ -73,8 +101,7 @@ def killed_midway(cluster, make, at_least: int = 40) -> int:
             assert time.monotonic() < deadline, "the update made no progress"
             time.sleep(0.2)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill_update(proc, make.project.workdir / "home" / ".pulumi")
     created = role_bindings(cluster)
     assert at_least <= created < len(TEAMS), f"{created} RoleBindings: not midway"
     return created
@@ -151,7 +178,7 @@ def test_the_api_server_going_away_fails_the_update_in_bounded_time_and_the_next
         failed_after = time.monotonic() - gone
     finally:
         if update.poll() is None:
-            os.killpg(update.pid, signal.SIGKILL)
+            kill_update(update, big.project.workdir / "home" / ".pulumi")
         cluster.up(fresh=False)  # the API server back, on the same data
     output = log.read_text()
     assert rc != 0, "the update cannot have succeeded without its API server"

@@ -288,3 +288,11 @@ def test_stack_files_are_read_as_yaml_1_2(tmp_path):
 @pytest.mark.parametrize("value", [0, 29, 3601, "soon"])
 def test_rollout_timeouts_outside_30_s_to_1_h_are_refused(section, value):
     refused(run_variant(**{section: {"rolloutTimeoutSeconds": value}}), f"{section}.rolloutTimeoutSeconds")
+
+
+@pytest.mark.parametrize("section", ["mcpServer", "llamaStack"])
+@pytest.mark.parametrize("value", [-1, 21, "5s"])
+def test_shutdown_delays_outside_0_to_20_s_are_refused(section, value):
+    """Past 20 s the sleep would eat the pod's 30 s grace period, and the server would be killed mid-request."""
+    error = refused(run_variant(**{section: {"shutdownDelaySeconds": value}}), f"{section}.shutdownDelaySeconds")
+    assert str(value) in error

@@ -233,6 +233,18 @@ def test_rollouts_give_up_after_the_stacks_timeout(stack, seconds):
         assert annotations["pulumi.com/timeoutSeconds"] == expected
 
 
+@pytest.mark.parametrize("preview", [False, True])
+def test_prods_stopping_pods_serve_on_until_the_proxies_have_dropped_them(preview):
+    """Measured on the real node: without the delay a promotion under load failed tool calls."""
+    prod = run_variant("prod", preview=preview, secrets={"postgresPassword": "pw"})
+    dev = run_variant("dev", preview=preview)
+    for name in (MCP, "llama-stack"):
+        assert container(prod, name)["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
+        assert "lifecycle" not in container(dev, name), "off unless set"
+    tuned = run_variant(mcpServer={"shutdownDelaySeconds": 12})
+    assert container(tuned, MCP)["lifecycle"]["preStop"]["sleep"]["seconds"] == 12
+
+
 def test_services_skip_the_providers_ten_second_endpoint_settle(prod):
     """Measured by `make bench-deploy`: 10 s per Service otherwise; the Deployment's await covers readiness."""
     for name in (MCP, "llama-stack"):
