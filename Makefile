@@ -52,7 +52,7 @@ test: setup system-deps e2e-deps toolchain images  ## the whole test suite (what
 test-cluster: setup system-deps toolchain images  ## only the cluster layer: the real engine on a local control plane
 	$(BIN)/python -m pytest -q -rfEs tests/cluster
 
-soak: setup system-deps e2e-deps toolchain images  ## the real node's long runs (~35 min): alerts held past their `for`, the HPA back at its minimum
+soak: setup system-deps e2e-deps toolchain images  ## the real node's long runs (about an hour, estimated): alerts held past their `for`, the HPA back at its minimum
 	SOAK=1 $(BIN)/python -m pytest -q -rfEs tests/cluster/test_real_node.py
 
 e2e: setup system-deps e2e-deps  ## only the servers layer: the real servers as processes on loopback
