@@ -73,18 +73,18 @@ class LocalCluster:
     def logs(self) -> Path:
         return self.directory / "logs"
 
-    def _script(self, action: str, script: str = "cluster.sh") -> None:
+    def _script(self, action: str, script: str = "cluster.sh") -> str:
         env = {**os.environ, "CLUSTER_DIR": str(self.directory), "PORT_BASE": str(self.port_base),
                "NODE": self.node}
         proc = subprocess.run(["bash", str(HERE / script), action], env=env, capture_output=True,
                               text=True, timeout=900)
         if proc.returncode != 0:
             raise CommandFailed(f"{script} {action} failed:\n{proc.stderr[-3000:]}\nlogs: {self.logs}")
+        return proc.stdout
 
     def add_node(self) -> str:
         """A second real node on this machine (node.sh add-node), for what needs two: a drain. Its name."""
-        self._script("add-node", "node/node.sh")
-        return "real-node-2"
+        return self._script("add-node", "node/node.sh").split()[-1]
 
     def remove_node(self) -> None:
         self._script("remove-node", "node/node.sh")

@@ -544,6 +544,7 @@ add_node() {
   node_kubelet
   wait_for "node $NODE_NAME Ready" 90 kc wait --for=condition=Ready "node/$NODE_NAME" --timeout=1s
   log "node $NODE_NAME Ready (kubelet on $NODE_IP:$KUBELET_PORT, pods in $POD_RANGE_START-$POD_RANGE_END, cgroups under $CGROUP_ROOT)"
+  echo "$NODE_NAME"  # the one line on stdout: the new node's name, for the caller (harness.add_node)
 }
 
 remove_node() {
