@@ -52,11 +52,12 @@ cluster-down:  ## stop every process of the local cluster (data kept)
 cluster-clean:  ## stop the local cluster and delete its data and Pulumi state
 	bash localcluster/cluster.sh clean
 
-test: prepare  ## the whole test suite (what CI runs)
-	$(BIN)/python -m pytest -q -rfEs --durations=15 tests
+# Two pytest sessions at once: the real node's module beside the rest (devtools/run-tests.sh).
+test: prepare  ## the whole test suite (what CI runs); TEST_LANES=1: one pytest session
+	PYTHON_BIN=$(BIN)/python bash devtools/run-tests.sh tests
 
 test-cluster: prepare  ## only the cluster layer: the real engine on a local control plane
-	$(BIN)/python -m pytest -q -rfEs tests/cluster
+	PYTHON_BIN=$(BIN)/python bash devtools/run-tests.sh tests/cluster
 
 soak: prepare  ## the real node's long runs (the whole module ~50 min, estimated; its soak tests took 42 min): alerts held past their `for`, the HPA back at its minimum
 	SOAK=1 $(BIN)/python -m pytest -q -rfEs tests/cluster/test_real_node.py
