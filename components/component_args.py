@@ -46,6 +46,8 @@ class Autoscaling(TypedDict, total=False):
     """The HPA's upper bound, at least minReplicas. Default: `5`."""
     targetCPUUtilizationPercentage: int
     """Average CPU use (% of the request) the HPA aims for, 1-100. Default: `70`."""
+    scale_down_stabilization_seconds: int
+    """How long, 0-3600 s, the HPA keeps the highest replica count it recommended before it scales down (behavior.scaleDown.stabilizationWindowSeconds): it rides out a lull in the load instead of removing pods it will need again. Unset: Kubernetes' default, 300 s."""
 
 
 class Toleration(TypedDict, total=False):

@@ -183,6 +183,9 @@ def availability(app: App, workload: WorkloadSettings) -> list[Manifest]:
             "maxReplicas": scaling.max_replicas,
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
                 "type": "Utilization", "averageUtilization": scaling.target_cpu_utilization_percentage}}}],
+            # Only when set: an HPA without `behavior` keeps Kubernetes' defaults (and existing stacks no diff).
+            **({"behavior": {"scaleDown": {"stabilizationWindowSeconds": scaling.scale_down_stabilization_seconds}}}
+               if scaling.scale_down_stabilization_seconds is not None else {}),
         }))
     if workload.min_replicas >= 2:
         out.append(meta.manifest("policy/v1", "PodDisruptionBudget", app.metadata(), spec={

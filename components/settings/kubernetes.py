@@ -44,6 +44,10 @@ class Autoscaling(Settings):
     target_cpu_utilization_percentage: Annotated[int, Field(ge=1, le=100)] = Field(
         70, alias="targetCPUUtilizationPercentage")
     """Average CPU use (% of the request) the HPA aims for, 1-100."""
+    scale_down_stabilization_seconds: Optional[Annotated[int, Field(ge=0, le=3600)]] = None
+    """How long, 0-3600 s, the HPA keeps the highest replica count it recommended before it scales down
+    (behavior.scaleDown.stabilizationWindowSeconds): it rides out a lull in the load instead of removing
+    pods it will need again. Unset: Kubernetes' default, 300 s."""
 
 
 class LabelSelectorRequirement(Settings):

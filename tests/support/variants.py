@@ -90,11 +90,13 @@ VARIANTS: list[Variant] = [
         "an explicit cluster-admin opt-in still renders valid RBAC (and marks it for the policy pack)"),
     Variant("autoscaling-postgres", "dev", {
         "mcpServer": {"autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 9,
-                                      "targetCPUUtilizationPercentage": 60}, "rolloutTimeoutSeconds": 600},
+                                      "targetCPUUtilizationPercentage": 60, "scaleDownStabilizationSeconds": 120},
+                      "rolloutTimeoutSeconds": 600},
         "llamaStack": {"autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 6,
-                                       "targetCPUUtilizationPercentage": 80},
+                                       "targetCPUUtilizationPercentage": 80, "scaleDownStabilizationSeconds": 0},
                        "rolloutTimeoutSeconds": 900, **POSTGRES}}, PW,
-        "autoscaling both servers, with its PDBs and default spread, on a tuned PostgreSQL store"),
+        "autoscaling both servers, with its PDBs and default spread, tuned scale-down windows, on a tuned "
+        "PostgreSQL store"),
     Variant("llama-stack-0.6", "dev", {"llamaStack": LEGACY}, {},
             "the tool_groups dialect of Llama Stack 0.6"),
     Variant("ogx-openshift", "dev", {"llamaStack": {**OGX, "inference": {"provider": "openai",

@@ -241,7 +241,8 @@ def test_the_schema_spells_settings_as_the_stack_files_do(schema):
     props = schema["resources"][TYPE]["inputProperties"]
     assert set(props) == set(offline.project_defaults()) | {"inferenceApiKey", "postgresPassword", "fleetKubeconfigs"}
     autoscaling = schema["types"][_property(schema, "mcpServer.autoscaling")["$ref"].removeprefix("#/types/")]
-    assert set(autoscaling["properties"]) == {"enabled", "minReplicas", "maxReplicas", "targetCPUUtilizationPercentage"}
+    assert set(autoscaling["properties"]) == {"enabled", "minReplicas", "maxReplicas", "targetCPUUtilizationPercentage",
+                                              "scaleDownStabilizationSeconds"}
     rule = schema["types"][_property(schema, "mcpServer.rbac.rules")["items"]["$ref"].removeprefix("#/types/")]
     assert "nonResourceURLs" in rule["properties"]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from support import container, run_variant
+from support import container, refused, run_variant
+from support.variants import PW
 
 MCP = "kubernetes-mcp-server"
 CLUSTER_NAME = f"llama-stack-{MCP}"
@@ -158,6 +159,7 @@ def test_prod_autoscales_and_keeps_one_pod_up(prod):
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 5)
     assert hpa["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
     assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": MCP}
+    assert "behavior" not in hpa, "prod keeps Kubernetes' scale-down window (300 s)"
     pdb = prod.one("PodDisruptionBudget", MCP)["spec"]
     assert pdb["minAvailable"] == 1
     assert pdb["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
@@ -173,6 +175,21 @@ def test_containers_are_sized_from_the_stack_file(prod):
     for name, section in ((MCP, "mcpServer"), ("llama-stack", "llamaStack")):
         written = values[section]["resources"]
         assert container(prod, name)["resources"] == {k: as_kubernetes(v) for k, v in written.items()}
+
+
+def test_the_scale_down_window_is_rendered_only_when_set(preview):
+    run = run_variant("prod", preview=preview, secrets=PW,
+                      mcpServer={"autoscaling": {"scaleDownStabilizationSeconds": 45}},
+                      llamaStack={"autoscaling": {"scaleDownStabilizationSeconds": 0}})
+    for app, seconds in ((MCP, 45), ("llama-stack", 0)):
+        assert run.one("HorizontalPodAutoscaler", app)["spec"]["behavior"] == {
+            "scaleDown": {"stabilizationWindowSeconds": seconds}}
+
+
+@pytest.mark.parametrize("seconds, allowed", [(-1, "greater than or equal to 0"), (3601, "less than or equal to 3600")])
+def test_a_scale_down_window_outside_what_kubernetes_takes_is_refused(seconds, allowed):
+    refused(run_variant(mcpServer={"autoscaling": {"enabled": True, "scaleDownStabilizationSeconds": seconds}}),
+            f"mcpServer.autoscaling.scaleDownStabilizationSeconds = {seconds}: must be {allowed}")
 
 
 def test_static_replicas_of_two_get_a_pdb(preview):
