@@ -31,7 +31,7 @@ system-deps:  ## Debian packages the tests and the real node use (promtool, Post
 e2e-deps: system-deps  ## the real MCP server, Llama Stack, OGX and checkov, cached in $(E2E_CACHE)
 	bash e2e/deps.sh all
 
-toolchain:  ## build (once, cached by version) Pulumi, the provider, Kubernetes, etcd, kwok, CoreDNS, Helm
+toolchain:  ## build (once, cached by version) Pulumi, the provider, Kubernetes, etcd, kwok, CoreDNS, ...
 	bash localcluster/toolchain.sh
 
 images: setup system-deps e2e-deps  ## build (once, cached by version) the images the real node runs
@@ -59,7 +59,7 @@ test: prepare  ## the whole test suite (what CI runs); TEST_LANES=1: one pytest 
 test-cluster: prepare  ## only the cluster layer: the real engine on a local control plane
 	PYTHON_BIN=$(BIN)/python bash devtools/run-tests.sh tests/cluster
 
-soak: prepare  ## the real node's long runs (the whole module ~50 min, estimated; its soak tests took 42 min): alerts held past their `for`, the HPA back at its minimum
+soak: prepare  ## the real node's long runs (the whole module ~50 min, estimated; its soak tests took 42 min): alerts held past their `for`, the HPA back at its minimum by prod's own 300 s window
 	SOAK=1 $(BIN)/python -m pytest -q -rfEs tests/cluster/test_real_node.py
 
 e2e: setup system-deps e2e-deps  ## only the servers layer: the real servers as processes on loopback
@@ -117,7 +117,8 @@ docs-check: setup  ## fail when the generated docs are stale (the tests check it
 review: setup  ## the production review of STACK's objects: kube-score and checkov, against review/accepted.yaml
 	$(BIN)/python -m review.lint --stack $(STACK)
 
-bench-deploy: setup toolchain  ## pulumi up/preview/destroy on the local cluster against kubectl's floor (after make cluster); ARGS e.g. --repeat 3
+bench-deploy: setup  ## pulumi up/preview/destroy on the local cluster against Helm and kubectl's floor (after make cluster); ARGS e.g. --repeat 3
+	bash localcluster/toolchain.sh --bench
 	$(BIN)/python -m bench.deploy $(ARGS)
 
 bench: setup  ## the program's own overhead against a plain program

@@ -43,13 +43,27 @@ if (( with_real )); then
 fi
 lane rest "$@" --ignore="$real" & pids+=($!); names+=(rest)
 
-status=0
+count() {  # count WORD LINE: the number before WORD in pytest's closing line (0 if absent)
+  local n
+  n=$(grep -oE "[0-9]+ $1" <<<"$2" | head -n 1 | cut -d' ' -f1)
+  echo "${n:-0}"
+}
+
+status=0 passed=0 failed=0 skipped=0
 for i in "${!pids[@]}"; do
   wait "${pids[$i]}"; rc=$?
   # pytest: 5 = nothing collected (PATHs that hold only the real node's module).
   (( rc == 5 )) && [[ "${names[$i]}" == rest ]] && rc=0
-  printf '==> %-9s exit %d: %s\n' "${names[$i]}" "$rc" "$(grep -E '(passed|failed|error)' "$logs/${names[$i]}.log" | tail -n 1)"
+  closing=$(grep -E '[0-9]+ (passed|failed|errors?)' "$logs/${names[$i]}.log" | tail -n 1)
+  printf '==> %-9s exit %d: %s\n' "${names[$i]}" "$rc" "$closing"
+  (( passed += $(count passed "$closing") ))
+  (( failed += $(count failed "$closing") + $(count error "$closing") ))
+  (( skipped += $(count skipped "$closing") ))
   (( status == 0 && rc != 0 )) && status=$rc
 done
 printf '==> both lanes in %d s (logs: %s/)\n' $((SECONDS - start)) "$logs"
+# One plain closing line for both lanes (each lane's own is prefixed with its name above).
+line="tests: $passed passed, $failed failed"
+(( skipped )) && line+=", $skipped skipped"
+echo "$line"
 exit "$status"

@@ -3,6 +3,7 @@
 # tests need, from published Go modules (no release binaries can be had here).
 #
 #   bash localcluster/toolchain.sh            # build what is missing, print versions
+#   bash localcluster/toolchain.sh --bench    # the same, with the benchmark's peer (Helm) too
 #   bash localcluster/toolchain.sh --print    # only print (fails if something is missing)
 #
 # Binaries land in $TOOLCHAIN/<name>-<version>/ and are linked into
@@ -26,8 +27,14 @@ export GOCACHE="$WORK/gocache"
 # is alone may remove it at the end (another run may be compiling into it).
 exec {cachelock}>"$TOOLCHAIN/.gocache.lock"
 flock -s "$cachelock"
-PRINT_ONLY=0
-[[ "${1:-}" == "--print" ]] && PRINT_ONLY=1
+PRINT_ONLY=0 BENCH=0
+for arg in "$@"; do
+  case "$arg" in
+    --print) PRINT_ONLY=1 ;;
+    --bench) BENCH=1 ;;
+    *) echo "usage: toolchain.sh [--bench] [--print]" >&2; exit 2 ;;
+  esac
+done
 T0=$SECONDS
 
 log() { printf '[toolchain %4ds] %s\n' $((SECONDS - T0)) "$*" >&2; }
@@ -159,12 +166,15 @@ build_etcd() {
   go build -o "$out/etcd" -ldflags "-s -w" go.etcd.io/etcd/server/v3
 }
 
-# Cluster DNS for the real node's pods (the coredns main package is the module root).
+# Cluster DNS for the real node's pods: CoreDNS's own server with only the plugins the node's
+# Corefile uses (coredns/main.go), not upstream's main, which links every plugin and cloud SDK.
 build_coredns() {
   local out="$1"
   new_module "$WORK/coredns-$COREDNS_VERSION"
+  cp "$here"/coredns/main.go .
   go get "github.com/coredns/coredns@$COREDNS_VERSION"
-  go build -o "$out/coredns" -ldflags "-s -w" github.com/coredns/coredns
+  go mod tidy
+  go build -o "$out/coredns" -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" .
 }
 
 build_kwok() {
@@ -226,16 +236,17 @@ STEPS=(
   # The node's kubelet and kube-proxy build in the same invocation (shared packages); "+node"
   # keys the entry apart from caches made before the node existed.
   "kubernetes|$KUBERNETES_VERSION+node|build_kubernetes|kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy"
-  "coredns|$COREDNS_VERSION|build_coredns|coredns"
+  "coredns|$COREDNS_VERSION-$(sha256sum "$here"/coredns/main.go | cut -c1-12)|build_coredns|coredns"
   "pulumi|$PULUMI_VERSION|build_pulumi|pulumi"
   "langhost|$PULUMI_SDK_VERSION-$(cat "$here"/langhost/*.go | sha256sum | cut -c1-12)|build_langhost|pulumi-language-python pulumi-language-python-exec"
   "pulumi-kubernetes|$PULUMI_KUBERNETES_VERSION|build_provider|pulumi-resource-kubernetes"
   "kube-score|$KUBE_SCORE_VERSION|build_kube_score|kube-score"
-  "helm|$HELM_VERSION|build_helm|helm"
   "pulumi-yaml|$PULUMI_YAML_VERSION|build_yaml_langhost|pulumi-language-yaml"
   "metrics-server|$METRICS_SERVER_VERSION|build_metrics_server|metrics-server"
   "kube-router|$KUBE_ROUTER_VERSION|build_kube_router|kube-router"
 )
+# Only `make bench-deploy` needs Helm: the tests, the cluster and `make up` do without its build.
+(( BENCH )) && STEPS+=("helm|$HELM_VERSION|build_helm|helm")
 
 only="${TOOLCHAIN_ONLY:-}"
 built=0
