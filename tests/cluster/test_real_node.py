@@ -769,8 +769,42 @@ def scale_down_window(real, prod, seconds: Optional[int]) -> Iterator[int]:
             assert prod.up(check=False).returncode == 0
 
 
+def within_limits(real, limits: dict, counters: dict, disk: dict) -> dict[str, str]:
+    """Limits under the load: no restart, no OOM kill, memory and disk below their limits; every replica
+    the HPA asked for either serves or waits for CPU the node does not have (on a 2-core node prod's
+    requests, 250m per MCP replica and 500m per Llama Stack one, fit fewer than five). Gives the placement."""
+    placed = real.wait_until("each new MCP pod Ready or unschedulable for want of CPU", lambda: (
+        lambda found: found if all(state for state in found.values()) else None)(
+        {p["metadata"]["name"]: resources.placement(p) for p in pods(real, MCP)}), timeout=180, interval=5)
+    assert set(placed.values()) <= {"ready", "insufficient cpu"}, placed
+    for pod in pods(real, MCP):
+        if resources.running(pod, MCP):
+            assert resources.restarts(pod) == {MCP: (0, "")}, pod["status"]["containerStatuses"]
+    memory_limit = int(resources.parse_quantity(limits["limits"]["memory"]))
+    for name, found in counters.items():
+        assert found["memory_limit"] == memory_limit and found["peak_memory"] < memory_limit, (name, found)
+        assert found["oom_events"] == 0, (name, found)
+    disk_limit = resources.parse_quantity(limits["limits"]["ephemeral-storage"])
+    assert disk and all(used < disk_limit for used in disk.values()), (disk, disk_limit)
+    return placed
+
+
+def back_at_minimum(real, ended: float, window: int) -> tuple[float, list[tuple[int, int]]]:
+    """Seconds from the load's end until the HPA is at its minimum and the pods it removed are gone,
+    with the replica counts seen on the way."""
+    trace: list[tuple[int, int]] = []
+
+    def at_minimum() -> bool:
+        trace.append((round(time.monotonic() - ended), hpa_replicas(real)))
+        return trace[-1][1] == 2
+    real.wait_until("the HPA back at its minimum", at_minimum, timeout=window + 300, interval=5)
+    took = time.monotonic() - ended
+    real.wait_until("only the minimum's pods left", lambda: len(pods(real, MCP)) == 2, timeout=120)
+    return took, trace
+
+
 def test_prod_mcp_server_scales_out_on_real_cpu_and_back_without_a_failed_tool_call(real, prod):
-    hpa = real.wait_until("the HPA reads real CPU from metrics-server", lambda: next(
+    real.wait_until("the HPA reads real CPU from metrics-server", lambda: next(
         (m for m in real.get("hpa", MCP, "-n", NS)["status"].get("currentMetrics", [])
          if m.get("resource", {}).get("current", {}).get("averageUtilization") is not None), None), timeout=120)
     assert hpa_replicas(real) == 2, "at the minimum before the load"
@@ -799,41 +833,15 @@ def test_prod_mcp_server_scales_out_on_real_cpu_and_back_without_a_failed_tool_c
         try:
             assert result.calls and not result.failed, f"{result.summary()}; first failures: {result.failed[:3]}"
             assert 2 < peak <= 5, f"the HPA stayed at {peak}: CPU samples {samples}"
-            # Limits under the load: no restart, no OOM kill, memory below the limit, probes never failed.
-            memory_limit = int(resources.parse_quantity(limits["limits"]["memory"]))
-            # Every replica the HPA asked for either serves or waits for CPU the node does not have: on a
-            # 2-core node prod's requests (250m per MCP replica, 500m per Llama Stack one) fit fewer than five.
-            placed = real.wait_until("each new MCP pod Ready or unschedulable for want of CPU", lambda: (
-                lambda found: found if all(state for state in found.values()) else None)(
-                {p["metadata"]["name"]: resources.placement(p) for p in pods(real, MCP)}), timeout=180, interval=5)
-            assert set(placed.values()) <= {"ready", "insufficient cpu"}, placed
-            for pod in pods(real, MCP):
-                if resources.running(pod, MCP):
-                    assert resources.restarts(pod) == {MCP: (0, "")}, pod["status"]["containerStatuses"]
-            for name, found in counters.items():
-                assert found["memory_limit"] == memory_limit and found["peak_memory"] < memory_limit, (name, found)
-                assert found["oom_events"] == 0, (name, found)
-            disk_limit = resources.parse_quantity(limits["limits"]["ephemeral-storage"])
-            assert disk and all(used < disk_limit for used in disk.values()), (disk, disk_limit)
-            busiest = max(max(s) for s in samples if s)
+            placed = within_limits(real, limits, counters, disk)
             record("hpa", {"summary": result.summary(), "calls": len(result.calls), "seconds": round(result.seconds),
                            "rate_per_second": round(result.rate, 1), "peak_replicas": peak,
                            "pod_cpu_millicores_samples": [[round(x) for x in s] for s in samples],
-                           "busiest_pod_millicores": round(busiest), "cgroups": counters, "placement": placed,
-                           "ephemeral_storage_bytes": disk,
+                           "busiest_pod_millicores": round(max(max(s) for s in samples if s)), "cgroups": counters,
+                           "placement": placed, "ephemeral_storage_bytes": disk,
                            "node_allocatable_cpu": real.get("node", REAL_NODE)["status"]["allocatable"]["cpu"],
                            "cpu_request": limits["requests"]["cpu"], "cpu_limit": limits["limits"]["cpu"]})
-
-            # After the load: back to the minimum by the HPA's scale-down window, and the pods it removes
-            # gone, with light traffic still served.
-            trace: list[tuple[int, int]] = []
-
-            def at_minimum() -> bool:
-                trace.append((round(time.monotonic() - ended), hpa_replicas(real)))
-                return trace[-1][1] == 2
-            real.wait_until("the HPA back at its minimum", at_minimum, timeout=window + 300, interval=5)
-            took = time.monotonic() - ended
-            real.wait_until("only the minimum's pods left", lambda: len(pods(real, MCP)) == 2, timeout=120)
+            took, trace = back_at_minimum(real, ended, window)
             time.sleep(10)  # the two left serve on
         finally:
             during = light.stop()
@@ -844,6 +852,37 @@ def test_prod_mcp_server_scales_out_on_real_cpu_and_back_without_a_failed_tool_c
     # and a scrape (15 s): not back before window - 30 s, and well before the next window would pass.
     assert window - 30 <= took <= window + 180, f"back at 2 after {took:.0f} s with a {window} s window: {trace}"
     assert during.calls and not during.failed, f"{during.summary()}: {during.failed[:3]}"
+
+
+def test_llama_stack_stays_within_its_limits_under_agent_turns(real, prod):
+    """The MCP server's limits are judged under the HPA test's load; Llama Stack's here, under unpaced agent
+    turns (each one Responses call, one model call and one MCP tool call made from the Llama Stack pod)."""
+    server = pods(real, LLAMA)[0]["spec"]["containers"][0]
+    name, limits = server["name"], server["resources"]
+    samples: list[list[int]] = []
+    agents = agent_load(real, workers=3, seconds=60, max_calls=3000, timeout=60)  # sampled for 45 s, then stopped
+    with agents:
+        for _ in range(3):
+            time.sleep(15)
+            usage = resources.usage(real, NS, f"app.kubernetes.io/name={LLAMA}")
+            samples.append([round(u.cpu_millicores) for u in usage])
+        serving = [p for p in pods(real, LLAMA) if resources.running(p, name)]
+        counters = {p["metadata"]["name"]: resources.cgroup_counters(p, name) for p in serving}
+        disk = resources.ephemeral_storage(real, REAL_NODE, NS, name)
+    turns = agents.stop()
+    record("llama_stack_limits", {"agent_turns": turns.summary(), "pod_cpu_millicores_samples": samples,
+                                  "cgroups": counters, "ephemeral_storage_bytes": disk,
+                                  "limits": limits["limits"], "requests": limits["requests"]})
+    assert len(turns.calls) >= 30 and not turns.failed, f"{turns.summary()}: {turns.failed[:3]}"
+    memory_limit = int(resources.parse_quantity(limits["limits"]["memory"]))
+    for pod, found in counters.items():
+        assert found["memory_limit"] == memory_limit and found["peak_memory"] < memory_limit, (pod, found)
+        assert found["oom_events"] == 0, (pod, found)
+    for pod in pods(real, LLAMA):
+        if pod["metadata"]["name"] in counters:  # throttled or not, its probes held: Ready, never restarted
+            assert resources.placement(pod) == "ready" and resources.restarts(pod)[name] == (0, ""), pod["status"]
+    disk_limit = resources.parse_quantity(limits["limits"]["ephemeral-storage"])
+    assert disk and all(used < disk_limit for used in disk.values()), (disk, disk_limit)
 
 
 def test_make_verify_passes_against_prod(real, prod):
