@@ -769,10 +769,20 @@ def scale_down_window(real, prod, seconds: Optional[int]) -> Iterator[int]:
             assert prod.up(check=False).returncode == 0
 
 
-def within_limits(real, limits: dict, counters: dict, disk: dict) -> dict[str, str]:
-    """Limits under the load: no restart, no OOM kill, memory and disk below their limits; every replica
-    the HPA asked for either serves or waits for CPU the node does not have (on a 2-core node prod's
-    requests, 250m per MCP replica and 500m per Llama Stack one, fit fewer than five). Gives the placement."""
+def within_limits(limits: dict, counters: dict, disk: dict) -> None:
+    """A server's containers under load, against their rendered limits: memory below the limit (the cgroup's
+    own limit is the rendered one), no OOM kill, the node disk they write below ephemeral-storage's limit."""
+    memory_limit = int(resources.parse_quantity(limits["limits"]["memory"]))
+    for name, found in counters.items():
+        assert found["memory_limit"] == memory_limit and found["peak_memory"] < memory_limit, (name, found)
+        assert found["oom_events"] == 0, (name, found)
+    disk_limit = resources.parse_quantity(limits["limits"]["ephemeral-storage"])
+    assert disk and all(used < disk_limit for used in disk.values()), (disk, disk_limit)
+
+
+def mcp_pods_placed(real) -> dict[str, str]:
+    """Every replica the HPA asked for either serves, never restarted, or waits for CPU the node does not have
+    (on a 2-core node prod's requests, 250m per MCP replica and 500m per Llama Stack one, fit fewer than five)."""
     placed = real.wait_until("each new MCP pod Ready or unschedulable for want of CPU", lambda: (
         lambda found: found if all(state for state in found.values()) else None)(
         {p["metadata"]["name"]: resources.placement(p) for p in pods(real, MCP)}), timeout=180, interval=5)
@@ -780,12 +790,6 @@ def within_limits(real, limits: dict, counters: dict, disk: dict) -> dict[str, s
     for pod in pods(real, MCP):
         if resources.running(pod, MCP):
             assert resources.restarts(pod) == {MCP: (0, "")}, pod["status"]["containerStatuses"]
-    memory_limit = int(resources.parse_quantity(limits["limits"]["memory"]))
-    for name, found in counters.items():
-        assert found["memory_limit"] == memory_limit and found["peak_memory"] < memory_limit, (name, found)
-        assert found["oom_events"] == 0, (name, found)
-    disk_limit = resources.parse_quantity(limits["limits"]["ephemeral-storage"])
-    assert disk and all(used < disk_limit for used in disk.values()), (disk, disk_limit)
     return placed
 
 
@@ -833,7 +837,8 @@ def test_prod_mcp_server_scales_out_on_real_cpu_and_back_without_a_failed_tool_c
         try:
             assert result.calls and not result.failed, f"{result.summary()}; first failures: {result.failed[:3]}"
             assert 2 < peak <= 5, f"the HPA stayed at {peak}: CPU samples {samples}"
-            placed = within_limits(real, limits, counters, disk)
+            placed = mcp_pods_placed(real)
+            within_limits(limits, counters, disk)
             record("hpa", {"summary": result.summary(), "calls": len(result.calls), "seconds": round(result.seconds),
                            "rate_per_second": round(result.rate, 1), "peak_replicas": peak,
                            "pod_cpu_millicores_samples": [[round(x) for x in s] for s in samples],
@@ -874,15 +879,10 @@ def test_llama_stack_stays_within_its_limits_under_agent_turns(real, prod):
                                   "cgroups": counters, "ephemeral_storage_bytes": disk,
                                   "limits": limits["limits"], "requests": limits["requests"]})
     assert len(turns.calls) >= 30 and not turns.failed, f"{turns.summary()}: {turns.failed[:3]}"
-    memory_limit = int(resources.parse_quantity(limits["limits"]["memory"]))
-    for pod, found in counters.items():
-        assert found["memory_limit"] == memory_limit and found["peak_memory"] < memory_limit, (pod, found)
-        assert found["oom_events"] == 0, (pod, found)
+    within_limits(limits, counters, disk)
     for pod in pods(real, LLAMA):
         if pod["metadata"]["name"] in counters:  # throttled or not, its probes held: Ready, never restarted
             assert resources.placement(pod) == "ready" and resources.restarts(pod)[name] == (0, ""), pod["status"]
-    disk_limit = resources.parse_quantity(limits["limits"]["ephemeral-storage"])
-    assert disk and all(used < disk_limit for used in disk.values()), (disk, disk_limit)
 
 
 def test_make_verify_passes_against_prod(real, prod):
