@@ -7,7 +7,15 @@ from typing import Any, TypedDict
 
 import pulumi
 
-__all__ = ["Affinity", "Autoscaling", "DeniedResource", "ExtraMcpServer", "Fleet", "FleetMember", "HelmReleases", "Inference", "LabelSelector", "LabelSelectorRequirement", "LlamaStack", "LlamaStackAuth", "LlamaStackMcpArgs", "LlamaStackRoute", "McpHttp", "McpRoute", "McpServer", "McpTls", "MemberRbac", "Migration", "Monitoring", "Namespace", "NetworkPolicy", "NodeAffinity", "NodeSelector", "NodeSelectorRequirement", "NodeSelectorTerm", "OAuth", "Oidc", "PodAffinity", "PodAffinityTerm", "PolicyRule", "Postgres", "PreferredSchedulingTerm", "Rbac", "ResourceAmounts", "Resources", "Scc", "Storage", "Telemetry", "Tls", "Toleration", "TopologySpreadConstraint", "WeightedPodAffinityTerm"]
+__all__ = ["Affinity", "Autoscaling", "DeniedResource", "ExtraMcpServer", "Fleet", "FleetMember", "HelmReleases", "Inference", "LabelSelector", "LabelSelectorRequirement", "LlamaStack", "LlamaStackAuth", "LlamaStackMcpArgs", "LlamaStackRoute", "McpHttp", "McpRoute", "McpServer", "McpTls", "MemberRbac", "Migration", "Monitoring", "Namespace", "NetworkPolicy", "NodeAffinity", "NodeSelector", "NodeSelectorRequirement", "NodeSelectorTerm", "OAuth", "Oidc", "PodAffinity", "PodAffinityTerm", "PolicyRule", "Postgres", "PreferredSchedulingTerm", "Rbac", "ResourceAmounts", "Resources", "Scc", "Storage", "Target", "Telemetry", "Tls", "Toleration", "TopologySpreadConstraint", "WeightedPodAffinityTerm"]
+
+
+class Target(TypedDict, total=False):
+    """The one cluster this stack may change (`target`): `make up/preview/destroy/refresh` name the cluster they are about to change and refuse any other before changing anything."""
+    context: str
+    """The kubeconfig context the stack is deployed with (the current one, or `kubernetes:context`); empty: any. Default: `""`."""
+    api_server: str
+    """The API server URL that context must point at (`https://api.prod.example.com:6443`); empty: any. Default: `""`."""
 
 
 class Namespace(TypedDict, total=False):
@@ -16,6 +24,8 @@ class Namespace(TypedDict, total=False):
     """The namespace of everything namespaced (a DNS-1123 label). Default: `"llama-stack"`."""
     create: bool
     """false: use an existing namespace. Default: `true`."""
+    keep_on_destroy: bool
+    """With create: true, `destroy` (or a rename, or a replacement) leaves the namespace and all it holds, your data included; `kubectl delete namespace <name>` removes it. false: the stack deletes it, and everything in it. Default: `true`."""
 
 
 class ResourceAmounts(TypedDict, total=False):
@@ -202,6 +212,10 @@ class Rbac(TypedDict, total=False):
     """With preset: custom, Kubernetes PolicyRules (apiGroups, resources, verbs, resourceNames; or nonResourceURLs and verbs)."""
     allow_cluster_admin_equivalent: bool
     """Opt-in for rules that amount to cluster-admin (escalate, bind, impersonate, `*`, pods/exec, nodes/proxy, serviceaccounts/token, ...) and for writes in system namespaces; the policy pack refuses them otherwise. Default: `false`."""
+    create_namespaces: bool
+    """With scope: namespaces, create the listed namespaces (kept on destroy, like the stack's own); false: they must exist before `up`. Default: `false`."""
+    allow_cluster_wide_write: bool
+    """Opt-in for write rights in every namespace (preset: full, or custom rules with write verbs, at scope: cluster, without passthrough): the agent could then change kube-system and openshift-* too. Prefer scope: namespaces. Default: `false`."""
 
 
 class DeniedResource(TypedDict, total=False):
@@ -346,6 +360,8 @@ class Storage(TypedDict, total=False):
     """The SQLite volume's size. Default: `"10Gi"`."""
     storage_class_name: str
     """The SQLite volume's StorageClass; empty: the cluster's default. Default: `""`."""
+    keep_on_destroy: bool
+    """`destroy` (or a replacement) leaves the SQLite volume's claim, and so the agents' conversations, files and vector stores; the next `up` takes it over again. false: the stack deletes the claim with the rest. Default: `true`."""
     postgres: Postgres
     """The database with backend: postgres: host, port, database, user."""
 
@@ -365,7 +381,9 @@ class LlamaStackAuth(TypedDict, total=False):
     provider: str
     """Who may call Llama Stack: `kubernetes` (the caller's cluster token, checked with the API server's SelfSubjectReview; the CA comes from the namespace's kube-root-ca.crt, no token is mounted), `oidc` (a JWT checked against jwksUrl), or `none`. Allowed: `kubernetes`, `oidc`, `none`. Default: `"kubernetes"`."""
     allowed_groups: list[str]
-    """Only members of one of these groups (Kubernetes groups, or the token's groups claim); empty: any authenticated caller."""
+    """Only members of one of these groups (Kubernetes groups, or the token's groups claim) may call; empty with allowedUsers empty: any authenticated caller. Required when the agent acts with its own rights (mcpServer.passthrough: false): `[system:authenticated]` says "everyone" by name."""
+    allowed_users: list[str]
+    """These users may call too, by name (`alice`, `system:serviceaccount:<namespace>:<name>`, or the token's sub)."""
     oidc: Oidc
     """With provider: oidc, the issuer, audience and jwksUrl."""
 
@@ -538,6 +556,8 @@ class LlamaStackMcpArgs(TypedDict, total=False):
     """Everything a stack file may say under `llamastack-mcp:`."""
     platform: str
     """openshift (Routes, SCC, service-serving certificates) or kubernetes (Ingress). Allowed: `openshift`, `kubernetes`. Default: `"openshift"`."""
+    target: Target
+    """The cluster this stack may change: context and apiServer, checked by `make` before any change."""
     namespace: Namespace
     """Where everything namespaced goes: name and create."""
     mcp_server: McpServer

@@ -80,7 +80,10 @@ def data_claim(facts: StackFacts) -> Optional[Manifest]:
     spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage.size}}}
     if storage.storage_class_name:
         spec["storageClassName"] = storage.storage_class_name
-    return meta.manifest("v1", "PersistentVolumeClaim", facts.llama_stack.app.metadata(DATA_CLAIM), spec=spec)
+    claim = meta.manifest("v1", "PersistentVolumeClaim", facts.llama_stack.app.metadata(DATA_CLAIM), spec=spec)
+    if storage.keep_on_destroy:
+        claim["metadata"]["labels"][meta.KEEP_ON_DESTROY] = "true"
+    return claim
 
 
 def deployment(facts: StackFacts, config_text: str, secrets: Mapping[str, Any]) -> Manifest:

@@ -126,11 +126,13 @@ def auth(stack: LlamaStackSettings) -> Optional[dict[str, Any]]:
         provider = {"type": "oauth2_token", "issuer": settings.oidc.issuer, "audience": settings.oidc.audience,
                     "jwks": {"uri": settings.oidc.jwks_url}, "claims_mapping": {"sub": "roles", "groups": "roles"}}
     config: dict[str, Any] = {"provider_config": provider}
-    if settings.allowed_groups:
-        # Route rules are tried in order and a request no rule permits is refused.
-        config["route_policy"] = [{"permit": {"paths": "*"}, "when": f"user with {group} in roles",
-                                   "description": f"members of {group} may use the API"}
-                                  for group in settings.allowed_groups]
+    # Route rules are tried in order and a request no rule permits is refused. Both the username and the
+    # groups map to roles, so one condition form serves both lists.
+    permitted = [(group, f"members of {group} may use the API") for group in settings.allowed_groups]
+    permitted += [(user, f"{user} may use the API") for user in settings.allowed_users]
+    if permitted:
+        config["route_policy"] = [{"permit": {"paths": "*"}, "when": f"user with {name} in roles",
+                                   "description": description} for name, description in permitted]
     return config
 
 

@@ -190,11 +190,18 @@ def deployment(facts: StackFacts, config_text: str, access: Optional[ClusterAcce
     return workload.deployment(a, mcp, pod)
 
 
-def namespace(facts: StackFacts) -> Optional[Manifest]:
-    if not facts.settings.namespace.create:
-        return None
-    return meta.manifest("v1", "Namespace", meta.metadata(facts.namespace, None, {
-        "app.kubernetes.io/part-of": meta.PART_OF, "app.kubernetes.io/managed-by": "pulumi"}))
+def namespaces(facts: StackFacts) -> list[Manifest]:
+    """The namespaces this stack creates: its own (namespace.create) and, with
+    mcpServer.rbac.createNamespaces, those the agent may change; kept on destroy unless
+    namespace.keepOnDestroy is false."""
+    settings, rbac_settings = facts.settings, facts.settings.mcp_server.rbac
+    names = [facts.namespace] if settings.namespace.create else []
+    if rbac_settings.create_namespaces and rbac_settings.scope == "namespaces":
+        names += [n for n in rbac_settings.namespaces if n not in names]
+    labels = {"app.kubernetes.io/part-of": meta.PART_OF, "app.kubernetes.io/managed-by": "pulumi"}
+    if settings.namespace.keep_on_destroy:
+        labels[meta.KEEP_ON_DESTROY] = "true"
+    return [meta.manifest("v1", "Namespace", meta.metadata(name, None, labels)) for name in names]
 
 
 def manifests(facts: StackFacts, access: Optional[ClusterAccess] = None) -> list[Manifest]:
@@ -230,9 +237,7 @@ class KubernetesMcpServer(pulumi.ComponentResource):
         super().__init__("llamastack-mcp:index:KubernetesMcpServer", name, None, opts)
         # What everything namespaced waits for: the namespace, when this stack creates it.
         self.namespace_resources: list[pulumi.Resource] = []
-        ns_manifest = namespace(facts)
-        if ns_manifest:
-            self.namespace_resources = list(register_all([ns_manifest], pulumi.ResourceOptions(parent=self)).values())
+        self.namespace_resources = list(register_all(namespaces(facts), pulumi.ResourceOptions(parent=self)).values())
         created = register_all(manifests(facts, access),
                                pulumi.ResourceOptions(parent=self, depends_on=self.namespace_resources))
 

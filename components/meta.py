@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any, Optional
 
 PART_OF = "llamastack-mcp"
+# On an object that may hold user data (a namespace the stack creates, the SQLite volume's claim): `destroy`,
+# a rename or a replacement leaves it in the cluster (the registrar marks it retainOnDelete).
+KEEP_ON_DESTROY = "llamastack-mcp.io/keep-on-destroy"
 MCP_SERVER = "kubernetes-mcp-server"
 LLAMA_STACK = "llama-stack"
 

@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import pulumi
 
-from .meta import Manifest
+from .meta import KEEP_ON_DESTROY, Manifest
 
 # What the typed Secret class does, kept: its values are secret inputs and secret outputs.
 _SECRET_FIELDS = ("data", "stringData")
@@ -56,6 +56,10 @@ class KubernetesObject(pulumi.CustomResource):
     def __init__(self, resource_name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> None:
         props: dict[str, Any] = {"spec": None, **manifest}
         extra = pulumi.ResourceOptions(version=_k8s_version())
+        if manifest["metadata"].get("labels", {}).get(KEEP_ON_DESTROY) == "true":
+            # Kept by destroy and replacements; the provider (4.25, server-side apply) takes it over
+            # again on the next create.
+            extra.retain_on_delete = True
         if manifest["apiVersion"] == "v1" and manifest["kind"] == "Secret":
             props.pop("spec")
             props.setdefault("data", None)

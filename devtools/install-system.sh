@@ -31,6 +31,14 @@ fi
 echo "install-system: apt-get install ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# policy-rc.d keeps the packages' services from starting: the tests start their own.
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+# policy-rc.d keeps these packages' services (containerd, PostgreSQL, Prometheus) from starting: the
+# tests start their own. Only for this install: a file that was there before is put back, one we made
+# is removed, so services of packages installed later on this machine start as usual.
+policy=/usr/sbin/policy-rc.d
+saved=""
+if [ -e "$policy" ]; then saved="$(mktemp)"; cp -p "$policy" "$saved"; fi
+restore_policy() { if [ -n "$saved" ]; then mv "$saved" "$policy"; else rm -f "$policy"; fi; }
+trap restore_policy EXIT
+printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "install-system: installed ${need[*]} (their services left stopped; /usr/sbin/policy-rc.d as it was)" >&2

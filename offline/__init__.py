@@ -33,6 +33,7 @@ class Registered:
     inputs: dict[str, Any]  # as Pulumi serialized them: camelCase, numbers as floats, secrets wrapped
     provider: str = ""  # the explicit provider's reference (urn::id); "" for the default provider
     aliases: list[dict[str, Any]] = field(default_factory=list)  # the alias specs it was registered with
+    retain_on_delete: bool = False  # registered with retainOnDelete: destroy and replacements leave it
 
     @property
     def cluster(self) -> str:
@@ -240,7 +241,8 @@ def run(settings: dict[str, Any], secrets: Optional[dict[str, str]] = None, prev
                 aliases = [json_format.MessageToDict(a) for a in request.aliases]
                 with _LOCK:
                     result.resources.append(Registered(request.type, request.name, request.parent,
-                                                       request.custom, inputs, request.provider, aliases))
+                                                       request.custom, inputs, request.provider, aliases,
+                                                       bool(request.retainOnDelete)))
             return response
 
     class Mocks(pulumi.runtime.Mocks):

@@ -17,6 +17,20 @@ class NamespaceSettings(Settings):
     """The namespace of everything namespaced (a DNS-1123 label)."""
     create: bool = True
     """false: use an existing namespace."""
+    keep_on_destroy: bool = True
+    """With create: true, `destroy` (or a rename, or a replacement) leaves the namespace and all it holds, your
+    data included; `kubectl delete namespace <name>` removes it. false: the stack deletes it, and everything in
+    it."""
+
+
+class TargetSettings(Settings):
+    """The one cluster this stack may change (`target`): `make up/preview/destroy/refresh` name the cluster they
+    are about to change and refuse any other before changing anything."""
+
+    context: str = ""
+    """The kubeconfig context the stack is deployed with (the current one, or `kubernetes:context`); empty: any."""
+    api_server: Annotated[str, Field(pattern=r"^(https://[^\s/]+/?)?$")] = ""
+    """The API server URL that context must point at (`https://api.prod.example.com:6443`); empty: any."""
 
 
 class NetworkPolicySettings(Settings):

@@ -55,6 +55,9 @@ class Storage(Settings):
     """The SQLite volume's size."""
     storage_class_name: ObjectName = ""
     """The SQLite volume's StorageClass; empty: the cluster's default."""
+    keep_on_destroy: bool = True
+    """`destroy` (or a replacement) leaves the SQLite volume's claim, and so the agents' conversations, files
+    and vector stores; the next `up` takes it over again. false: the stack deletes the claim with the rest."""
     postgres: Postgres = Postgres()
     """The database with backend: postgres: host, port, database, user."""
 
@@ -90,8 +93,12 @@ class LlamaStackAuth(Settings):
     SelfSubjectReview; the CA comes from the namespace's kube-root-ca.crt, no token is mounted), `oidc` (a
     JWT checked against jwksUrl), or `none`."""
     allowed_groups: list[str] = []
-    """Only members of one of these groups (Kubernetes groups, or the token's groups claim); empty: any
-    authenticated caller."""
+    """Only members of one of these groups (Kubernetes groups, or the token's groups claim) may call; empty with
+    allowedUsers empty: any authenticated caller. Required when the agent acts with its own rights
+    (mcpServer.passthrough: false): `[system:authenticated]` says "everyone" by name."""
+    allowed_users: list[str] = []
+    """These users may call too, by name (`alice`, `system:serviceaccount:<namespace>:<name>`, or the token's
+    sub)."""
     oidc: Oidc = Oidc()
     """With provider: oidc, the issuer, audience and jwksUrl."""
 

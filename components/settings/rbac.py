@@ -107,9 +107,22 @@ class RbacSettings(RbacGrant):
     """Opt-in for rules that amount to cluster-admin (escalate, bind, impersonate, `*`, pods/exec, nodes/proxy,
     serviceaccounts/token, ...) and for writes in system namespaces; the policy pack refuses them otherwise."""
 
+    create_namespaces: bool = False
+    """With scope: namespaces, create the listed namespaces (kept on destroy, like the stack's own); false: they
+    must exist before `up`."""
+    allow_cluster_wide_write: bool = False
+    """Opt-in for write rights in every namespace (preset: full, or custom rules with write verbs, at scope:
+    cluster, without passthrough): the agent could then change kube-system and openshift-* too. Prefer
+    scope: namespaces."""
+
     @property
     def custom_rules(self) -> list[PolicyRule]:
         return list(self.rules)
+
+    @property
+    def writes(self) -> bool:
+        """The grant lets the ServiceAccount change objects (preset full, or a custom rule with a write verb)."""
+        return self.preset == "full" or any(set(p.verbs) & set(WRITE_VERBS) for p in self.rules)
 
     @property
     def cluster_admin_equivalent(self) -> bool:

@@ -22,7 +22,7 @@ from .kubernetes import (Autoscaling, LabelSelectorRequirement, NodeSelectorRequ
                          TopologySpreadConstraint)
 from .llama_stack import GROUP_NAME, SUPPORTED_VERSIONS, LlamaStackAuth, LlamaStackSettings
 from .mcp_server import McpServerSettings, OAuth
-from .rbac import WRITE_VERBS, MemberRbac, PolicyRule, RbacSettings, system_namespace
+from .rbac import MemberRbac, PolicyRule, RbacSettings, system_namespace
 from .stack import StackSettings
 from .workload import Exposure
 
@@ -122,9 +122,8 @@ def cluster_admin_needs_opt_in(r: RbacSettings, problems: Problems, _: Context) 
         why = policy.escalation()
         if why:
             problems.add(f"rules[{i}]", why, f"grants {why}, which {opt_in}")
-    writes = r.preset == "full" or any(set(p.verbs) & set(WRITE_VERBS) for p in r.rules)
     for namespace in r.namespaces:
-        if writes and r.scope == "namespaces" and system_namespace(namespace):
+        if r.writes and r.scope == "namespaces" and system_namespace(namespace):
             problems.add("namespaces", namespace, f"is a system namespace: writing in it {opt_in}")
 
 
@@ -172,12 +171,13 @@ def agent_auth_complete(a: LlamaStackAuth, problems: Problems, _: Context) -> No
         for field, value in (("oidc.issuer", a.oidc.issuer), ("oidc.jwksUrl", a.oidc.jwks_url)):
             if not HTTPS_URL.fullmatch(value):
                 problems.add(field, value, "must be an https:// URL with provider: oidc")
-    for i, group in enumerate(a.allowed_groups):
-        if not GROUP_NAME.fullmatch(group):
-            problems.add(f"allowedGroups[{i}]", group, "must be a group name: letters, digits and : . _ @ / -")
-    if a.provider == "none" and a.allowed_groups:
-        problems.add("allowedGroups", a.allowed_groups, "needs a provider (kubernetes or oidc): with none nobody "
-                                                        "has an identity to check")
+    for field, names, what in (("allowedGroups", a.allowed_groups, "group"), ("allowedUsers", a.allowed_users, "user")):
+        for i, name in enumerate(names):
+            if not GROUP_NAME.fullmatch(name):
+                problems.add(f"{field}[{i}]", name, f"must be a {what} name: letters, digits and : . _ @ / -")
+        if a.provider == "none" and names:
+            problems.add(field, names, "needs a provider (kubernetes or oidc): with none nobody has an identity "
+                                       "to check")
 
 
 @rule(LlamaStackSettings)
@@ -325,6 +325,40 @@ def passthrough_fits(s: StackSettings, problems: Problems, _: Context) -> None:
         problems.add("mcpServer.rbac.scope", "namespaces",
                      "grants nothing with mcpServer.passthrough (each call runs with the caller's own RBAC): "
                      "remove scope and namespaces")
+
+
+@rule(StackSettings)
+def agent_writes_confined(s: StackSettings, problems: Problems, _: Context) -> None:
+    rbac = s.mcp_server.rbac
+    if s.mcp_server.passthrough or not rbac.writes or rbac.scope != "cluster" or rbac.allow_cluster_wide_write:
+        return
+    problems.add("mcpServer.rbac.scope", "cluster",
+                 f"with preset {rbac.preset} lets the agent create, change and delete objects in every namespace, "
+                 "kube-system and openshift-* included. Set scope: namespaces and list the namespaces it may "
+                 "change, use mcpServer.passthrough: true (each call with the caller's own rights), or set "
+                 "mcpServer.rbac.allowClusterWideWrite: true if that is really meant")
+
+
+@rule(StackSettings)
+def agent_rights_granted_by_name(s: StackSettings, problems: Problems, _: Context) -> None:
+    # Reads stay open to every authenticated caller by default (the read-only preset holds no Secrets);
+    # a right to change things is only ever handed to callers named in the stack file.
+    auth, mcp = s.llama_stack.auth, s.mcp_server
+    if mcp.passthrough or not mcp.rbac.writes or auth.allowed_groups or auth.allowed_users:
+        return
+    if auth.provider == "none":
+        if not s.llama_stack.route.allow_unauthenticated:
+            problems.add("llamaStack.auth.provider", "none",
+                         f"lets whoever reaches Llama Stack change objects with the agent's rights (mcpServer.rbac."
+                         f"preset: {mcp.rbac.preset}): use kubernetes or oidc with allowedGroups, or set "
+                         "llamaStack.route.allowUnauthenticated: true to accept that")
+        return
+    problems.add("llamaStack.auth.allowedGroups", [],
+                 f"is empty (and allowedUsers too) while the agent changes objects with its own ServiceAccount's "
+                 f"rights (mcpServer.rbac.preset: {mcp.rbac.preset}, no passthrough): every identity the cluster "
+                 "authenticates, every user and every pod's ServiceAccount, could use those rights through the "
+                 "agent. Name who may (allowedGroups, allowedUsers; [system:authenticated] grants everyone, by "
+                 "name), or set mcpServer.passthrough: true so each call runs with the caller's own rights")
 
 
 @rule(StackSettings)

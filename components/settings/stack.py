@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from .base import Settings
-from .cluster import MigrationSettings, MonitoringSettings, NamespaceSettings, NetworkPolicySettings
+from .cluster import MigrationSettings, MonitoringSettings, NamespaceSettings, NetworkPolicySettings, TargetSettings
 from .fleet import FleetSettings
 from .llama_stack import LlamaStackSettings
 from .mcp_server import McpServerSettings
@@ -34,6 +34,8 @@ class StackSettings(Settings):
 
     platform: Literal["openshift", "kubernetes"] = "openshift"
     """openshift (Routes, SCC, service-serving certificates) or kubernetes (Ingress)."""
+    target: TargetSettings = TargetSettings()
+    """The cluster this stack may change: context and apiServer, checked by `make` before any change."""
     namespace: NamespaceSettings = NamespaceSettings()
     """Where everything namespaced goes: name and create."""
     mcp_server: McpServerSettings = McpServerSettings()

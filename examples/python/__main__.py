@@ -13,7 +13,9 @@ agents = LlamaStackMcp("agents", {
         "rollout_timeout_seconds": 120,
         "resources": {"requests": {"cpu": "50m", "memory": "96Mi", "ephemeral_storage": "32Mi"},
                       "limits": {"cpu": "500m", "memory": "256Mi", "ephemeral_storage": "128Mi"}},
-        "rbac": {"preset": "full", "scope": "cluster"},
+        # Writes only in a sandbox namespace the stack creates (kept on destroy).
+        "rbac": {"preset": "full", "scope": "namespaces", "namespaces": ["llama-stack-sandbox"],
+                 "create_namespaces": True},
         "toolsets": ["core", "config"],
         "log_level": 2,
     },
@@ -26,6 +28,7 @@ agents = LlamaStackMcp("agents", {
                       "limits": {"cpu": "1", "memory": "1Gi", "ephemeral_storage": "512Mi"}},
         "inference": {"provider": "vllm", "url": "http://vllm.models.svc.cluster.local:8000/v1"},
         "storage": {"backend": "sqlite", "size": "5Gi"},
+        "auth": {"allowed_groups": ["llama-stack-developers"]},  # who may drive the agent's rights
         "route": {"enabled": True, "timeout_seconds": 300},
     },
     "network_policy": {"enabled": True},

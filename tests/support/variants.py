@@ -61,10 +61,17 @@ class Variant(NamedTuple):
     why: str
 
 
+# Cluster scope over dev's own rbac (scope: namespaces, its sandbox created): no namespaces, none created.
+CLUSTER_SCOPE = {"scope": "cluster", "namespaces": [], "createNamespaces": False}
+
+
 def _rbac(preset: str, scope: str) -> dict[str, Any]:
-    rbac: dict[str, Any] = {"preset": preset, "scope": scope}
+    # Over dev's own: its sandbox namespace is replaced, and it is not created here.
+    rbac: dict[str, Any] = {"preset": preset, "scope": scope, "namespaces": [], "createNamespaces": False}
     if scope == "namespaces":
         rbac["namespaces"] = ["team-a", "team-b"]
+    if preset == "full" and scope == "cluster":
+        rbac["allowClusterWideWrite"] = True  # the original design's default, now by explicit opt-in
     if preset == "custom":
         rbac["rules"] = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
                          {"resources": ["configmaps"], "resourceNames": ["settings"], "verbs": ["get"]}]
@@ -86,6 +93,7 @@ VARIANTS: list[Variant] = [
     Variant("cluster-admin-opt-in", "dev", {"mcpServer": {"rbac": {
         "preset": "custom", "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
                                       {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}],
+        "scope": "cluster", "namespaces": [], "createNamespaces": False, "allowClusterWideWrite": True,
         "allowClusterAdminEquivalent": True}}}, {},
         "an explicit cluster-admin opt-in still renders valid RBAC (and marks it for the policy pack)"),
     Variant("autoscaling-postgres", "dev", {
@@ -138,16 +146,20 @@ VARIANTS: list[Variant] = [
                                            "limits": {"cpu": "2", "memory": "2Gi"}}}}, {},
             "no NetworkPolicies by explicit opt-in, in an existing namespace"),
     Variant("agent-api-identities", "dev", {"llamaStack": {
-        "auth": {"provider": "oidc", "allowedGroups": ["platform"],
+        "auth": {"provider": "oidc", "allowedGroups": ["platform"], "allowedUsers": ["alice@example.com"],
                  "oidc": {"issuer": "https://sso.example.com/realms/a", "audience": "agents",
                           "jwksUrl": "https://sso.example.com/realms/a/certs"}},
         "route": {"timeoutSeconds": 900},
         "extraMcpServers": [{"id": "github", "url": "https://mcp.example.com/github"}]}}, {},
         "Llama Stack behind OIDC for one group, with a second MCP connector"),
-    Variant("agent-api-open", "dev", {"llamaStack": {"auth": {"provider": "none"},
+    Variant("pinned-and-deleted-on-destroy", "dev", {
+        "target": {"context": "dev-admin", "apiServer": "https://api.dev.example.com:6443"},
+        "namespace": {"keepOnDestroy": False}, "llamaStack": {"storage": {"keepOnDestroy": False}}}, {},
+            "a stack pinned to one cluster whose namespaces and volume `destroy` deletes, by explicit opt-out"),
+    Variant("agent-api-open", "dev", {"llamaStack": {"auth": {"provider": "none", "allowedGroups": []},
                                                      "route": {"allowUnauthenticated": True}}}, {},
             "an agent API exposed without identity by explicit opt-in"),
-    Variant("passthrough-oauth", "dev", {"mcpServer": {"passthrough": True, "oauth": {
+    Variant("passthrough-oauth", "dev", {"mcpServer": {"passthrough": True, "rbac": CLUSTER_SCOPE, "oauth": {
         "enabled": True, "authorizationUrl": "https://sso.example.com/realms/a"}}}, {},
         "passthrough that also verifies tokens against an issuer, on dev's defaults otherwise"),
     Variant("helm-adopted", "prod", {"migration": {"helmReleases": {"mcpServer": "kubernetes-mcp-server",

@@ -81,7 +81,9 @@ def test_env_references_are_refused_wherever_they_are(overrides, path):
 # --------------------------------------------------------------- privilege
 
 def custom(*rules_: dict, **rbac: Any) -> dict:
-    return {"mcpServer": {"rbac": {"preset": "custom", "rules": list(rules_), **rbac}}}
+    # At cluster scope, writes acknowledged: what these tests judge is the cluster-admin opt-in.
+    return {"mcpServer": {"rbac": {"preset": "custom", "rules": list(rules_), "scope": "cluster", "namespaces": [],
+                                   "createNamespaces": False, "allowClusterWideWrite": True, **rbac}}}
 
 
 @pytest.mark.parametrize("rule", [

@@ -51,13 +51,15 @@ def test_oidc_checks_tokens_against_the_identity_providers_keys():
 
 
 def test_an_exposed_agent_api_without_identity_needs_the_opt_out(preview):
-    refused(run_variant(preview=preview, llamaStack={"auth": {"provider": "none"}}),
+    refused(run_variant(preview=preview, llamaStack={"auth": {"provider": "none", "allowedGroups": []}}),
             "llamaStack.route.enabled = true", "route.allowUnauthenticated: true")
-    opened = run_variant(preview=preview, llamaStack={"auth": {"provider": "none"},
+    opened = run_variant(preview=preview, llamaStack={"auth": {"provider": "none", "allowedGroups": []},
                                                       "route": {"allowUnauthenticated": True}})
     assert opened.error is None, opened.error
     assert "auth" not in server_config(opened)["server"]
-    internal = run_variant(preview=preview, llamaStack={"auth": {"provider": "none"}, "route": {"enabled": False}})
+    internal = run_variant(preview=preview, llamaStack={"auth": {"provider": "none", "allowedGroups": []},
+                                                        "route": {"enabled": False}},
+                           mcpServer={"rbac": {"preset": "read-only"}})
     assert internal.error is None, internal.error
 
 

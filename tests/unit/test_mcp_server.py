@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from support import container, refused, run_variant
-from support.variants import PW
+from support.variants import CLUSTER_SCOPE, PW
 
 MCP = "kubernetes-mcp-server"
 CLUSTER_NAME = f"llama-stack-{MCP}"
@@ -46,7 +46,8 @@ def test_server_runs_stateless_http_with_health_probes(dev):
         assert c[probe]["httpGet"]["path"] == "/healthz" and c[probe]["httpGet"]["port"] == "http"
 
 
-def test_full_preset_grants_crud_and_the_tools_reads(dev):
+def test_full_preset_grants_crud_and_the_tools_reads(preview):
+    dev = run_variant(preview=preview, mcpServer={"rbac": {**CLUSTER_SCOPE, "allowClusterWideWrite": True}})
     rules = rules_of(dev, "ClusterRole", CLUSTER_NAME)
     crud = {"get", "list", "watch", "create", "update", "patch", "delete"}
     for resource in ("pods", "services", "configmaps", "secrets"):
@@ -74,7 +75,7 @@ def test_read_only_preset_reads_without_secrets(preview):
 
 
 def test_view_preset_binds_the_builtin_view_role(preview):
-    run = run_variant(preview=preview, mcpServer={"rbac": {"preset": "view"}})
+    run = run_variant(preview=preview, mcpServer={"rbac": {**CLUSTER_SCOPE, "preset": "view"}})
     assert run.find("ClusterRole") == []
     assert run.one("ClusterRoleBinding")["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io",
                                                         "kind": "ClusterRole", "name": "view"}
@@ -83,7 +84,7 @@ def test_view_preset_binds_the_builtin_view_role(preview):
 
 def test_custom_preset_uses_the_rules_as_given(preview):
     rules = [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list"]}]
-    run = run_variant(preview=preview, mcpServer={"rbac": {"preset": "custom", "rules": rules}})
+    run = run_variant(preview=preview, mcpServer={"rbac": {**CLUSTER_SCOPE, "preset": "custom", "rules": rules}})
     assert rules_of(run, "ClusterRole", CLUSTER_NAME) == rules
 
 
@@ -235,7 +236,8 @@ def test_ingress_on_kubernetes(preview):
 
 
 def test_existing_namespace_is_not_created(preview):
-    run = run_variant(preview=preview, namespace={"name": "agents", "create": False})
+    run = run_variant(preview=preview, namespace={"name": "agents", "create": False},
+                      mcpServer={"rbac": CLUSTER_SCOPE | {"preset": "read-only"}})
     assert run.find("Namespace") == []
     assert {m["metadata"].get("namespace") for m in run.manifests() if m["kind"] not in
             ("ClusterRole", "ClusterRoleBinding")} == {"agents"}

@@ -57,7 +57,9 @@ def test_turning_them_off_needs_the_opt_in(preview):
 
 
 @pytest.mark.parametrize("mcp", [{"oauth": {"enabled": True, "authorizationUrl": "https://sso.example.com"}},
-                                 {"passthrough": True}], ids=["oauth", "passthrough"])
+                                 {"passthrough": True, "rbac": {"scope": "cluster", "namespaces": [],
+                                                                "createNamespaces": False}}],
+                         ids=["oauth", "passthrough"])
 def test_an_authenticated_mcp_server_may_run_without_them(mcp, preview):
     run = run_variant(preview=preview, networkPolicy={"enabled": False}, mcpServer=mcp)
     assert run.error is None, run.error

@@ -30,7 +30,7 @@ BAD = [
     ({"namespace": {"name": "Llama_Stack"}}, 'namespace.name = "Llama_Stack": must be a DNS-1123 label'),
     ({"mcpServer": {"route": {"enabled": True}}},
      "mcpServer.route.enabled = true: the MCP server has no authentication of its own"),
-    ({"mcpServer": {"rbac": {"scope": "namespaces"}}},
+    ({"mcpServer": {"rbac": {"scope": "namespaces", "namespaces": []}}},
      "mcpServer.rbac.namespaces = []: must list at least one namespace with scope: namespaces"),
     ({"mcpServer": {"rbac": {"preset": "custom"}}}, "mcpServer.rbac.rules = []: must hold at least one PolicyRule"),
     ({"mcpServer": {"toolsets": ["core", "shell"]}}, 'mcpServer.toolsets[1] = "shell": must be'),
@@ -125,7 +125,7 @@ def test_defaults_are_valid_and_complete():
     settings = load_settings({})
     assert settings.mcp_server.rbac.preset == "read-only"
     assert set(defaults()) == {"platform", "namespace", "mcpServer", "llamaStack", "networkPolicy", "monitoring",
-                                "telemetry", "migration", "fleet"}
+                                "telemetry", "migration", "fleet", "target"}
 
 
 def test_error_report_lists_one_line_per_problem():

@@ -1,0 +1,147 @@
+"""Safe by default: no caller gains a right through the agent that the stack file does not grant by name,
+no data is deleted by `destroy`, no committed salt, each stack's oldest server stated
+(docs/security.md's first table points here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components import server_version
+from components.settings import load_settings
+from offline import stack_settings
+from support import ROOT, refused, run_variant
+from support.variants import CLUSTER_SCOPE, PW
+
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection", "*"}
+SANDBOX = "llama-stack-sandbox"
+
+
+def route_policy(run) -> list[dict]:
+    config = yaml.safe_load(run.one("ConfigMap", "llama-stack-config")["data"]["config.yaml"])
+    return config["server"]["auth"].get("route_policy", [])
+
+
+def roles_by_name(run) -> dict[str, dict]:
+    return {m["metadata"]["name"]: m for m in run.find("ClusterRole")}
+
+
+# ------------------------------------------------------------------- rights
+
+def test_dev_as_shipped_writes_only_in_its_sandbox_and_only_for_the_named_group(preview):
+    dev = run_variant("dev", preview=preview)
+    roles = roles_by_name(dev)
+    for binding in dev.find("ClusterRoleBinding"):
+        rules = roles.get(binding["roleRef"]["name"], {}).get("rules", [])
+        assert not any(set(r["verbs"]) & WRITE_VERBS for r in rules), f"cluster-wide write: {binding}"
+    writers = [b for b in dev.find("RoleBinding") if any(
+        set(r["verbs"]) & WRITE_VERBS for r in roles[b["roleRef"]["name"]]["rules"])]
+    assert {b["metadata"]["namespace"] for b in writers} == {SANDBOX}
+    assert {n["metadata"]["name"] for n in dev.find("Namespace")} == {"llama-stack", SANDBOX}
+    assert [p["when"] for p in route_policy(dev)] == ["user with llama-stack-developers in roles"]
+
+
+def test_cluster_wide_write_needs_the_opt_in_named_as_written(preview):
+    refused(run_variant(preview=preview, mcpServer={"rbac": CLUSTER_SCOPE}),
+            'mcpServer.rbac.scope = "cluster": with preset full lets the agent create, change and delete objects '
+            "in every namespace", "mcpServer.rbac.allowClusterWideWrite: true")
+    custom = {**CLUSTER_SCOPE, "preset": "custom", "rules": [{"resources": ["configmaps"], "verbs": ["delete"]}]}
+    refused(run_variant(preview=preview, mcpServer={"rbac": custom}), 'mcpServer.rbac.scope = "cluster"')
+    allowed = run_variant(preview=preview, mcpServer={"rbac": {**CLUSTER_SCOPE, "allowClusterWideWrite": True}})
+    assert allowed.error is None, allowed.error
+    assert allowed.one("ClusterRoleBinding", "llama-stack-kubernetes-mcp-server")
+    reads = run_variant(preview=preview, mcpServer={"rbac": {**CLUSTER_SCOPE, "preset": "read-only"}})
+    assert reads.error is None, reads.error
+
+
+def test_the_agents_write_rights_go_only_to_callers_named_in_the_stack_file(preview):
+    refused(run_variant(preview=preview, llamaStack={"auth": {"allowedGroups": []}}),
+            "llamaStack.auth.allowedGroups = []: is empty (and allowedUsers too) while the agent changes objects",
+            "mcpServer.passthrough: true")
+    users = run_variant(preview=preview, llamaStack={"auth": {"allowedGroups": [], "allowedUsers": [
+        "system:serviceaccount:team-a:deployer", "alice"]}})
+    assert users.error is None, users.error
+    assert [p["when"] for p in route_policy(users)] == [
+        "user with system:serviceaccount:team-a:deployer in roles", "user with alice in roles"]
+    refused(run_variant(preview=preview, llamaStack={"auth": {"allowedUsers": ["bad name"]}}),
+            'llamaStack.auth.allowedUsers[0] = "bad name": must be a user name')
+    open_api = run_variant(preview=preview, llamaStack={"auth": {"provider": "none", "allowedGroups": []},
+                                                        "route": {"enabled": False}})
+    refused(open_api, 'llamaStack.auth.provider = "none": lets whoever reaches Llama Stack change objects')
+    # Reads (no Secrets) and passthrough (each call as its caller) need no names.
+    reads = run_variant(preview=preview, llamaStack={"auth": {"allowedGroups": []}},
+                        mcpServer={"rbac": {"preset": "read-only"}})
+    assert reads.error is None, reads.error
+    passthrough = run_variant(preview=preview, llamaStack={"auth": {"allowedGroups": []}},
+                              mcpServer={"passthrough": True, "rbac": CLUSTER_SCOPE})
+    assert passthrough.error is None, passthrough.error
+
+
+def test_every_shipped_stack_names_its_callers_or_passes_the_callers_own_rights():
+    for stack in ("dev", "prod"):
+        values, secrets = stack_settings(stack)
+        settings = load_settings(values, secrets | {"postgresPassword"})
+        mcp, auth = settings.mcp_server, settings.llama_stack.auth
+        assert mcp.passthrough or auth.allowed_groups or auth.allowed_users, stack
+        assert mcp.passthrough or not (mcp.rbac.writes and mcp.rbac.scope == "cluster"), stack
+
+
+# --------------------------------------------------------------------- data
+
+def retained(run) -> set[tuple[str, str]]:
+    return {(r.manifest["kind"], r.manifest["metadata"]["name"]) for r in run.resources
+            if r.custom and r.retain_on_delete}
+
+
+@pytest.mark.parametrize("stack, kept", [
+    ("dev", {("Namespace", "llama-stack"), ("Namespace", SANDBOX), ("PersistentVolumeClaim", "llama-stack-data")}),
+    ("prod", {("Namespace", "llama-stack")}),
+])
+def test_destroy_keeps_what_may_hold_user_data(stack, kept, preview):
+    run = run_variant(stack, preview=preview, secrets=PW)
+    assert retained(run) == kept
+    for kind, name in kept:
+        assert run.one(kind, name)["metadata"]["labels"]["llamastack-mcp.io/keep-on-destroy"] == "true"
+
+
+def test_deleting_user_data_on_destroy_is_an_explicit_opt_out(preview):
+    run = run_variant(preview=preview, namespace={"keepOnDestroy": False},
+                      llamaStack={"storage": {"keepOnDestroy": False}})
+    assert run.error is None, run.error
+    assert retained(run) == set()
+    assert run.one("PersistentVolumeClaim", "llama-stack-data") and len(run.find("Namespace")) == 2
+
+
+# ----------------------------------------------------------- secrets, target
+
+def stack_files() -> list[Path]:
+    return sorted(ROOT.glob("Pulumi.*.yaml")) + sorted((ROOT / "examples").rglob("Pulumi*.yaml"))
+
+
+@pytest.mark.parametrize("path", stack_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_stack_file_carries_a_secrets_salt_or_key(path):
+    text = yaml.safe_load(path.read_text()) or {}
+    assert not {"encryptionsalt", "encryptedkey", "secretsprovider"} & set(text), \
+        f"{path.name}: made with somebody's secrets provider; every user sets their own"
+
+
+def test_a_pin_names_a_context_and_an_https_api_server():
+    refused(run_variant(target={"apiServer": "http://api.example.com:6443"}), "target.apiServer")
+    pinned = run_variant(target={"context": "dev-admin", "apiServer": "https://api.dev.example.com:6443"})
+    assert pinned.error is None, pinned.error
+
+
+# ----------------------------------------------------------------- versions
+
+def test_each_stack_states_the_oldest_server_and_the_setting_that_needs_it():
+    values, _ = stack_settings("prod")
+    prod = load_settings(values, {"postgresPassword"})
+    assert server_version.minimum(prod) == (1, 30)
+    assert {n.setting for n in server_version.too_old(prod, (1, 29))} == {"mcpServer.shutdownDelaySeconds",
+                                                                          "llamaStack.shutdownDelaySeconds"}
+    assert server_version.too_old(prod, (1, 30)) == []
+    assert server_version.openshift_release((1, 30)) == "4.17"
+    values, _ = stack_settings("dev")
+    assert server_version.minimum(load_settings(values)) == server_version.BASELINE
