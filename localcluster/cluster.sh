@@ -67,6 +67,10 @@ pki() {
 front_proxy_pki() {
   local p="$DIR/pki"
   [[ -f "$p/front-proxy-client.crt" ]] || cert front-proxy-client front-proxy-client ""
+  # One person with a bearer token, as an OpenShift user has: `developer`, in dev's named group
+  # llama-stack-developers (Pulumi.dev.yaml's llamaStack.auth.allowedGroups). `make ask` asks as them.
+  [[ -f "$p/tokens.csv" ]] || (umask 077; printf '%s,developer,developer,"llama-stack-developers"\n' \
+    "$(openssl rand -hex 24)" >"$p/tokens.csv")
 }
 
 kubeconfig() {  # kubeconfig FILE CERT-NAME
@@ -132,7 +136,7 @@ EOF_POLICY
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
     --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
-    --client-ca-file "$p/ca.crt" \
+    --client-ca-file "$p/ca.crt" --token-auth-file "$p/tokens.csv" \
     --authorization-mode Node,RBAC --anonymous-auth=false \
     --kubelet-client-certificate "$p/apiserver-kubelet-client.crt" --kubelet-client-key "$p/apiserver-kubelet-client.key" \
     --kubelet-certificate-authority "$p/ca.crt" --kubelet-preferred-address-types InternalIP \

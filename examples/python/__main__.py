@@ -13,9 +13,8 @@ agents = LlamaStackMcp("agents", {
         "rollout_timeout_seconds": 120,
         "resources": {"requests": {"cpu": "50m", "memory": "96Mi", "ephemeral_storage": "32Mi"},
                       "limits": {"cpu": "500m", "memory": "256Mi", "ephemeral_storage": "128Mi"}},
-        # Writes only in a sandbox namespace the stack creates (kept on destroy).
-        "rbac": {"preset": "full", "scope": "namespaces", "namespaces": ["llama-stack-sandbox"],
-                 "create_namespaces": True},
+        # Writes everywhere, acknowledged; only for the callers llama_stack.auth names.
+        "rbac": {"preset": "full", "scope": "cluster", "allow_cluster_wide_write": True},
         "toolsets": ["core", "config"],
         "log_level": 2,
     },

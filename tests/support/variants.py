@@ -61,8 +61,10 @@ class Variant(NamedTuple):
     why: str
 
 
-# Cluster scope over dev's own rbac (scope: namespaces, its sandbox created): no namespaces, none created.
+# Cluster scope, whatever the base stack says.
 CLUSTER_SCOPE = {"scope": "cluster", "namespaces": [], "createNamespaces": False}
+# A sandbox namespace the agent alone may change, created (and kept) by the stack.
+SANDBOX = {"scope": "namespaces", "namespaces": ["llama-stack-sandbox"], "createNamespaces": True}
 
 
 def _rbac(preset: str, scope: str) -> dict[str, Any]:
@@ -152,6 +154,8 @@ VARIANTS: list[Variant] = [
         "route": {"timeoutSeconds": 900},
         "extraMcpServers": [{"id": "github", "url": "https://mcp.example.com/github"}]}}, {},
         "Llama Stack behind OIDC for one group, with a second MCP connector"),
+    Variant("sandbox", "dev", {"mcpServer": {"rbac": SANDBOX}}, {},
+            "writes confined to a sandbox namespace the stack creates and keeps on destroy"),
     Variant("pinned-and-deleted-on-destroy", "dev", {
         "target": {"context": "dev-admin", "apiServer": "https://api.dev.example.com:6443"},
         "namespace": {"keepOnDestroy": False}, "llamaStack": {"storage": {"keepOnDestroy": False}}}, {},

@@ -13,7 +13,7 @@ from components import server_version
 from components.settings import load_settings
 from offline import stack_settings
 from support import ROOT, refused, run_variant
-from support.variants import CLUSTER_SCOPE, PW
+from support.variants import CLUSTER_SCOPE, PW, SANDBOX as SANDBOX_RBAC
 
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection", "*"}
 SANDBOX = "llama-stack-sandbox"
@@ -30,8 +30,14 @@ def roles_by_name(run) -> dict[str, dict]:
 
 # ------------------------------------------------------------------- rights
 
-def test_dev_as_shipped_writes_only_in_its_sandbox_and_only_for_the_named_group(preview):
+def test_dev_as_shipped_hands_its_rights_only_to_the_named_group(preview):
     dev = run_variant("dev", preview=preview)
+    assert [p["when"] for p in route_policy(dev)] == ["user with llama-stack-developers in roles"]
+    assert dev.one("ClusterRoleBinding", "llama-stack-kubernetes-mcp-server")  # acknowledged: allowClusterWideWrite
+
+
+def test_a_sandbox_confines_writes_to_namespaces_the_stack_creates_and_keeps(preview):
+    dev = run_variant("dev", preview=preview, mcpServer={"rbac": SANDBOX_RBAC})
     roles = roles_by_name(dev)
     for binding in dev.find("ClusterRoleBinding"):
         rules = roles.get(binding["roleRef"]["name"], {}).get("rules", [])
@@ -40,14 +46,15 @@ def test_dev_as_shipped_writes_only_in_its_sandbox_and_only_for_the_named_group(
         set(r["verbs"]) & WRITE_VERBS for r in roles[b["roleRef"]["name"]]["rules"])]
     assert {b["metadata"]["namespace"] for b in writers} == {SANDBOX}
     assert {n["metadata"]["name"] for n in dev.find("Namespace")} == {"llama-stack", SANDBOX}
-    assert [p["when"] for p in route_policy(dev)] == ["user with llama-stack-developers in roles"]
+    assert (("Namespace", SANDBOX)) in retained(dev)
 
 
 def test_cluster_wide_write_needs_the_opt_in_named_as_written(preview):
-    refused(run_variant(preview=preview, mcpServer={"rbac": CLUSTER_SCOPE}),
+    refused(run_variant(preview=preview, mcpServer={"rbac": {"allowClusterWideWrite": False}}),
             'mcpServer.rbac.scope = "cluster": with preset full lets the agent create, change and delete objects '
             "in every namespace", "mcpServer.rbac.allowClusterWideWrite: true")
-    custom = {**CLUSTER_SCOPE, "preset": "custom", "rules": [{"resources": ["configmaps"], "verbs": ["delete"]}]}
+    custom = {**CLUSTER_SCOPE, "allowClusterWideWrite": False, "preset": "custom",
+              "rules": [{"resources": ["configmaps"], "verbs": ["delete"]}]}
     refused(run_variant(preview=preview, mcpServer={"rbac": custom}), 'mcpServer.rbac.scope = "cluster"')
     allowed = run_variant(preview=preview, mcpServer={"rbac": {**CLUSTER_SCOPE, "allowClusterWideWrite": True}})
     assert allowed.error is None, allowed.error
@@ -85,7 +92,8 @@ def test_every_shipped_stack_names_its_callers_or_passes_the_callers_own_rights(
         settings = load_settings(values, secrets | {"postgresPassword"})
         mcp, auth = settings.mcp_server, settings.llama_stack.auth
         assert mcp.passthrough or auth.allowed_groups or auth.allowed_users, stack
-        assert mcp.passthrough or not (mcp.rbac.writes and mcp.rbac.scope == "cluster"), stack
+        assert mcp.passthrough or not (mcp.rbac.writes and mcp.rbac.scope == "cluster") \
+            or mcp.rbac.allow_cluster_wide_write, stack
 
 
 # --------------------------------------------------------------------- data
@@ -96,7 +104,7 @@ def retained(run) -> set[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("stack, kept", [
-    ("dev", {("Namespace", "llama-stack"), ("Namespace", SANDBOX), ("PersistentVolumeClaim", "llama-stack-data")}),
+    ("dev", {("Namespace", "llama-stack"), ("PersistentVolumeClaim", "llama-stack-data")}),
     ("prod", {("Namespace", "llama-stack")}),
 ])
 def test_destroy_keeps_what_may_hold_user_data(stack, kept, preview):
@@ -111,7 +119,7 @@ def test_deleting_user_data_on_destroy_is_an_explicit_opt_out(preview):
                       llamaStack={"storage": {"keepOnDestroy": False}})
     assert run.error is None, run.error
     assert retained(run) == set()
-    assert run.one("PersistentVolumeClaim", "llama-stack-data") and len(run.find("Namespace")) == 2
+    assert run.one("PersistentVolumeClaim", "llama-stack-data") and len(run.find("Namespace")) == 1
 
 
 # ----------------------------------------------------------- secrets, target
