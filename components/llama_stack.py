@@ -135,7 +135,7 @@ def deployment(facts: StackFacts, config_text: str, secrets: Mapping[str, Any]) 
         "env": env,
         "ports": [{"name": "http", "containerPort": meta.LLAMA_STACK_PORT, "protocol": "TCP"}],
         # A cold start imports many providers; give it five minutes before liveness counts.
-        **meta.http_probes("/v1/health", scheme="HTTPS" if stack.serves_tls else "HTTP", startup_seconds=300),
+        **meta.http_probes(server_config.HEALTH_PATH, scheme="HTTPS" if stack.serves_tls else "HTTP", startup_seconds=300),
         "resources": workload.container_resources(stack),
         "securityContext": meta.container_security_context(uid),
         "volumeMounts": mounts,

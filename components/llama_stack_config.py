@@ -17,6 +17,7 @@ from .settings import MAIN_CONNECTOR_ID, LlamaStackSettings
 
 CONFIG_DIR = "/etc/llama-stack"
 CONFIG_FILE = "config.yaml"
+HEALTH_PATH = "/v1/health"  # the probes' path: open to callers without an identity
 TLS_DIR = "/etc/llama-stack/tls"
 # The cluster's CA, from the kube-root-ca.crt ConfigMap every namespace has: the
 # kubernetes auth provider trusts the API server without a ServiceAccount token.
@@ -131,8 +132,10 @@ def auth(stack: LlamaStackSettings) -> Optional[dict[str, Any]]:
     permitted = [(group, f"members of {group} may use the API") for group in settings.allowed_groups]
     permitted += [(user, f"{user} may use the API") for user in settings.allowed_users]
     if permitted:
-        config["route_policy"] = [{"permit": {"paths": "*"}, "when": f"user with {name} in roles",
-                                   "description": description} for name, description in permitted]
+        # The kubelet's probes carry no identity: health stays open (a policy denies what no rule permits).
+        config["route_policy"] = [{"permit": {"paths": HEALTH_PATH}, "description": "probes: health needs no identity"}]
+        config["route_policy"] += [{"permit": {"paths": "*"}, "when": f"user with {name} in roles",
+                                    "description": description} for name, description in permitted]
     return config
 
 

@@ -96,6 +96,18 @@ EOF
 }
 
 # --------------------------------------------------------------------- up
+# Every APIService Available, or fail naming those that are not: an unavailable aggregated API stops
+# namespace deletion (NamespaceDeletionDiscoveryFailure) and every `destroy` that deletes a namespace.
+apis_available() {
+  local pending=""
+  for _ in $(seq 1 120); do
+    pending="$(kc get apiservices --no-headers | awk '$3 != "True" {print $1}' | paste -sd' ')"
+    [[ -z "$pending" ]] && return 0
+    sleep 1
+  done
+  die "APIService(s) not Available after 120 s: $pending (kubectl get apiservices; logs in $DIR/logs/)"
+}
+
 up() {
   for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; do
     [[ -x "$BIN/$b" ]] || die "$BIN/$b is missing: run 'make toolchain' first"
@@ -193,6 +205,7 @@ EOF_POLICY
   fi
   wait_for "nodes Ready" 60 kc wait --for=condition=Ready node --all --timeout=1s
   wait_for "default ServiceAccount" 60 kc get serviceaccount default -n default
+  apis_available
   log "cluster $NAME ready ($(kc get nodes --no-headers | wc -l) nodes)"
   cat <<EOF
 Local cluster '$NAME' is up.

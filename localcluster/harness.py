@@ -69,6 +69,11 @@ class LocalCluster:
     def ca_file(self) -> Path:
         return self.directory / "pki" / "ca.crt"
 
+    def developer_token(self) -> str:
+        """The bearer token of the cluster's one person, `developer`, in dev's named group
+        llama-stack-developers (cluster.sh: the API server's token file)."""
+        return (self.directory / "pki" / "tokens.csv").read_text().split(",", 1)[0]
+
     @property
     def logs(self) -> Path:
         return self.directory / "logs"

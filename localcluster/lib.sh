@@ -1,6 +1,7 @@
 # Shared by cluster.sh and node/node.sh: processes started and stopped by pid, readiness waits,
 # certificates from the cluster's CA. The caller sets DIR (the cluster's directory) and LOG_TAG.
 T0=${T0:-$SECONDS}
+LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 log() { printf '[%s %3ds] %s\n' "${LOG_TAG:-cluster}" $((SECONDS - T0)) "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -19,6 +20,15 @@ start() {  # start NAME CMD...: in the background, output to logs/NAME.log
   echo $! >"$DIR/pids/$name"
 }
 
+# start_supervised NAME CMD...: as start, under supervise.sh, which starts it again whenever it exits.
+# Its own session: stop ends the supervisor and the process together.
+start_supervised() {
+  local name="$1"; shift
+  if pid_alive "$name"; then return 0; fi
+  setsid nohup bash "$LIB_DIR/supervise.sh" "$name" "$@" >>"$DIR/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$DIR/pids/$name"
+}
+
 stop() {  # stop NAME...: TERM, up to 10 s, then KILL; prints the names it stopped
   local name pid
   for name in "$@"; do
@@ -27,6 +37,7 @@ stop() {  # stop NAME...: TERM, up to 10 s, then KILL; prints the names it stopp
       kill "$pid" 2>/dev/null || true
       for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
       kill -9 "$pid" 2>/dev/null || true
+      kill -9 -- "-$pid" 2>/dev/null || true  # a supervised process's session (none for the others)
       printf '%s ' "$name"
     fi
     rm -f "$DIR/pids/$name"

@@ -71,6 +71,35 @@ def stack_namespace(stack: str) -> str:
     return (values.get("namespace") or {}).get("name") or StackSettings().namespace.name
 
 
+def created_namespaces(stack: str) -> list[str]:
+    """Where destroy may keep something: the stack's namespace (its claim, or itself when the stack created
+    it) and, with rbac.createNamespaces, those namespaces."""
+    import offline
+    path = Path.cwd() / f"Pulumi.{stack}.yaml"
+    values = offline.stack_settings(str(path))[0] if path.exists() else {}
+    rbac = (values.get("mcpServer") or {}).get("rbac") or {}
+    out = [stack_namespace(stack)]
+    if rbac.get("createNamespaces") and rbac.get("scope") == "namespaces":
+        out += [n for n in rbac.get("namespaces") or [] if n not in out]
+    return out
+
+
+def say_kept(stack: str) -> None:
+    """After a destroy: what it kept (it may hold your data) and the one command that removes it."""
+    try:
+        found = orphans.kept(kubectl(stack), created_namespaces(stack))
+    except (subprocess.CalledProcessError, OSError, ValueError):
+        return
+    if not found:
+        return
+    say(f"kept, as it may hold your data: {_listing(found)}")
+    gone_with = {o.namespace for o in found if o.kind == "PersistentVolumeClaim"} & {o.name for o in found}
+    commands = [f"kubectl delete namespace {o.name}" for o in found if o.kind == "Namespace"]
+    commands += [f"kubectl delete persistentvolumeclaim {o.name} -n {o.namespace}" for o in found
+                 if o.kind == "PersistentVolumeClaim" and o.namespace not in gone_with]
+    say(f"to delete it all too (nothing else keeps it): {'; '.join(commands)}")
+
+
 def recorded(stack: str) -> set[orphans.Obj]:
     proc = subprocess.run(["pulumi", "stack", "export", "--stack", stack], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -164,6 +193,8 @@ def after(stack: str, command: str, rc: int) -> int:
             if failed:
                 return 4
     marker.unlink(missing_ok=True)
+    if command == "destroy" and rc == 0:
+        say_kept(stack)
     return rc
 
 

@@ -17,6 +17,8 @@ NAMESPACED = ("deployments", "services", "serviceaccounts", "configmaps", "secre
               "ingresses", "routes", "servicemonitors", "prometheusrules")
 CLUSTER_SCOPED = ("clusterroles", "clusterrolebindings", "securitycontextconstraints")
 PART_OF, MANAGED_BY = "app.kubernetes.io/part-of=llamastack-mcp", "app.kubernetes.io/managed-by=pulumi"
+# What may hold user data (components/meta.py KEEP_ON_DESTROY): kept by destroy, so never an orphan to delete.
+KEEP = "llamastack-mcp.io/keep-on-destroy"
 
 
 @dataclass(frozen=True, order=True)
@@ -38,18 +40,33 @@ def _served(kubectl: Sequence[str]) -> set[str]:
 
 
 def on_cluster(kubectl: Sequence[str], namespace: str) -> set[Obj]:
-    """This stack's objects on the cluster: everything labelled with its instance, and its namespace."""
+    """This stack's objects on the cluster: everything labelled with its instance, and its namespace; not
+    what destroy keeps (labelled keep-on-destroy: user data)."""
     served = _served(kubectl)
     kinds = [k for k in (*NAMESPACED, *CLUSTER_SCOPED) if k in served]
-    selector = f"{PART_OF},{MANAGED_BY},app.kubernetes.io/instance={namespace}"
+    selector = f"{PART_OF},{MANAGED_BY},app.kubernetes.io/instance={namespace},!{KEEP}"
     out = subprocess.run([*kubectl, "get", ",".join(kinds), "-A", "-l", selector, "-o", "json"],
                          capture_output=True, text=True, check=True).stdout
     found = {Obj(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in json.loads(out)["items"]}
     ns = subprocess.run([*kubectl, "get", "namespace", namespace, "-o", "json", "--ignore-not-found"],
                         capture_output=True, text=True, check=True).stdout
     labels = (json.loads(ns)["metadata"].get("labels") or {}) if ns.strip() else {}
-    if all(labels.get(k) == v for k, v in (PART_OF.split("="), MANAGED_BY.split("="))):
+    if all(labels.get(k) == v for k, v in (PART_OF.split("="), MANAGED_BY.split("="))) and KEEP not in labels:
         found.add(Obj("Namespace", "", namespace))
+    return found
+
+
+def kept(kubectl: Sequence[str], namespaces: Sequence[str]) -> list[Obj]:
+    """What a destroy left on purpose: those namespaces if created (and kept) by the stack, the kept claims in them."""
+    found = []
+    for namespace in namespaces:
+        out = subprocess.run([*kubectl, "get", "namespace", namespace, "-o", "json", "--ignore-not-found"],
+                             capture_output=True, text=True, check=True).stdout
+        if out.strip() and KEEP in (json.loads(out)["metadata"].get("labels") or {}):
+            found.append(Obj("Namespace", "", namespace))
+        claims = subprocess.run([*kubectl, "get", "persistentvolumeclaims", "-n", namespace, "-l", f"{PART_OF},{KEEP}",
+                                 "-o", "json"], capture_output=True, text=True, check=True).stdout
+        found += [Obj("PersistentVolumeClaim", namespace, c["metadata"]["name"]) for c in json.loads(claims)["items"]]
     return found
 
 

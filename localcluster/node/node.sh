@@ -120,8 +120,7 @@ contain() {
   ip addr replace "$GATEWAY/16" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   ip route replace "$SERVICE_CIDR" dev "$BRIDGE"
-  # ip_forward as it was, restored by `down` (the bridge plugin turns it on).
-  [[ -f "$NODE_DIR/ip_forward.before" ]] || cat /proc/sys/net/ipv4/ip_forward >"$NODE_DIR/ip_forward.before"
+  save_sysctls
   # The drops are an nftables table of our own, not iptables rules: a drop in any base chain is
   # final, so no other agent's rules (kube-proxy's, the policy agent's, which insert their jumps
   # first and accept some traffic) can let a packet past them, whatever order they are in.
@@ -165,10 +164,28 @@ uncontain() {
   nft delete table inet "$TABLE" 2>/dev/null || true
   ip route del "$SERVICE_CIDR" dev "$BRIDGE" 2>/dev/null || true
   ip link del "$BRIDGE" 2>/dev/null || true
-  if [[ -f "$NODE_DIR/ip_forward.before" ]]; then
+  restore_sysctls
+}
+
+# The machine's sysctls that the node's processes change (machine-sysctls), as they were before it.
+save_sysctls() {
+  [[ -f "$NODE_DIR/sysctls.before" ]] && return 0
+  local key value
+  while read -r key; do
+    [[ -z "$key" || "$key" == \#* ]] && continue
+    value="$(sysctl -n "$key" 2>/dev/null)" && printf '%s=%s\n' "$key" "$value"
+  done <"$here/machine-sysctls" >"$NODE_DIR/sysctls.before"
+}
+
+restore_sysctls() {
+  local line
+  if [[ -f "$NODE_DIR/ip_forward.before" ]]; then  # a node started before machine-sysctls existed
     sysctl -qw "net.ipv4.ip_forward=$(cat "$NODE_DIR/ip_forward.before")"
     rm -f "$NODE_DIR/ip_forward.before"
   fi
+  [[ -f "$NODE_DIR/sysctls.before" ]] || return 0
+  while read -r line; do sysctl -qw "$line" 2>/dev/null || true; done <"$NODE_DIR/sysctls.before"
+  rm -f "$NODE_DIR/sysctls.before"
 }
 
 # kube-proxy's own chains (KUBE-*), flushed when its node goes: they name this cluster's Services.
@@ -362,13 +379,6 @@ EOF
 metrics_server() {
   local p="$DIR/pki"
   kubeconfig "$NODE_DIR/metrics-server.kubeconfig" metrics-server
-  start metrics-server metrics-server --kubeconfig "$NODE_DIR/metrics-server.kubeconfig" \
-    --authentication-kubeconfig "$NODE_DIR/metrics-server.kubeconfig" \
-    --authorization-kubeconfig "$NODE_DIR/metrics-server.kubeconfig" \
-    --bind-address "$NODE_IP" --secure-port "$METRICS_SERVER_PORT" \
-    --tls-cert-file "$p/metrics-server-serving.crt" --tls-private-key-file "$p/metrics-server-serving.key" \
-    --kubelet-certificate-authority "$p/ca.crt" --kubelet-preferred-address-types InternalIP \
-    --kubelet-use-node-status-port --metric-resolution 15s --node-selector type=real
   local ca; ca="$(base64 -w0 <"$p/ca.crt")"
   kc apply --server-side --field-manager local-cluster -f - >/dev/null <<EOF
 apiVersion: rbac.authorization.k8s.io/v1
@@ -427,6 +437,17 @@ spec:
   service: {name: metrics-server, namespace: kube-system, port: 443}
   caBundle: $ca
 EOF
+  # Started only once its RBAC exists: it reads extension-apiserver-authentication at start, and a
+  # refusal there ends it for good, leaving the metrics API (and namespace deletion) unavailable.
+  start_supervised metrics-server metrics-server --kubeconfig "$NODE_DIR/metrics-server.kubeconfig" \
+    --authentication-kubeconfig "$NODE_DIR/metrics-server.kubeconfig" \
+    --authorization-kubeconfig "$NODE_DIR/metrics-server.kubeconfig" \
+    --bind-address "$NODE_IP" --secure-port "$METRICS_SERVER_PORT" \
+    --tls-cert-file "$p/metrics-server-serving.crt" --tls-private-key-file "$p/metrics-server-serving.key" \
+    --kubelet-certificate-authority "$p/ca.crt" --kubelet-preferred-address-types InternalIP \
+    --kubelet-use-node-status-port --metric-resolution 15s --node-selector type=real
+  wait_for "the metrics API (APIService v1beta1.metrics.k8s.io Available; $DIR/logs/metrics-server.log)" 120 \
+    kc wait --for=condition=Available apiservice/v1beta1.metrics.k8s.io --timeout=5s
 }
 
 # kube-router's network policy controller (only: no router, no service proxy) enforces the
@@ -455,7 +476,7 @@ metadata: {name: "system:kube-router"}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:kube-router"}
 subjects: [{kind: User, name: "system:kube-router", apiGroup: rbac.authorization.k8s.io}]
 EOF
-  start kube-router kube-router --kubeconfig "$NODE_DIR/kube-router.kubeconfig" --hostname-override "$NODE_NAME" \
+  start_supervised kube-router kube-router --kubeconfig "$NODE_DIR/kube-router.kubeconfig" --hostname-override "$NODE_NAME" \
     --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
     --enable-ipv4=true --enable-ipv6=false --service-cluster-ip-range "$SERVICE_CIDR" \
     --health-port "$ROUTER_HEALTH_PORT" --metrics-port 0 --iptables-sync-period 30s
@@ -585,11 +606,11 @@ up() {
   containerd_config
   node_runtime
   coredns_config
-  start coredns coredns -conf "$NODE_DIR/Corefile"
+  start_supervised coredns coredns -conf "$NODE_DIR/Corefile"
   wait_for CoreDNS 30 curl -sf "http://127.0.0.1:$DNS_HEALTH_PORT/health"
-  start provisioner python3 "$here/provisioner.py" "$DIR/kubeconfig" "$NODE_DIR/volumes"
+  start_supervised provisioner python3 "$here/provisioner.py" "$DIR/kubeconfig" "$NODE_DIR/volumes"
   node_kubelet
-  start kube-proxy kube-proxy --kubeconfig "$NODE_DIR/kube-proxy.kubeconfig" --proxy-mode iptables \
+  start_supervised kube-proxy kube-proxy --kubeconfig "$NODE_DIR/kube-proxy.kubeconfig" --proxy-mode iptables \
     --hostname-override "$NODE_NAME" --cluster-cidr "$POD_CIDR" --nodeport-addresses 127.0.0.1/32 \
     --metrics-bind-address "127.0.0.1:$PROXY_METRICS_PORT" --healthz-bind-address "127.0.0.1:$PROXY_HEALTHZ_PORT" \
     --conntrack-max-per-core 0 --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0

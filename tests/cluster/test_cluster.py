@@ -106,10 +106,22 @@ def test_refresh_sees_out_of_band_changes_and_up_puts_them_back(cluster, dev):
     dev.pulumi("preview", "--expect-no-changes")
 
 
-def test_destroy_leaves_nothing_behind(cluster, dev):
+KEPT = ["namespace/llama-stack", "persistentvolumeclaim/llama-stack-data"]
+
+
+def test_destroy_keeps_only_what_may_hold_data_and_the_next_up_takes_it_over(cluster, dev):
     assert leftovers(cluster), "nothing deployed to destroy"
+    claim = cluster.kubectl("get", "pvc", "llama-stack-data", "-n", NS, "-o", "jsonpath={.metadata.uid}").stdout
     dev.destroy()
-    namespace_gone(cluster)
+    assert leftovers(cluster) == KEPT, "destroy keeps the namespace it created and the SQLite claim, nothing else"
+    dev.up()  # the provider (server-side apply) takes the kept objects over: the same claim, not a new one
+    assert cluster.kubectl("get", "pvc", "llama-stack-data", "-n", NS, "-o",
+                           "jsonpath={.metadata.uid}").stdout == claim
+    assert available(deployment(cluster, MCP)) and available(deployment(cluster, LLAMA))
+    dev.pulumi("preview", "--expect-no-changes")
+    dev.destroy()
+    assert leftovers(cluster) == KEPT
+    namespace_gone(cluster)  # the one command destroy names: kubectl delete namespace llama-stack
     assert leftovers(cluster) == []
 
 
@@ -167,7 +179,7 @@ def test_policy_pack_under_the_real_cli(prod):
 # docs/security.md's preset table (between the rbac-matrix markers) is the promise;
 # each column is one of these settings, deployed with `pulumi up`.
 RBAC_COLUMNS = {
-    "full": {"preset": "full", "scope": "cluster"},
+    "full": {"preset": "full", "scope": "cluster", "allowClusterWideWrite": True},
     "read-only": {"preset": "read-only", "scope": "cluster"},
     "view": {"preset": "view", "scope": "cluster"},
     "custom": {"preset": "custom", "scope": "cluster",
@@ -272,9 +284,59 @@ def test_with_no_kubeconfig_make_up_deploys_dev_onto_the_local_cluster(cluster, 
                                                                        rbac_project):
     without_leftovers(cluster, rbac_project)  # the stacks before this one deploy the same objects
     home = tmp_path / "home"
+    # As a fresh clone has it: no salt (the harness's own `stack init` wrote one for its backend).
+    stack_file = bare_project.workdir / "Pulumi.dev.yaml"
+    as_cloned = "".join(line for line in stack_file.read_text().splitlines(keepends=True)
+                        if not line.startswith("encryptionsalt:"))
+    stack_file.write_text(as_cloned)
     up = wrapper(cluster, bare_project, "dev", "up", "--yes", home=home, kubeconfig=False)
     assert "using the local cluster" in up.stderr and f"backend: file://{cluster.directory}/pulumi-state" in up.stderr
     assert available(deployment(cluster, MCP)) and available(deployment(cluster, LLAMA))
-    wrapper(cluster, bare_project, "dev", "destroy", "--yes", home=home, kubeconfig=False)
+    destroyed = wrapper(cluster, bare_project, "dev", "destroy", "--yes", home=home, kubeconfig=False)
+    assert "kept, as it may hold your data: Namespace llama-stack, PersistentVolumeClaim llama-stack/llama-stack-data" \
+        in destroyed.stderr, destroyed.stderr
+    assert "to delete it all too (nothing else keeps it): kubectl delete namespace llama-stack\n" in destroyed.stderr
+    assert leftovers(cluster) == KEPT
+    again = wrapper(cluster, bare_project, "dev", "destroy", "--yes", home=home, kubeconfig=False)
+    assert "not in stack dev's state" not in again.stderr and leftovers(cluster) == KEPT, "a second destroy kept them too"
     namespace_gone(cluster)
     assert leftovers(cluster) == []
+    assert stack_file.read_text() == as_cloned, "the local cluster's salt stays in its own copy of the stack file"
+    assert "encryptionsalt:" in (cluster.directory / "stack-config" / "Pulumi.dev.yaml").read_text()
+
+
+def test_a_stack_without_a_stack_file_is_refused_not_created(cluster, bare_project, tmp_path):
+    result = pulumi_sh(cluster, bare_project, "prdo", "up", "--yes", home=tmp_path / "home", kubeconfig=True)
+    assert result.returncode == 2 and "refused: no stack file Pulumi.prdo.yaml" in result.stderr, result.stderr
+    assert "stacks here: dev prod" in result.stderr
+    assert not (bare_project.workdir / ".pulumi-state").exists(), "no backend touched, no stack created"
+
+
+def test_every_command_names_its_target_and_refuses_a_cluster_the_stack_is_not_pinned_to(cluster, bare_project,
+                                                                                         tmp_path):
+    home = tmp_path / "home"
+    context = cluster.kubectl("config", "current-context").stdout.strip()
+    named = wrapper(cluster, bare_project, "dev", "preview", home=home, kubeconfig=True)
+    assert f"target: context '{context}', API server {cluster.api_url}" in named.stderr, named.stderr
+    assert "checkpoints: on (Pulumi's default)" in named.stderr
+    assert re.search(r"server: Kubernetes v1\.\d+", named.stderr)
+    bare_project.set_setting("target", {"apiServer": "https://api.prod.example.com:6443"})
+    before = leftovers(cluster)
+    refused = pulumi_sh(cluster, bare_project, "dev", "up", "--yes", home=home, kubeconfig=True)
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert ("refused: target.apiServer = 'https://api.prod.example.com:6443' in "
+            f"{bare_project.workdir}/Pulumi.dev.yaml, but context '{context}' points at {cluster.api_url}") in refused.stderr
+    assert "nothing was changed" in refused.stderr and "Updating" not in refused.stdout
+    assert leftovers(cluster) == before
+    bare_project.set_setting("target", {"context": context, "apiServer": cluster.api_url})
+    wrapper(cluster, bare_project, "dev", "preview", home=home, kubeconfig=True)
+
+
+def test_local_1_picks_the_local_cluster_whatever_kubeconfig_exists(cluster, bare_project, tmp_path):
+    elsewhere = tmp_path / "elsewhere.kubeconfig"  # a kubeconfig of another cluster: never contacted
+    elsewhere.write_text(cluster.kubeconfig.read_text().replace(cluster.api_url, "https://127.0.0.1:1"))
+    result = pulumi_sh(cluster, bare_project, "dev", "preview", home=tmp_path / "home", kubeconfig=True,
+                       extra_env={"LOCAL": "1", "KUBECONFIG": str(elsewhere)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "LOCAL=1: using the local cluster, whatever kubeconfig exists" in result.stderr
+    assert f"API server {cluster.api_url}" in result.stderr and "127.0.0.1:1" not in result.stderr

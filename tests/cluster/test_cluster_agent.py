@@ -123,7 +123,7 @@ def test_an_agent_turn_lists_pods_that_exist(cluster, full, servers, distributio
     else:
         base = start_llama_stack(full, mcp_url, servers, deps("llama-stack"), inference_url=model_url,
                                  kube_api=(cluster.api_url, str(cluster.ca_file)))
-    user = cluster.kubectl("create", "token", "default", "-n", "default").stdout.strip()
+    user = cluster.developer_token()  # dev hands the agent's rights to llama-stack-developers only
     tls = base.startswith("https")
     turn = agent_turn(base, user, call("pods_list_in_namespace", namespace=NS), insecure=tls, forward=False)
     created = {p["metadata"]["name"] for p in cluster.get("pods", "-n", NS)["items"]}
@@ -131,7 +131,7 @@ def test_an_agent_turn_lists_pods_that_exist(cluster, full, servers, distributio
     # Found on the cluster: even without passthrough, v0.0.67 calls the API server with a bearer
     # token the request carries. A client that forwards its own token acts as itself.
     own = agent_turn(base, user, call("pods_list_in_namespace", namespace=NS), insecure=tls, forward=True)
-    assert own["error"] and "system:serviceaccount:default:default" in own["answer"], own
+    assert own["error"] and 'User "developer"' in own["answer"], own
 
 
 # ------------------------------------------------------------------ read-only
@@ -183,7 +183,7 @@ def test_make_verify_passes_against_this_deployment(cluster, dev, team_a_only, s
     base = start_llama_stack(team_a_only, mcp_url, servers, deps("llama-stack"),
                              kube_api=(cluster.api_url, str(cluster.ca_file)))
     local_mcp, local_ls = mcp_url.split("/")[2], base.split("/")[2]
-    user = cluster.kubectl("create", "token", "default", "-n", "default").stdout.strip()
+    user = cluster.developer_token()
     result = subprocess.run(
         [str(ROOT / "venv" / "bin" / "python"), str(ROOT / "ops" / "verify.py"), "--stack", "dev", "--token", user,
          "--resolve", f"{MCP}.{NS}.svc.cluster.local:8080={local_mcp}",

@@ -194,7 +194,7 @@ def test_an_agent_turn_through_llama_stack_lists_the_pods_of_a_named_member(clus
         model_url = start_stub_model(procs, MODEL, "pods_list")
         base = start_llama_stack(deployed(cluster), mcp_url, procs, deps("llama-stack"), inference_url=model_url,
                                  kube_api=(cluster.api_url, str(cluster.ca_file)))
-        user = cluster.kubectl("create", "token", "default", "-n", "default").stdout.strip()
+        user = cluster.developer_token()  # the fleet hub is dev's: its rights go to llama-stack-developers
         turn = agent_turn(base, user, call("pods_list_in_namespace", namespace="default", context="sandbox"),
                           forward=False)
     assert turn["name"] == "pods_list_in_namespace" and not turn["error"], turn

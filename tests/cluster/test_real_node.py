@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import httpx
+import openai
 import pytest
 
 from localcluster import model as model_endpoint
@@ -39,6 +40,7 @@ from traffic.prometheus import NAMESPACE as MONITORING, Prometheus
 REAL_CLUSTER_DIR = ROOT / "build" / "test-real-node"
 REAL_PORT_BASE = 16700
 REAL_NODE = "real-node"  # the first real node's name (node.sh); add_node() gives a second
+DATA_NS = "llama-stack-data"  # where prod's stack file puts its PostgreSQL: no stack creates it
 BRIDGE, CHAIN, POD_CIDR, SERVICE_CIDR = "llmcp0", "LLMCP-CONTAIN", "10.88.0.0/16", "10.96.0.0/16"
 TABLE = "llmcp_contain"  # the containment's nftables table (inet family)
 # `make soak` sets SOAK=1: the long versions (alerts held past their `for`, the HPA back at its minimum).
@@ -46,8 +48,22 @@ SOAK = os.environ.get("SOAK") == "1"
 FIGURES = REAL_CLUSTER_DIR / "figures.json"  # what the traffic tests measured (docs/performance.md#on-running-pods)
 
 
+MACHINE_SYSCTLS = [line for line in (ROOT / "localcluster" / "node" / "machine-sysctls").read_text().splitlines()
+                   if line and not line.startswith("#")]
+
+
+def machine_sysctls() -> dict[str, str]:
+    return {key: subprocess.run(["sysctl", "-n", key], capture_output=True, text=True).stdout.strip()
+            for key in MACHINE_SYSCTLS}
+
+
 @pytest.fixture(scope="module")
-def real():
+def sysctls_before() -> dict[str, str]:
+    return machine_sysctls()
+
+
+@pytest.fixture(scope="module")
+def real(sysctls_before):
     cluster = LocalCluster(REAL_CLUSTER_DIR, REAL_PORT_BASE, node="real").up(fresh=True)
     yield cluster
     cluster.down()
@@ -137,7 +153,7 @@ def test_an_agent_turn_runs_through_the_pods_with_the_official_client(real, dev)
     # The Responses API on the Llama Stack pod, its model the stub pod (by DNS), its tool call the MCP
     # pod (by DNS), which lists the namespace with its own mounted token.
     with port_forward(real, LLAMA, 8321) as url:
-        turn = agent_turn(url, token(real), call("pods_list_in_namespace", namespace=NS), forward=False)
+        turn = agent_turn(url, real.developer_token(), call("pods_list_in_namespace", namespace=NS), forward=False)
     running = {p["metadata"]["name"] for p in real.get("pods", "-n", NS)["items"]}
     assert not turn["error"] and running <= set(turn["output"].split()), turn
     assert turn["name"] == "pods_list_in_namespace"
@@ -156,7 +172,7 @@ def test_make_verify_passes_against_the_deployed_stack(real, dev, newcomer):
     for check in ("Llama Stack health", "models through Llama Stack", "MCP connector 'kubernetes' lists tools",
                   "MCP server health", "MCP server lists tools"):
         assert f"PASS  {check}" in result.stdout, result.stdout
-    assert "caller: ServiceAccount default/default" in result.stderr
+    assert "caller: developer (group llama-stack-developers" in result.stderr
 
 
 def test_make_ask_gets_an_answer_through_the_pods(real, dev, newcomer):
@@ -257,6 +273,108 @@ def test_an_image_that_was_not_imported_is_never_pulled(real):
         real.kubectl("delete", "pod", "not-imported", "-n", "default", "--wait=false")
 
 
+# ------------------------------------------------------------------ a local cluster that cannot wedge
+ADD_ONS = ("metrics-server", "kube-router", "coredns", "kube-proxy", "provisioner")
+
+
+def supervised(add_on: str) -> Optional[int]:
+    """The pid of the add-on's process under its supervisor (localcluster/supervise.sh), or None between runs."""
+    supervisor = (REAL_CLUSTER_DIR / "pids" / add_on).read_text().strip()
+    children = subprocess.run(["pgrep", "-P", supervisor], capture_output=True, text=True).stdout.split()
+    running = [int(c) for c in children if command_name(c) not in ("sleep", "")]
+    return running[0] if running else None
+
+
+def command_name(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""  # gone meanwhile
+
+
+def test_each_add_on_comes_back_after_it_dies(real, dev):
+    # All that a dead add-on used to stop: the metrics API (and so namespace deletion), DNS, Services.
+    for add_on in ADD_ONS:
+        before = supervised(add_on)
+        assert before, f"{add_on} runs under its supervisor"
+        os.kill(before, 9)
+        real.wait_until(f"{add_on} started again", lambda: supervised(add_on) not in (None, before), timeout=60)
+        assert f"supervise: {add_on} exited with status 137; starting it again" in \
+            (REAL_CLUSTER_DIR / "logs" / f"{add_on}.log").read_text()
+    real.kubectl("wait", "--for=condition=Available", "apiservice/v1beta1.metrics.k8s.io", "--timeout=120s")
+    resolved = real.kubectl("exec", "-n", NS, f"deploy/{LLAMA}", "--", "python3", "-c",
+                            f"import socket; print(socket.gethostbyname('{MCP}.{NS}.svc.cluster.local'))").stdout
+    assert resolved.strip() == real.get("service", MCP, "-n", NS)["spec"]["clusterIP"], "DNS answers again"
+
+
+# ------------------------------------------------- who may use dev's rights; dev's data across destroy
+# Dev hands the agent's rights (CRUD in every namespace, acknowledged) to one group, by name.
+
+VICTIM, ELSEWHERE = "victim", "elsewhere"
+KEEP = "llamastack-mcp.io/keep-on-destroy"
+
+
+@pytest.fixture
+def intruder(real) -> Iterator[str]:
+    """A ConfigMap in `victim`, and the token of a ServiceAccount of another namespace bound to nothing."""
+    for namespace in (VICTIM, ELSEWHERE):
+        real.kubectl("create", "namespace", namespace)
+    real.kubectl("create", "configmap", "precious", "-n", VICTIM, "--from-literal=keep=me")
+    real.kubectl("create", "serviceaccount", "intruder", "-n", ELSEWHERE)
+    yield real.kubectl("create", "token", "intruder", "-n", ELSEWHERE).stdout.strip()
+    real.kubectl("delete", "namespace", VICTIM, ELSEWHERE, "--wait=false", check=False)
+
+
+def precious_exists(real) -> bool:
+    return real.kubectl("get", "configmap", "precious", "-n", VICTIM, check=False).returncode == 0
+
+
+def test_a_caller_dev_does_not_name_gains_no_right_through_the_agent(real, dev, intruder):
+    can_i = real.kubectl("auth", "can-i", "delete", "configmaps", "-n", VICTIM,
+                         f"--as=system:serviceaccount:{ELSEWHERE}:intruder", check=False)
+    assert can_i.stdout.strip() == "no", "the intruder has no right of its own"
+    delete = call("resources_delete", apiVersion="v1", kind="ConfigMap", name="precious", namespace=VICTIM)
+    with port_forward(real, LLAMA, 8321) as url:
+        with pytest.raises(openai.PermissionDeniedError, match="403"):
+            agent_turn(url, intruder, delete, forward=False)
+        assert precious_exists(real), "refused before any tool ran: the object is intact"
+        turn = agent_turn(url, real.developer_token(), delete, forward=False)
+    assert turn["name"] == "resources_delete" and not turn["error"], turn
+    assert not precious_exists(real), "a caller of the group dev names (llama-stack-developers) may"
+
+
+def conversation(url: str, token: str, topic: str) -> str:
+    """A conversation stored by Llama Stack (SQLite in dev, PostgreSQL in prod); its id."""
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=token, max_retries=0, timeout=60)
+    made = client.conversations.create(metadata={"topic": topic}, items=[
+        {"type": "message", "role": "user", "content": f"remember the {topic} stack"}])
+    return made.id
+
+
+def recalled(url: str, token: str, conversation_id: str) -> str:
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=token, max_retries=0, timeout=60)
+    return (client.conversations.retrieve(conversation_id).metadata or {}).get("topic", "")
+
+
+def test_devs_conversations_in_sqlite_survive_make_destroy_and_come_back_with_make_up(real, dev, newcomer):
+    with port_forward(real, LLAMA, 8321) as url:
+        made = conversation(url, real.developer_token(), "dev")
+    claim = real.get("pvc", "llama-stack-data", "-n", NS)["metadata"]["uid"]
+    destroyed = newcomer("destroy", "--yes")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert "kept, as it may hold your data: Namespace llama-stack, PersistentVolumeClaim llama-stack/llama-stack-data" \
+        in destroyed.stderr and "kubectl delete namespace llama-stack" in destroyed.stderr, destroyed.stderr
+    # The API server: no workload left, the namespace and the very same claim kept.
+    assert real.get("deployments", "-n", NS)["items"] == []
+    assert real.get("namespace", NS)["metadata"]["labels"][KEEP] == "true"
+    assert real.get("pvc", "llama-stack-data", "-n", NS)["metadata"]["uid"] == claim
+    up = newcomer("up", "--yes")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert real.get("pvc", "llama-stack-data", "-n", NS)["metadata"]["uid"] == claim, "taken over, not replaced"
+    with port_forward(real, LLAMA, 8321) as url:
+        assert recalled(url, real.developer_token(), made) == "dev"
+
+
 # ------------------------------------------------------------------------------------------ prod
 # Prod's stack file with only what plain Kubernetes needs instead of OpenShift's (no service CA, no
 # router): the serving certificate comes from a Secret the test issues and the Route becomes an
@@ -276,10 +394,12 @@ def prod(real, newcomer, tmp_path_factory):
     real.kubectl("apply", "--server-side", "--field-manager", "local-cluster", "-f", "-",
                  input=json.dumps({"apiVersion": "v1", "kind": "List", "items": model_endpoint.manifest()}))
     real.kubectl("rollout", "status", "-n", model_endpoint.NAMESPACE, f"deployment/{model_endpoint.NAME}", "--timeout=180s")
-    real.kubectl("create", "namespace", NS)  # the database before the stack (Llama Stack needs it to start)
+    # The database before the stack (Llama Stack needs it to start), where prod's file puts it: a namespace
+    # no stack creates, so no destroy takes it.
+    real.kubectl("create", "namespace", DATA_NS)
     real.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
-                                                      "items": provided.postgres(NS, password)}))
-    real.kubectl("rollout", "status", "-n", NS, "deployment/postgres", "--timeout=120s")
+                                                      "items": provided.postgres(DATA_NS, password)}))
+    real.kubectl("rollout", "status", "-n", DATA_NS, "deployment/postgres", "--timeout=120s")
     real.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": provided.collector()}))
     files = provided.serving_certificate(tmp_path_factory.mktemp("tls"), MCP, NS)
     real.kubectl("apply", "-f", "-", input=provided.tls_secret(MCP_SERVING_SECRET, NS, files))
@@ -319,11 +439,29 @@ def test_prod_runs_two_ready_replicas_of_each_server_on_real_pods(real, prod):
             assert status["restartCount"] == 0, f"{app} restarted: {status.get('lastState')}"
 
 
+def sql(real, query: str) -> str:
+    """A query in prod's provided database, as its own server answers it."""
+    return real.kubectl("exec", "-n", DATA_NS, "deploy/postgres", "--", "psql", "-h", "/var/run/postgresql",
+                        "-U", "llamastack", "-d", "llamastack", "-Atc", query).stdout.strip()
+
+
 def test_prod_keeps_llama_stacks_state_in_the_provided_postgres(real, prod):
-    tables = real.kubectl("exec", "-n", NS, "deploy/postgres", "--", "psql", "-h", "/var/run/postgresql",
-                          "-U", "llamastack", "-d", "llamastack", "-Atc",
-                          "select count(*) from information_schema.tables where table_schema = 'public'").stdout
-    assert int(tables.strip()) > 0, "Llama Stack created its tables in the database prod's file names"
+    tables = sql(real, "select count(*) from information_schema.tables where table_schema = 'public'")
+    assert int(tables) > 0, "Llama Stack created its tables in the database prod's file names"
+
+
+def test_prod_conversations_in_the_provided_postgres_survive_destroy_and_come_back_with_up(real, prod):
+    with port_forward(real, LLAMA, 8321) as url:
+        made = conversation(url, token(real, "alice"), "prod")
+    rows = int(sql(real, "select count(*) from openai_conversations"))
+    prod.destroy()
+    # The API server: none of the stack's workloads left; its namespace kept (the stack created it).
+    assert real.get("deployments", "-n", NS)["items"] == []
+    assert real.get("namespace", NS)["metadata"]["labels"][KEEP] == "true"
+    assert int(sql(real, "select count(*) from openai_conversations")) == rows >= 1, "the rows stayed"
+    assert prod.up(check=False).returncode == 0
+    with port_forward(real, LLAMA, 8321) as url:
+        assert recalled(url, token(real, "alice"), made) == "prod"
 
 
 def test_prod_llama_stack_reaches_the_mcp_server_over_tls_with_the_issued_certificate(real, prod):
@@ -894,9 +1032,11 @@ def test_make_verify_passes_against_prod(real, prod):
         assert f"PASS  {check}" in result.stdout, result.stdout
 
 
-def test_destroy_then_down_leave_nothing_behind(real, prod):
+def test_destroy_then_down_leave_nothing_behind(real, prod, sysctls_before):
     prod.destroy()
-    namespace_gone(real)  # with the database in it: the stack created the namespace (server-side apply took it over)
+    assert real.get("namespace", NS)["metadata"]["labels"][KEEP] == "true", "destroy keeps the namespace it created"
+    namespace_gone(real)  # the command destroy names: kubectl delete namespace llama-stack
+    real.kubectl("delete", "namespace", DATA_NS, "--wait=true", "--timeout=120s")  # the user's own database
     model_endpoint.delete(str(real.kubeconfig))
     real.kubectl("delete", "namespace", provided.COLLECTOR_NAMESPACE, "--wait=true", "--timeout=120s", check=False)
     assert leftovers(real) == []
@@ -919,3 +1059,4 @@ def test_destroy_then_down_leave_nothing_behind(real, prod):
     for process in ("kube-router", "metrics-server"):
         assert not (REAL_CLUSTER_DIR / "pids" / process).exists(), process
     assert not Path("/run/llamastack-mcp-node").exists()
+    assert machine_sysctls() == sysctls_before, "every sysctl the node changed is back as it was"

@@ -156,8 +156,13 @@ def test_llama_stack_requires_a_cluster_identity(python312, procs, cluster, caps
     for headers in ({}, {"Authorization": "Bearer not-a-token"}):
         status, text, _ = verify.http("GET", f"{base}/v1/models", headers=headers)
         assert status == 401, (headers, status, text)
+    # A valid identity dev does not name (a ServiceAccount of another namespace) is refused before any
+    # tool could run with the agent's rights; the group dev names (llama-stack-developers) is let in.
     cluster.kubectl("create", "serviceaccount", "alice", "-n", "default", check=False)
-    token = cluster.kubectl("create", "token", "alice", "-n", "default").stdout.strip()
+    alice = cluster.kubectl("create", "token", "alice", "-n", "default").stdout.strip()
+    status, text, _ = verify.http("GET", f"{base}/v1/models", headers={"Authorization": f"Bearer {alice}"})
+    assert status == 403, (status, text)
+    token = cluster.developer_token()
     status, text, _ = verify.http("GET", f"{base}/v1/models", headers={"Authorization": f"Bearer {token}"})
     assert status == 200, text
     code = verify.main(["--llama-stack-url", base, "--mcp-url", mcp_url])

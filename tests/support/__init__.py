@@ -76,6 +76,9 @@ def available(dep: dict) -> bool:
 
 
 def namespace_gone(cluster, name: str = NS) -> None:
+    """Gone after a destroy: a namespace the stack created was kept (with its data); this deletes it with
+    the command destroy names for that, `kubectl delete namespace NAME`."""
+    cluster.kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=false", check=False)
     cluster.wait_until(f"namespace {name} is gone",
                        lambda: cluster.kubectl("get", "namespace", name, check=False).returncode != 0, timeout=120)
 
@@ -89,7 +92,8 @@ def leftovers(cluster) -> list[str]:
     return sorted(set(found))
 
 
-def pulumi_sh(cluster, project, stack: str, *args: str, home: Path, kubeconfig: bool, backend: str | None = None):
+def pulumi_sh(cluster, project, stack: str, *args: str, home: Path, kubeconfig: bool, backend: str | None = None,
+              extra_env: dict[str, str] | None = None):
     """localcluster/pulumi.sh, what `make up/preview/destroy/verify/ask` run, in a clean environment:
     `kubeconfig=False` is a newcomer's machine (no KUBECONFIG, no ~/.kube/config: the local cluster)."""
     env = {k: v for k, v in cluster.env().items() if k not in ("KUBECONFIG", "PULUMI_BACKEND_URL", "LLAMA_STACK_TOKEN")}
@@ -99,5 +103,6 @@ def pulumi_sh(cluster, project, stack: str, *args: str, home: Path, kubeconfig: 
         env["KUBECONFIG"] = str(cluster.kubeconfig)
     if backend:
         env["PULUMI_BACKEND_URL"] = backend
+    env.update(extra_env or {})
     return cluster.run(["bash", str(ROOT / "localcluster" / "pulumi.sh"), stack, *args], env=env,
                        name=f"pulumi.sh-{args[0]}", check=False)

@@ -1,5 +1,5 @@
 """What a prod user provides beside the stack, made on the local cluster: the PostgreSQL that prod's
-stack file names (`postgres.llama-stack.svc.cluster.local`, user and database `llamastack`), and
+stack file names (`postgres.llama-stack-data.svc.cluster.local`, user and database `llamastack`), and
 the MCP server's serving certificate as a `kubernetes.io/tls` Secret with its `ca.crt` (what
 cert-manager writes) for passthrough on plain Kubernetes, and a trace collector for `telemetry`."""
 

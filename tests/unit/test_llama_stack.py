@@ -107,7 +107,7 @@ def test_sqlite_gets_a_volume_and_recreate(dev):
 def test_postgres_config_takes_the_password_from_the_environment(prod):
     config = config_of(prod)
     kv = config["storage"]["backends"]["kv_default"]
-    assert kv == {"type": "kv_postgres", "host": "postgres.llama-stack.svc.cluster.local", "port": 5432,
+    assert kv == {"type": "kv_postgres", "host": "postgres.llama-stack-data.svc.cluster.local", "port": 5432,
                   "db": "llamastack", "user": "llamastack", "password": "${env.POSTGRES_PASSWORD}"}
     assert config["storage"]["backends"]["sql_default"]["type"] == "sql_postgres"
     env = container(prod, LS)["env"]

@@ -32,7 +32,8 @@ def roles_by_name(run) -> dict[str, dict]:
 
 def test_dev_as_shipped_hands_its_rights_only_to_the_named_group(preview):
     dev = run_variant("dev", preview=preview)
-    assert [p["when"] for p in route_policy(dev)] == ["user with llama-stack-developers in roles"]
+    assert [p.get("when") for p in route_policy(dev)] == [None, "user with llama-stack-developers in roles"]
+    assert route_policy(dev)[0]["permit"] == {"paths": "/v1/health"}  # the kubelet's probes carry no identity
     assert dev.one("ClusterRoleBinding", "llama-stack-kubernetes-mcp-server")  # acknowledged: allowClusterWideWrite
 
 
@@ -70,7 +71,7 @@ def test_the_agents_write_rights_go_only_to_callers_named_in_the_stack_file(prev
     users = run_variant(preview=preview, llamaStack={"auth": {"allowedGroups": [], "allowedUsers": [
         "system:serviceaccount:team-a:deployer", "alice"]}})
     assert users.error is None, users.error
-    assert [p["when"] for p in route_policy(users)] == [
+    assert [p.get("when") for p in route_policy(users)][1:] == [
         "user with system:serviceaccount:team-a:deployer in roles", "user with alice in roles"]
     refused(run_variant(preview=preview, llamaStack={"auth": {"allowedUsers": ["bad name"]}}),
             'llamaStack.auth.allowedUsers[0] = "bad name": must be a user name')
@@ -153,3 +154,51 @@ def test_each_stack_states_the_oldest_server_and_the_setting_that_needs_it():
     assert server_version.openshift_release((1, 30)) == "4.17"
     values, _ = stack_settings("dev")
     assert server_version.minimum(load_settings(values)) == server_version.BASELINE
+
+
+# ------------------------------------------------- make's target check (ops/target.py)
+
+def test_a_pin_elsewhere_is_refused_naming_the_setting_as_written():
+    from ops import target
+    path = "Pulumi.prod.yaml"
+    assert target.pin_problems({}, "dev-admin", "https://api.dev:6443", path) == []
+    pin = {"context": "prod-admin", "apiServer": "https://api.prod:6443/"}
+    assert target.pin_problems(pin, "prod-admin", "https://api.prod:6443", path) == []
+    assert target.pin_problems(pin, "dev-admin", "https://api.dev:6443", path) == [
+        "target.context = 'prod-admin' in Pulumi.prod.yaml, but Pulumi would use context 'dev-admin'",
+        "target.apiServer = 'https://api.prod:6443/' in Pulumi.prod.yaml, but context 'dev-admin' points at "
+        "https://api.dev:6443"]
+
+
+def fake_kubectl(tmp_path: Path, minor: str) -> Path:
+    """A kubectl that answers `config` and `version` as one for a cluster of Kubernetes 1.<minor> would."""
+    script = tmp_path / "kubectl"
+    script.write_text(f"""#!/bin/sh
+case "$*" in
+  "config current-context") echo prod-admin ;;
+  config\\ view*) printf https://api.prod:6443 ;;
+  version*) echo '{{"serverVersion": {{"major": "1", "minor": "{minor}", "gitVersion": "v1.{minor}.4"}}}}' ;;
+  *) exit 1 ;;
+esac
+""")
+    script.chmod(0o755)
+    return script
+
+
+def test_an_old_server_is_refused_before_any_change_naming_the_setting_and_the_version(tmp_path, capsys):
+    from ops import target
+    prod = str(ROOT / "Pulumi.prod.yaml")
+    code = target.main(["--stack-file", prod, "--command", "preview", "--kubectl", str(fake_kubectl(tmp_path, "29"))])
+    err = capsys.readouterr().err
+    assert code == target.REFUSED, err
+    assert "target: context 'prod-admin', API server https://api.prod:6443" in err
+    assert ("refused: mcpServer.shutdownDelaySeconds needs Kubernetes >= 1.30 (OpenShift >= 4.17) for a preStop "
+            "`sleep` action") in err and "the server at https://api.prod:6443 runs v1.29.4" in err
+    assert "refused: llamaStack.shutdownDelaySeconds" in err and "nothing was changed" in err
+    ok = target.main(["--stack-file", prod, "--command", "preview", "--kubectl", str(fake_kubectl(tmp_path, "30+"))])
+    assert ok == 0, capsys.readouterr().err
+    dev = str(ROOT / "Pulumi.dev.yaml")
+    assert target.main(["--stack-file", dev, "--command", "up", "--kubectl", str(fake_kubectl(tmp_path, "29"))]) == 0
+    # destroy asks no version: an old server's stack can always be removed
+    assert target.main(["--stack-file", prod, "--command", "destroy",
+                        "--kubectl", str(fake_kubectl(tmp_path, "20"))]) == 0
