@@ -33,7 +33,7 @@ import yaml
 from . import meta, rbac, workload
 from .facts import StackFacts
 from .kubeconfig import Endpoint, FleetSources
-from .mcp_server import ClusterAccess, namespaces
+from .mcp_server import ClusterAccess, namespace
 from .meta import Manifest
 from .registry import KubernetesProvider, register_all
 from .settings import FleetMember, StackSettings
@@ -63,7 +63,8 @@ def token_file(member: str) -> str:
 def member_manifests(facts: StackFacts, member: FleetMember) -> list[Manifest]:
     """What one member cluster holds: [namespace,] ServiceAccount, RBAC, token Secret."""
     a = facts.mcp.app
-    out = namespaces(facts)[:1] if facts.settings.namespace.create else []
+    # A member's namespace holds only the hub's account and token, no data: destroy deletes it.
+    out = [namespace(facts.namespace, keep=False)] if facts.settings.namespace.create else []
     # No pod runs as this account on the member: nothing mounts its token.
     out.append(workload.service_account(a, automount=False))
     out += rbac.grants(a, member.rbac, member.platform or facts.settings.platform)

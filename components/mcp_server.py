@@ -198,10 +198,15 @@ def namespaces(facts: StackFacts) -> list[Manifest]:
     names = [facts.namespace] if settings.namespace.create else []
     if rbac_settings.create_namespaces and rbac_settings.scope == "namespaces":
         names += [n for n in rbac_settings.namespaces if n not in names]
+    return [namespace(name, keep=settings.namespace.keep_on_destroy) for name in names]
+
+
+def namespace(name: str, keep: bool) -> Manifest:
+    """A namespace of the stack's; `keep`: left by destroy, with whatever it holds."""
     labels = {"app.kubernetes.io/part-of": meta.PART_OF, "app.kubernetes.io/managed-by": "pulumi"}
-    if settings.namespace.keep_on_destroy:
+    if keep:
         labels[meta.KEEP_ON_DESTROY] = "true"
-    return [meta.manifest("v1", "Namespace", meta.metadata(name, None, labels)) for name in names]
+    return meta.manifest("v1", "Namespace", meta.metadata(name, None, labels))
 
 
 def manifests(facts: StackFacts, access: Optional[ClusterAccess] = None) -> list[Manifest]:

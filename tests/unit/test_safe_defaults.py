@@ -202,3 +202,14 @@ def test_an_old_server_is_refused_before_any_change_naming_the_setting_and_the_v
     # destroy asks no version: an old server's stack can always be removed
     assert target.main(["--stack-file", prod, "--command", "destroy",
                         "--kubectl", str(fake_kubectl(tmp_path, "20"))]) == 0
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_each_stack_file_states_the_oldest_server_it_needs(stack):
+    import re
+    stated = re.search(r"Needs Kubernetes >= (\d+)\.(\d+) \(OpenShift >= 4\.(\d+)\)", (ROOT / f"Pulumi.{stack}.yaml").read_text())
+    assert stated, f"Pulumi.{stack}.yaml states no minimum version"
+    values, _ = stack_settings(stack)
+    needed = server_version.minimum(load_settings(values, {"postgresPassword"}))
+    assert (int(stated[1]), int(stated[2])) == needed
+    assert f"4.{stated[3]}" == server_version.openshift_release(needed)
