@@ -8,6 +8,8 @@ STACK ?= dev
 OUT ?= build/$(STACK)
 ARGS ?=
 export PROMPT
+# LOCAL=1: make up/preview/destroy/refresh/verify/ask use the local cluster, whatever kubeconfig exists.
+export LOCAL
 export E2E_CACHE ?= $(HOME)/.cache/llamastack-mcp-e2e
 
 .PHONY: help setup system-deps e2e-deps toolchain images prepare cluster cluster-down cluster-clean test e2e test-cluster soak \
@@ -67,13 +69,13 @@ e2e: setup system-deps e2e-deps  ## only the servers layer: the real servers as 
 
 # With no kubeconfig given these target the local cluster (built and started
 # as needed); localcluster/pulumi.sh prints the cluster and the backend used.
-up: setup  ## pulumi up on STACK (default dev); ARGS passed on (e.g. ARGS=--yes)
+up: setup  ## pulumi up on STACK (default dev), after naming and checking the target; ARGS passed on (e.g. ARGS=--yes); LOCAL=1: the local cluster
 	bash localcluster/pulumi.sh $(STACK) up $(ARGS)
 
 preview: setup  ## pulumi preview on STACK; ARGS passed on
 	bash localcluster/pulumi.sh $(STACK) preview $(ARGS)
 
-destroy: setup  ## pulumi destroy on STACK (removes cluster-wide RBAC and SCC too); ARGS passed on
+destroy: setup  ## pulumi destroy on STACK (cluster-wide RBAC and SCC too; keeps the namespace it created and the SQLite volume, and names them); ARGS passed on
 	bash localcluster/pulumi.sh $(STACK) destroy $(ARGS)
 
 refresh: setup  ## pulumi refresh on STACK; ARGS passed on

@@ -1,7 +1,7 @@
 """The oldest Kubernetes API server a stack's objects work on, and which setting asks for more.
 
-A pure function of the settings: `make up/preview/destroy/refresh` compare it with the server they are
-about to change (ops/target.py) before changing anything. OpenShift 4.N runs Kubernetes 1.(N+13).
+A pure function of the settings: `make up/preview/refresh` compare it with the server they are about to
+change (ops/target.py) before changing anything; `destroy` never asks. OpenShift 4.N runs Kubernetes 1.(N+13).
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ def openshift_release(kubernetes: tuple[int, int]) -> str:
 def needs(settings: StackSettings) -> list[Need]:
     """Each requirement above the baseline, with the setting that makes it."""
     out = [Need("", BASELINE, "autoscaling/v2 HorizontalPodAutoscalers and policy/v1 PodDisruptionBudgets")]
+    if settings.llama_stack.auth.provider == "kubernetes":
+        # Llama Stack 0.6-0.7 and OGX 1.x ask authentication.k8s.io/v1 SelfSubjectReviews (GA in 1.28):
+        # on an older server the pods run and every caller is refused.
+        out.append(Need("llamaStack.auth.provider", (1, 28),
+                        "a SelfSubjectReview (authentication.k8s.io/v1), how Llama Stack checks each caller's token"))
     for section, workload in (("mcpServer", settings.mcp_server), ("llamaStack", settings.llama_stack)):
         if workload.shutdown_delay_seconds:
             out.append(Need(f"{section}.shutdownDelaySeconds", (1, 30),

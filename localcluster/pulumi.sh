@@ -40,6 +40,10 @@ stack_names_a_cluster() {
 }
 
 if [[ "${LOCAL:-}" == 1 ]]; then
+  if stack_names_a_cluster; then  # Pulumi's provider would follow the stack file, not LOCAL
+    say "refused: LOCAL=1, but Pulumi.$stack.yaml names a cluster (kubernetes:kubeconfig/context); nothing was changed"
+    exit 3
+  fi
   target="local"
 elif [[ -n "${KUBECONFIG:-}" || -f "$HOME/.kube/config" ]] || stack_names_a_cluster; then
   target="given"
@@ -134,6 +138,7 @@ fi
 
 # The cluster named, and refused if the stack is pinned elsewhere or needs a newer server.
 kubectl_bin="$(command -v kubectl || echo "${E2E_CACHE:-$HOME/.cache/llamastack-mcp-e2e}/toolchain/bin/kubectl")"
+export KUBECTL="$kubectl_bin"  # the guard's kubectl too
 PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" "${PYTHON:-$root/venv/bin/python}" -m ops.target \
   --stack-file "$project/Pulumi.$stack.yaml" --command "$cmd" --kubectl "$kubectl_bin" || exit $?
 

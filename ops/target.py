@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any, Optional
 
 from components import server_version
@@ -29,14 +32,31 @@ def say(message: str) -> None:
     print(f"==> {message}", file=sys.stderr, flush=True)
 
 
-def kubectl_out(kubectl: str, *args: str) -> str:
-    done = subprocess.run([kubectl, *args], capture_output=True, text=True)
+def kubectl_out(kubectl: list[str], *args: str) -> str:
+    done = subprocess.run([*kubectl, *args], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"`kubectl {' '.join(args)}`: {done.stderr.strip()}")
     return done.stdout.strip()
 
 
-def cluster_of(kubectl: str, context: str) -> tuple[str, str]:
+def with_stack_kubeconfig(kubectl: str, config: dict[str, Any], scratch: Path) -> list[str]:
+    """kubectl reading the kubeconfig the provider reads: the stack file's `kubernetes:kubeconfig` (a path or
+    the file's text) when it sets one, else $KUBECONFIG or ~/.kube/config."""
+    value = config.get("kubernetes:kubeconfig")
+    if not value:
+        return [kubectl]
+    if not isinstance(value, str):
+        raise RuntimeError("the stack file's kubernetes:kubeconfig is a secret: set the cluster by KUBECONFIG or "
+                           "kubernetes:context instead, so that it can be named before anything changes")
+    path = Path(os.path.expanduser(value))
+    if not path.is_file():
+        path = scratch / "kubeconfig"
+        path.write_text(value)
+        path.chmod(0o600)
+    return [kubectl, "--kubeconfig", str(path)]
+
+
+def cluster_of(kubectl: list[str], context: str) -> tuple[str, str]:
     """(context, API server URL) that the provider will use."""
     if not context:
         context = kubectl_out(kubectl, "config", "current-context")
@@ -45,7 +65,7 @@ def cluster_of(kubectl: str, context: str) -> tuple[str, str]:
     return context, server
 
 
-def server_minor(kubectl: str, context: str) -> tuple[tuple[int, int], str]:
+def server_minor(kubectl: list[str], context: str) -> tuple[tuple[int, int], str]:
     out = json.loads(kubectl_out(kubectl, "version", "-o", "json", "--context", context, "--request-timeout=20s"))
     found = out["serverVersion"]
     return (int(found["major"]), int(re.match(r"\d+", found["minor"]).group())), found["gitVersion"]
@@ -77,17 +97,23 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--kubectl", default="kubectl")
     args = parser.parse_args(argv)
     config = stack_file(args.stack_file).get("config") or {}
-    try:
-        context, server = cluster_of(args.kubectl, str(config.get("kubernetes:context") or ""))
-    except RuntimeError as err:
-        say(f"no cluster to name: {err}")
-        return REFUSED
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            kubectl = with_stack_kubeconfig(args.kubectl, config, Path(scratch))
+            context, server = cluster_of(kubectl, str(config.get("kubernetes:context") or ""))
+        except RuntimeError as err:
+            say(f"refused: no cluster to name: {err}")
+            return REFUSED
+        return check(args, config, kubectl, context, server)
+
+
+def check(args: argparse.Namespace, config: dict[str, Any], kubectl: list[str], context: str, server: str) -> int:
     say(f"target: context {context!r}, API server {server}")
     problems = pin_problems(config.get("llamastack-mcp:target") or {}, context, server, args.stack_file)
     if not problems and args.command in ("up", "preview", "refresh"):
         values, _ = stack_settings(args.stack_file)
         try:
-            found, version = server_minor(args.kubectl, context)
+            found, version = server_minor(kubectl, context)
         except (RuntimeError, KeyError, ValueError, AttributeError) as err:
             say(f"refused: could not read the server's version before changing it: {err}")
             return REFUSED

@@ -230,7 +230,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                                             "own cluster token); default: --token")
     parser.add_argument("--token", default=os.environ.get("LLAMA_STACK_TOKEN"),
                         help="bearer token for Llama Stack (llamaStack.auth; e.g. `oc whoami -t`, "
-                             "`kubectl create token NAME`); default $LLAMA_STACK_TOKEN")
+                             "`kubectl create token NAME` for a ServiceAccount in llamaStack.auth.allowedUsers); "
+                             "default $LLAMA_STACK_TOKEN")
     parser.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
     parser.add_argument("--resolve", action="append", default=[], metavar="HOST:PORT=ADDR:PORT",
                         help="reach an in-cluster address of the stack's outputs at a local one "

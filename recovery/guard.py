@@ -3,9 +3,9 @@
     python -m recovery.guard before STACK COMMAND [ARGS...]     # exit non-zero: do not run the command
     python -m recovery.guard after STACK COMMAND RC [ARGS...]
 
-`make up` skips Pulumi's per-step checkpoints on file backends (docs/performance.md: they cost O(n^2)),
-so an update killed midway (SIGKILL, a closed laptop, a cancelled CI job) leaves a lock naming a dead
-process and objects the state never recorded. Before the next command:
+With Pulumi's per-step checkpoints skipped (the local cluster's own state, or PULUMI_SKIP_CHECKPOINTS=true:
+docs/operations.md#checkpoints), an update killed midway (SIGKILL, a closed laptop, a cancelled CI job)
+leaves a lock naming a dead process and objects the state never recorded. Before the next command:
 
 - **a stale lock** (its process no longer runs on this machine) is named, with the one command that
   recovers; with `--yes` it is removed, saying so. A live process's lock still refuses, as Pulumi does.
@@ -88,16 +88,32 @@ def say_kept(stack: str) -> None:
     """After a destroy: what it kept (it may hold your data) and the one command that removes it."""
     try:
         found = orphans.kept(kubectl(stack), created_namespaces(stack))
-    except (subprocess.CalledProcessError, OSError, ValueError):
+    except (subprocess.CalledProcessError, OSError, ValueError) as err:
+        say(f"could not list what destroy kept ({err}); look for objects labelled {orphans.KEEP}")
         return
     if not found:
         return
     say(f"kept, as it may hold your data: {_listing(found)}")
     gone_with = {o.namespace for o in found if o.kind == "PersistentVolumeClaim"} & {o.name for o in found}
-    commands = [f"kubectl delete namespace {o.name}" for o in found if o.kind == "Namespace"]
-    commands += [f"kubectl delete persistentvolumeclaim {o.name} -n {o.namespace}" for o in found
+    # Spelled out with the cluster it was kept on: your shell's kubeconfig may point elsewhere.
+    try:
+        where = " ".join(["kubectl", *cluster_args(stack)])
+    except (subprocess.CalledProcessError, OSError):
+        where = "kubectl"
+    commands = [f"{where} delete namespace {o.name}" for o in found if o.kind == "Namespace"]
+    commands += [f"{where} delete persistentvolumeclaim {o.name} -n {o.namespace}" for o in found
                  if o.kind == "PersistentVolumeClaim" and o.namespace not in gone_with]
     say(f"to delete it all too (nothing else keeps it): {'; '.join(commands)}")
+
+
+def cluster_args(stack: str) -> list[str]:
+    """--kubeconfig and --context of the cluster the stack's provider used, resolved now."""
+    command = kubectl(stack)
+    kubeconfig = next((command[i + 1] for i, a in enumerate(command) if a == "--kubeconfig"), None) \
+        or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    context = next((command[i + 1] for i, a in enumerate(command) if a == "--context"), None) or subprocess.run(
+        [*command, "config", "current-context"], capture_output=True, text=True, check=True).stdout.strip()
+    return ["--kubeconfig", kubeconfig, "--context", context]
 
 
 def recorded(stack: str) -> set[orphans.Obj]:

@@ -295,10 +295,13 @@ def test_with_no_kubeconfig_make_up_deploys_dev_onto_the_local_cluster(cluster, 
     destroyed = wrapper(cluster, bare_project, "dev", "destroy", "--yes", home=home, kubeconfig=False)
     assert "kept, as it may hold your data: Namespace llama-stack, PersistentVolumeClaim llama-stack/llama-stack-data" \
         in destroyed.stderr, destroyed.stderr
-    assert "to delete it all too (nothing else keeps it): kubectl delete namespace llama-stack\n" in destroyed.stderr
+    command = destroyed.stderr.split("to delete it all too (nothing else keeps it): ", 1)[1].splitlines()[0]
+    context = cluster.kubectl("config", "current-context").stdout.strip()
+    assert command == f"kubectl --kubeconfig {cluster.kubeconfig} --context {context} delete namespace llama-stack"
     assert leftovers(cluster) == KEPT
     again = wrapper(cluster, bare_project, "dev", "destroy", "--yes", home=home, kubeconfig=False)
     assert "not in stack dev's state" not in again.stderr and leftovers(cluster) == KEPT, "a second destroy kept them too"
+    cluster.run(["bash", "-c", command], env=cluster.env())  # the one command, as the user would paste it
     namespace_gone(cluster)
     assert leftovers(cluster) == []
     assert stack_file.read_text() == as_cloned, "the local cluster's salt stays in its own copy of the stack file"
@@ -340,3 +343,8 @@ def test_local_1_picks_the_local_cluster_whatever_kubeconfig_exists(cluster, bar
     assert result.returncode == 0, result.stdout + result.stderr
     assert "LOCAL=1: using the local cluster, whatever kubeconfig exists" in result.stderr
     assert f"API server {cluster.api_url}" in result.stderr and "not-this-one" not in result.stderr
+    stack_file = bare_project.stack_file  # a stack file naming a context: the provider would follow it
+    stack_file.write_text(stack_file.read_text().replace("config:\n", "config:\n  kubernetes:context: elsewhere\n", 1))
+    named = pulumi_sh(cluster, bare_project, "dev", "preview", home=tmp_path / "home", kubeconfig=True,
+                      extra_env={"LOCAL": "1"})
+    assert named.returncode == 3 and "refused: LOCAL=1, but Pulumi.dev.yaml names a cluster" in named.stderr

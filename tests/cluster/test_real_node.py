@@ -137,9 +137,12 @@ def test_the_mcp_server_lists_objects_with_its_mounted_token(real, dev):
 def test_llama_stack_reaches_the_mcp_server_through_its_service_by_dns_name(real, dev):
     with port_forward(real, LLAMA, 8321) as url:
         response = httpx.get(f"{url}/v1beta/connectors/kubernetes/tools",
-                             headers={"Authorization": f"Bearer {token(real)}"}, timeout=60)
+                             headers={"Authorization": f"Bearer {real.developer_token()}"}, timeout=60)
+        unnamed = httpx.get(f"{url}/v1beta/connectors/kubernetes/tools",
+                            headers={"Authorization": f"Bearer {token(real)}"}, timeout=30)
         unauthenticated = httpx.get(f"{url}/v1beta/connectors/kubernetes/tools", timeout=30)
     assert response.status_code == 200, response.text
+    assert unnamed.status_code == 403, "a valid identity dev does not name (default/default) is refused"
     names = {t["name"] for t in response.json()["data"]}
     assert {"pods_list", "resources_get", "namespaces_list"} <= names, names
     assert unauthenticated.status_code == 401, "the caller's token is checked with the API server"
@@ -363,7 +366,9 @@ def test_devs_conversations_in_sqlite_survive_make_destroy_and_come_back_with_ma
     destroyed = newcomer("destroy", "--yes")
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
     assert "kept, as it may hold your data: Namespace llama-stack, PersistentVolumeClaim llama-stack/llama-stack-data" \
-        in destroyed.stderr and "kubectl delete namespace llama-stack" in destroyed.stderr, destroyed.stderr
+        in destroyed.stderr, destroyed.stderr
+    assert f"kubectl --kubeconfig {real.kubeconfig} --context" in destroyed.stderr  # the cluster it kept them on
+    assert "delete namespace llama-stack" in destroyed.stderr
     # The API server: no workload left, the namespace and the very same claim kept.
     assert real.get("deployments", "-n", NS)["items"] == []
     assert real.get("namespace", NS)["metadata"]["labels"][KEEP] == "true"
@@ -397,6 +402,7 @@ def prod(real, newcomer, tmp_path_factory):
     # The database before the stack (Llama Stack needs it to start), where prod's file puts it: a namespace
     # no stack creates, so no destroy takes it.
     real.kubectl("create", "namespace", DATA_NS)
+    real.kubectl("create", "namespace", NS)  # for the serving certificate the user provides (the stack takes it over)
     real.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
                                                       "items": provided.postgres(DATA_NS, password)}))
     real.kubectl("rollout", "status", "-n", DATA_NS, "deployment/postgres", "--timeout=120s")

@@ -153,7 +153,13 @@ def test_each_stack_states_the_oldest_server_and_the_setting_that_needs_it():
     assert server_version.too_old(prod, (1, 30)) == []
     assert server_version.openshift_release((1, 30)) == "4.17"
     values, _ = stack_settings("dev")
-    assert server_version.minimum(load_settings(values)) == server_version.BASELINE
+    dev = load_settings(values)
+    assert server_version.minimum(dev) == (1, 28)  # Llama Stack asks SelfSubjectReviews (GA in 1.28)
+    assert [n.setting for n in server_version.too_old(dev, (1, 27))] == ["llamaStack.auth.provider"]
+    oidc = values | {"llamaStack": {**values["llamaStack"], "auth": {
+        "provider": "oidc", "allowedGroups": ["platform"], "oidc": {
+            "issuer": "https://sso.example.com", "jwksUrl": "https://sso.example.com/keys"}}}}
+    assert server_version.minimum(load_settings(oidc)) == server_version.BASELINE
 
 
 # ------------------------------------------------- make's target check (ops/target.py)
@@ -174,9 +180,11 @@ def fake_kubectl(tmp_path: Path, minor: str) -> Path:
     """A kubectl that answers `config` and `version` as one for a cluster of Kubernetes 1.<minor> would."""
     script = tmp_path / "kubectl"
     script.write_text(f"""#!/bin/sh
+server=https://api.prod:6443
+if [ "$1" = --kubeconfig ]; then server="https://$(basename "$2" .yaml):6443"; shift 2; fi
 case "$*" in
   "config current-context") echo prod-admin ;;
-  config\\ view*) printf https://api.prod:6443 ;;
+  config\\ view*) printf "$server" ;;
   version*) echo '{{"serverVersion": {{"major": "1", "minor": "{minor}", "gitVersion": "v1.{minor}.4"}}}}' ;;
   *) exit 1 ;;
 esac
@@ -198,7 +206,10 @@ def test_an_old_server_is_refused_before_any_change_naming_the_setting_and_the_v
     ok = target.main(["--stack-file", prod, "--command", "preview", "--kubectl", str(fake_kubectl(tmp_path, "30+"))])
     assert ok == 0, capsys.readouterr().err
     dev = str(ROOT / "Pulumi.dev.yaml")
-    assert target.main(["--stack-file", dev, "--command", "up", "--kubectl", str(fake_kubectl(tmp_path, "29"))]) == 0
+    assert target.main(["--stack-file", dev, "--command", "up", "--kubectl", str(fake_kubectl(tmp_path, "28"))]) == 0
+    capsys.readouterr()
+    assert target.main(["--stack-file", dev, "--command", "up", "--kubectl", str(fake_kubectl(tmp_path, "27"))]) == 3
+    assert "refused: llamaStack.auth.provider needs Kubernetes >= 1.28 (OpenShift >= 4.15)" in capsys.readouterr().err
     # destroy asks no version: an old server's stack can always be removed
     assert target.main(["--stack-file", prod, "--command", "destroy",
                         "--kubectl", str(fake_kubectl(tmp_path, "20"))]) == 0
@@ -213,3 +224,17 @@ def test_each_stack_file_states_the_oldest_server_it_needs(stack):
     needed = server_version.minimum(load_settings(values, {"postgresPassword"}))
     assert (int(stated[1]), int(stated[2])) == needed
     assert f"4.{stated[3]}" == server_version.openshift_release(needed)
+
+
+def test_the_cluster_named_is_the_one_the_stack_files_kubeconfig_gives_the_provider(tmp_path, capsys):
+    from ops import target
+    kubeconfig = tmp_path / "api.staging.yaml"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    stack = tmp_path / "Pulumi.prod.yaml"
+    stack.write_text((ROOT / "Pulumi.prod.yaml").read_text().replace(
+        "config:\n", f"config:\n  kubernetes:kubeconfig: {kubeconfig}\n", 1))
+    code = target.main(["--stack-file", str(stack), "--command", "preview", "--kubectl", str(fake_kubectl(tmp_path, "30"))])
+    assert code == 0 and "API server https://api.staging:6443" in capsys.readouterr().err
+    stack.write_text(stack.read_text().replace("config:\n", "config:\n  llamastack-mcp:target: {apiServer: https://api.prod:6443}\n", 1))
+    code = target.main(["--stack-file", str(stack), "--command", "preview", "--kubectl", str(fake_kubectl(tmp_path, "30"))])
+    assert code == target.REFUSED and "points at https://api.staging:6443" in capsys.readouterr().err
