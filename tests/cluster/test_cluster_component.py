@@ -129,7 +129,8 @@ agents = lsm.LlamaStackMcp("agents",
         resources=lsm.ResourcesArgs(
             requests=lsm.ResourceAmountsArgs(cpu="50m", memory="96Mi", ephemeral_storage="32Mi"),
             limits=lsm.ResourceAmountsArgs(cpu="500m", memory="256Mi", ephemeral_storage="128Mi")),
-        rbac=lsm.RbacArgs(preset="full", scope="cluster"), toolsets=["core", "config"], log_level=2),
+        rbac=lsm.RbacArgs(preset="full", scope="cluster", allow_cluster_wide_write=True),
+        toolsets=["core", "config"], log_level=2),
     llama_stack=lsm.LlamaStackArgs(
         distribution="llama-stack", version="0.7.3", image="docker.io/llamastack/distribution-starter:0.7.3",
         replicas=1,
@@ -138,6 +139,7 @@ agents = lsm.LlamaStackMcp("agents",
             limits=lsm.ResourceAmountsArgs(cpu="1", memory="1Gi", ephemeral_storage="512Mi")),
         inference=lsm.InferenceArgs(provider="vllm", url="http://vllm.models.svc.cluster.local:8000/v1"),
         storage=lsm.StorageArgs(backend="sqlite", size="5Gi"),
+        auth=lsm.LlamaStackAuthArgs(allowed_groups=["llama-stack-developers"]),
         route=lsm.LlamaStackRouteArgs(enabled=True, timeout_seconds=300)),
     network_policy=lsm.NetworkPolicyArgs(enabled=True),
     monitoring=lsm.MonitoringArgs(service_monitor=False, prometheus_rule=False))
@@ -224,15 +226,26 @@ def test_a_stack_of_the_program_before_the_component_upgrades_in_place(cluster, 
     project = Project(cluster, tmp_path / "project", "dev")
     current = project.workdir / "components"
     shutil.move(current, project.workdir / "components.now")
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BEFORE_THE_COMPONENT, "components"],
+    shutil.move(project.workdir / "Pulumi.yaml", project.workdir / "Pulumi.yaml.now")
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BEFORE_THE_COMPONENT, "components", "Pulumi.yaml"],
                              capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(project.workdir)], input=archive, check=True)
+    # Settings both programs read alike: what came later (named callers, keep-on-destroy) is left out, so
+    # the objects are the same and only the URNs can differ.
+    settings = project.settings()
+    project.set_setting("mcpServer", {**settings["llamastack-mcp:mcpServer"], "rbac": {"preset": "read-only"}})
+    project.set_setting("llamaStack", {k: v for k, v in settings["llamastack-mcp:llamaStack"].items() if k != "auth"})
     project.up()
     try:
         uids_before: dict[str, str] = {}
         before = objects(cluster, uids_before)
         shutil.rmtree(current)
         shutil.move(project.workdir / "components.now", current)
+        shutil.move(project.workdir / "Pulumi.yaml.now", project.workdir / "Pulumi.yaml")
+        settings = project.settings()
+        project.set_setting("namespace", {**settings["llamastack-mcp:namespace"], "keepOnDestroy": False})
+        stack = settings["llamastack-mcp:llamaStack"]
+        project.set_setting("llamaStack", {**stack, "storage": {**stack["storage"], "keepOnDestroy": False}})
         steps = project.preview_steps()
         assert changed(steps) == [("create", f"{TYPE}::llamastack-mcp")], changed(steps)
         project.up()

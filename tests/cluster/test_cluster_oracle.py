@@ -23,7 +23,8 @@ def dry_run_namespaces(cluster):
     """The namespaces the variants use. This module runs after test_cluster's stacks are
     destroyed: a dry-run apply onto live objects would merge with them."""
     assert leftovers(cluster) == [], "a stack is still deployed"
-    names = (NS, "team-a", "team-b", "agents")  # agents: the open-in-cluster variant's existing namespace
+    # agents: the open-in-cluster variant's existing namespace; llama-stack-sandbox: the sandbox variant's
+    names = (NS, "team-a", "team-b", "agents", "llama-stack-sandbox")
     for ns in names:
         namespace_gone(cluster, ns)
         cluster.kubectl("create", "namespace", ns)
