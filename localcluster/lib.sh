@@ -30,14 +30,16 @@ start_supervised() {
 }
 
 stop() {  # stop NAME...: TERM, up to 10 s, then KILL; prints the names it stopped
-  local name pid
+  local name pid leads
   for name in "$@"; do
     if pid_alive "$name"; then
       pid="$(cat "$DIR/pids/$name")"
+      # A supervised process leads its own session: its group goes too (never a group it does not lead).
+      leads=""; [[ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" == "$pid" ]] && leads=1
       kill "$pid" 2>/dev/null || true
       for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
       kill -9 "$pid" 2>/dev/null || true
-      kill -9 -- "-$pid" 2>/dev/null || true  # a supervised process's session (none for the others)
+      if [[ -n "$leads" ]]; then kill -9 -- "-$pid" 2>/dev/null || true; fi
       printf '%s ' "$name"
     fi
     rm -f "$DIR/pids/$name"

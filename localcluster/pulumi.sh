@@ -85,7 +85,7 @@ if [[ "$target" == "local" ]]; then
     copy="$cluster_dir/stack-config/Pulumi.$stack.yaml"
     mkdir -p "$(dirname "$copy")"
     salt="$(grep -h '^encryptionsalt:' "$copy" 2>/dev/null || true)"
-    if [[ -z "$salt" ]] || ! pulumi stack ls 2>/dev/null | grep -Eq "^$stack\*? "; then
+    if [[ -z "$salt" ]] || ! grep -Eq "^$stack\*? " <<<"$(pulumi stack ls 2>/dev/null)"; then
       scratch="$(mktemp -d)"; cp Pulumi.yaml "$scratch/"
       (cd "$scratch" && pulumi stack select --create "$stack" >/dev/null)
       salt="$(grep -h '^encryptionsalt:' "$scratch/Pulumi.$stack.yaml" || true)"; rm -rf "$scratch"

@@ -12,6 +12,7 @@ while true; do
   child=$!
   wait "$child"
   rc=$?
+  child=""  # reaped: its pid may be reused
   echo "supervise: $name exited with status $rc; starting it again"
   if (( SECONDS - began < 10 )); then sleep 5 & else sleep 1 & fi
   wait $!

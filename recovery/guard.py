@@ -22,6 +22,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Optional
@@ -54,6 +55,12 @@ def kubectl(stack: str) -> list[str]:
     kubeconfig = config.get("kubernetes:kubeconfig")
     if isinstance(kubeconfig, str) and Path(os.path.expanduser(kubeconfig)).is_file():
         command += ["--kubeconfig", os.path.expanduser(kubeconfig)]
+    elif isinstance(kubeconfig, str) and kubeconfig.strip():
+        # The file's text in the stack file: the provider reads that cluster, so must we.
+        handle, path = tempfile.mkstemp(prefix="llamastack-mcp-kubeconfig-")
+        with os.fdopen(handle, "w") as out:
+            out.write(kubeconfig)
+        command += ["--kubeconfig", path]
     return command
 
 
@@ -100,6 +107,8 @@ def say_kept(stack: str) -> None:
         where = " ".join(["kubectl", *cluster_args(stack)])
     except (subprocess.CalledProcessError, OSError):
         where = "kubectl"
+    if os.pathsep in os.environ.get("KUBECONFIG", "") and "--kubeconfig" not in where:
+        where = f"KUBECONFIG={os.environ['KUBECONFIG']} {where}"
     commands = [f"{where} delete namespace {o.name}" for o in found if o.kind == "Namespace"]
     commands += [f"{where} delete persistentvolumeclaim {o.name} -n {o.namespace}" for o in found
                  if o.kind == "PersistentVolumeClaim" and o.namespace not in gone_with]
@@ -113,6 +122,8 @@ def cluster_args(stack: str) -> list[str]:
         or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
     context = next((command[i + 1] for i, a in enumerate(command) if a == "--context"), None) or subprocess.run(
         [*command, "config", "current-context"], capture_output=True, text=True, check=True).stdout.strip()
+    if os.pathsep in kubeconfig:  # several files: only the variable takes a list
+        return ["--context", context]
     return ["--kubeconfig", kubeconfig, "--context", context]
 
 
@@ -138,9 +149,41 @@ def _listing(objects: list[orphans.Obj], limit: int = 12) -> str:
     return shown + (f" and {len(objects) - limit} more" if len(objects) > limit else "")
 
 
+DATA_KINDS = {"kubernetes:core/v1:Namespace": ("namespace", "keepOnDestroy"),
+              "kubernetes:core/v1:PersistentVolumeClaim": ("llamaStack.storage", "keepOnDestroy")}
+
+
+def unkept_data(deployment: dict, values: dict) -> list[str]:
+    """Objects that may hold data which the state would delete: recorded by an `up` of a version before
+    keep-on-destroy (a destroy acts on the state's options, not the program's), though the settings keep them."""
+    def keeps(section: str) -> bool:
+        node = values
+        for part in section.split("."):
+            node = (node or {}).get(part) or {}
+        return node.get("keepOnDestroy", True)
+    found = []
+    for r in (deployment.get("deployment") or {}).get("resources") or []:
+        kind = DATA_KINDS.get(r.get("type", ""))
+        if kind and keeps(kind[0]) and not r.get("retainOnDelete"):
+            found.append(f"{r['type'].rsplit(':', 1)[-1]} {r.get('id', '?')}")
+    return found
+
+
 def before(stack: str, command: str, args: list[str]) -> int:
     backend = os.environ.get("LLAMASTACK_MCP_BACKEND") or os.environ.get("PULUMI_BACKEND_URL")
     consent = "--yes" in args or "-y" in args
+    if command == "destroy":
+        import offline
+        path = Path.cwd() / f"Pulumi.{stack}.yaml"
+        exported = subprocess.run(["pulumi", "stack", "export", "--stack", stack], capture_output=True, text=True)
+        if exported.returncode == 0 and path.exists():
+            unkept = unkept_data(json.loads(exported.stdout), offline.stack_settings(str(path))[0])
+            if unkept:
+                say(f"refused: stack {stack}'s state would delete {', '.join(unkept)}, which may hold your data: it "
+                    f"was last updated before destroy kept them. `make up STACK={stack}` records that it keeps them "
+                    "(or set namespace.keepOnDestroy and llamaStack.storage.keepOnDestroy to false); nothing was "
+                    "changed")
+                return 3
     interrupted = []
     root = locks.file_backend_root(backend)
     held = locks.stack_locks(root, PROJECT, stack) if root else []

@@ -327,16 +327,60 @@ def passthrough_fits(s: StackSettings, problems: Problems, _: Context) -> None:
                      "remove scope and namespaces")
 
 
+def _agent_writes(s: StackSettings) -> bool:
+    """The agent changes objects with its own rights: on the hub, or on any fleet member."""
+    return not s.mcp_server.passthrough and (
+        s.mcp_server.rbac.writes or any(m.rbac.preset == "full" for m in s.fleet.members))
+
+
+def _writer(s: StackSettings) -> str:
+    """Where the agent's write rights come from, as the stack file says it."""
+    if s.mcp_server.rbac.writes:
+        return f"mcpServer.rbac.preset: {s.mcp_server.rbac.preset}"
+    return "fleet.members[].rbac.preset: full on " + ", ".join(m.name for m in s.fleet.members if m.rbac.preset == "full")
+
+
 @rule(StackSettings)
 def agent_writes_confined(s: StackSettings, problems: Problems, _: Context) -> None:
     rbac = s.mcp_server.rbac
-    if s.mcp_server.passthrough or not rbac.writes or rbac.scope != "cluster" or rbac.allow_cluster_wide_write:
+    if s.mcp_server.passthrough or rbac.allow_cluster_wide_write:
         return
-    problems.add("mcpServer.rbac.scope", "cluster",
-                 f"with preset {rbac.preset} lets the agent create, change and delete objects in every namespace, "
-                 "kube-system and openshift-* included. Set scope: namespaces and list the namespaces it may "
-                 "change, use mcpServer.passthrough: true (each call with the caller's own rights), or set "
-                 "mcpServer.rbac.allowClusterWideWrite: true if that is really meant")
+    if rbac.writes and rbac.scope == "cluster":
+        problems.add("mcpServer.rbac.scope", "cluster",
+                     f"with preset {rbac.preset} lets the agent create, change and delete objects in every namespace, "
+                     "kube-system and openshift-* included. Set scope: namespaces and list the namespaces it may "
+                     "change, use mcpServer.passthrough: true (each call with the caller's own rights), or set "
+                     "mcpServer.rbac.allowClusterWideWrite: true if that is really meant")
+    for i, member in enumerate(s.fleet.members):
+        if member.rbac.preset == "full" and member.rbac.scope == "cluster":
+            problems.add(f"fleet.members[{i}].rbac.scope", "cluster",
+                         f"with preset full lets the agent change every namespace of member {member.name}: set "
+                         "scope: namespaces there, or mcpServer.rbac.allowClusterWideWrite: true if that is really "
+                         "meant")
+
+
+@rule(StackSettings)
+def agent_writes_only_through_llama_stack(s: StackSettings, problems: Problems, _: Context) -> None:
+    # Prometheus' namespace reaches the MCP server (one port serves tools and /metrics), which checks
+    # no identity: its pods would hold the agent's write rights, named by nobody.
+    mcp = s.mcp_server
+    if not _agent_writes(s) or mcp.oauth.enabled or not s.monitoring.service_monitor or not s.network_policy.enabled \
+            or s.network_policy.allow_unauthenticated_mcp:
+        return
+    problems.add("/monitoring.serviceMonitor", True,
+                 "lets every pod of the monitoring namespace call the MCP server, which checks no identity, with "
+                 "the agent's write rights: use a read-only preset or mcpServer.passthrough, or set "
+                 "networkPolicy.allowUnauthenticatedMcp: true to accept that")
+
+
+@rule(StackSettings)
+def kept_claim_in_a_kept_namespace(s: StackSettings, problems: Problems, _: Context) -> None:
+    storage = s.llama_stack.storage
+    if s.namespace.create and not s.namespace.keep_on_destroy and storage.backend == "sqlite" \
+            and storage.keep_on_destroy:
+        problems.add("namespace.keepOnDestroy", False,
+                     "deletes the namespace on destroy, and with it the SQLite claim llamaStack.storage.keepOnDestroy "
+                     "keeps: set both to false to delete your data with the stack, or keep the namespace")
 
 
 @rule(StackSettings)
@@ -344,18 +388,18 @@ def agent_rights_granted_by_name(s: StackSettings, problems: Problems, _: Contex
     # Reads stay open to every authenticated caller by default (the read-only preset holds no Secrets);
     # a right to change things is only ever handed to callers named in the stack file.
     auth, mcp = s.llama_stack.auth, s.mcp_server
-    if mcp.passthrough or not mcp.rbac.writes or auth.allowed_groups or auth.allowed_users:
+    if not _agent_writes(s) or auth.allowed_groups or auth.allowed_users:
         return
     if auth.provider == "none":
         if not s.llama_stack.route.allow_unauthenticated:
             problems.add("llamaStack.auth.provider", "none",
-                         f"lets whoever reaches Llama Stack change objects with the agent's rights (mcpServer.rbac."
-                         f"preset: {mcp.rbac.preset}): use kubernetes or oidc with allowedGroups, or set "
+                         f"lets whoever reaches Llama Stack change objects with the agent's rights ({_writer(s)}): "
+                         "use kubernetes or oidc with allowedGroups, or set "
                          "llamaStack.route.allowUnauthenticated: true to accept that")
         return
     problems.add("llamaStack.auth.allowedGroups", [],
                  f"is empty (and allowedUsers too) while the agent changes objects with its own ServiceAccount's "
-                 f"rights (mcpServer.rbac.preset: {mcp.rbac.preset}, no passthrough): every identity the cluster "
+                 f"rights ({_writer(s)}, no passthrough): every identity the cluster "
                  "authenticates, every user and every pod's ServiceAccount, could use those rights through the "
                  "agent. Name who may (allowedGroups, allowedUsers; [system:authenticated] grants everyone, by "
                  "name), or set mcpServer.passthrough: true so each call runs with the caller's own rights")

@@ -126,8 +126,10 @@ VARIANTS: list[Variant] = [
     Variant("monitoring", "dev", {"monitoring": {"serviceMonitor": True, "prometheusRule": True,
                                                  "labels": {"team": "platform"}, "memoryWarningRatio": 0.9,
                                                  "toolErrorRatio": 0.2},
-                                  "networkPolicy": {"monitoringNamespace": "prometheus"}}, {},
-            "the ServiceMonitor and PrometheusRule with tuned thresholds and rule labels"),
+                                  "networkPolicy": {"monitoringNamespace": "prometheus"},
+                                  "mcpServer": {"rbac": {"preset": "read-only"}}}, {},
+            "the ServiceMonitor and PrometheusRule with tuned thresholds and rule labels (read-only tools: "
+            "Prometheus' namespace reaches the MCP server)"),
     Variant("mcp-route-oauth-scc", "dev", {"mcpServer": {
         "scc": {"create": True, "uid": 1002}, "route": {"enabled": True, "host": "mcp.apps.example.com"},
         "oauth": {"enabled": True, "authorizationUrl": "https://sso.example.com/realms/a", "audience": "mcp"},
@@ -137,7 +139,8 @@ VARIANTS: list[Variant] = [
                                               "mcpServer": {"route": {"enabled": True, "host": "mcp.example.com",
                                                                       "allowUnauthenticated": True,
                                                                       "ingressClassName": "nginx",
-                                                                      "tlsSecretName": "mcp-ingress"}},
+                                                                      "tlsSecretName": "mcp-ingress"},
+                                                            "rbac": {"preset": "read-only"}},
                                               "networkPolicy": {"ingressNamespace": "traefik"},
                                               "monitoring": {"serviceMonitor": True}}, {},
             "the MCP server behind an Ingress by explicit opt-in, scraped on plain Kubernetes"),

@@ -62,8 +62,9 @@ def test_thresholds_come_from_settings():
 
 
 def test_extra_labels_reach_the_rule_and_monitor(preview):
-    run = run_variant(preview=preview, monitoring={"serviceMonitor": True, "prometheusRule": True,
-                                                   "labels": {"openshift.io/user-monitoring": "true"}})
+    run = run_variant("prod", preview=preview, secrets={"postgresPassword": "pw"},
+                      monitoring={"serviceMonitor": True, "prometheusRule": True,
+                                  "labels": {"openshift.io/user-monitoring": "true"}})
     for kind in ("ServiceMonitor", "PrometheusRule"):
         assert run.one(kind)["metadata"]["labels"]["openshift.io/user-monitoring"] == "true"
 

@@ -40,7 +40,7 @@ def test_the_router_reaches_the_mcp_server_only_when_it_is_exposed(preview):
 
 def test_on_kubernetes_the_named_namespaces_are_admitted(preview):
     run = run_variant(preview=preview, platform="kubernetes", llamaStack={"route": {"host": "ls.example.com"}},
-                      monitoring={"serviceMonitor": True},
+                      monitoring={"serviceMonitor": True}, mcpServer={"rbac": {"preset": "read-only"}},
                       networkPolicy={"ingressNamespace": "traefik", "monitoringNamespace": "prometheus"})
     assert run.error is None, run.error
     by_name = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "prometheus"}}}

@@ -107,3 +107,19 @@ def test_a_killed_process_nobody_reaped_counts_as_gone():
     finally:
         zombie.wait()
     assert locks.running(os.getpid())
+
+
+def test_destroy_refuses_a_state_that_would_delete_what_the_settings_keep():
+    """A stack last updated before keep-on-destroy: its state's objects lack retainOnDelete, and destroy
+    acts on the state's options, so the guard refuses until an `up` records them."""
+    from recovery.guard import unkept_data
+    def state(*resources):
+        return {"deployment": {"resources": list(resources)}}
+    ns = {"type": "kubernetes:core/v1:Namespace", "id": "llama-stack", "custom": True}
+    claim = {"type": "kubernetes:core/v1:PersistentVolumeClaim", "id": "llama-stack/llama-stack-data", "custom": True}
+    other = {"type": "kubernetes:apps/v1:Deployment", "id": "llama-stack/llama-stack", "custom": True}
+    assert unkept_data(state(ns, claim, other), {}) == ["Namespace llama-stack",
+                                                        "PersistentVolumeClaim llama-stack/llama-stack-data"]
+    assert unkept_data(state({**ns, "retainOnDelete": True}, {**claim, "retainOnDelete": True}, other), {}) == []
+    deleting = {"namespace": {"keepOnDestroy": False}, "llamaStack": {"storage": {"keepOnDestroy": False}}}
+    assert unkept_data(state(ns, claim), deleting) == [], "an explicit opt-out deletes them"

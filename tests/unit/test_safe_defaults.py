@@ -238,3 +238,28 @@ def test_the_cluster_named_is_the_one_the_stack_files_kubeconfig_gives_the_provi
     stack.write_text(stack.read_text().replace("config:\n", "config:\n  llamastack-mcp:target: {apiServer: https://api.prod:6443}\n", 1))
     code = target.main(["--stack-file", str(stack), "--command", "preview", "--kubectl", str(fake_kubectl(tmp_path, "30"))])
     assert code == target.REFUSED and "points at https://api.staging:6443" in capsys.readouterr().err
+
+
+def test_no_way_around_llama_stack_to_the_agents_write_rights(preview):
+    refused(run_variant(preview=preview, monitoring={"serviceMonitor": True}),
+            "monitoring.serviceMonitor = true: lets every pod of the monitoring namespace call the MCP server",
+            "networkPolicy.allowUnauthenticatedMcp: true")
+    for fine in ({"mcpServer": {"rbac": {"preset": "read-only"}}},
+                 {"networkPolicy": {"allowUnauthenticatedMcp": True}}):
+        run = run_variant(preview=preview, monitoring={"serviceMonitor": True}, **fine)
+        assert run.error is None, run.error
+
+
+def test_a_fleet_members_write_rights_need_named_callers_and_confinement(preview):
+    from support.variants import FLEET, FLEET_SECRETS
+    member = {"name": "sandbox", "context": "sandbox-admin", "platform": "kubernetes", "rbac": {"preset": "full"}}
+    hub = {"rbac": {**CLUSTER_SCOPE, "preset": "read-only", "allowClusterWideWrite": False}}
+    run = run_variant(preview=preview, secrets=FLEET_SECRETS, mcpServer=hub, llamaStack={"auth": {"allowedGroups": []}},
+                      fleet={**FLEET, "members": [member]})
+    refused(run, 'fleet.members[0].rbac.scope = "cluster": with preset full lets the agent change every namespace '
+                 "of member sandbox", "llamaStack.auth.allowedGroups = []", "fleet.members[].rbac.preset: full on sandbox")
+
+
+def test_destroy_cannot_delete_a_claim_it_keeps_with_its_namespace(preview):
+    refused(run_variant(preview=preview, namespace={"keepOnDestroy": False}),
+            "namespace.keepOnDestroy = false: deletes the namespace on destroy, and with it the SQLite claim")
