@@ -172,6 +172,12 @@ def unkept_data(deployment: dict, values: dict) -> list[str]:
 def before(stack: str, command: str, args: list[str]) -> int:
     backend = os.environ.get("LLAMASTACK_MCP_BACKEND") or os.environ.get("PULUMI_BACKEND_URL")
     consent = "--yes" in args or "-y" in args
+    interrupted = []
+    root = locks.file_backend_root(backend)
+    for path in locks.empty_metadata(root) if root else []:
+        path.unlink()
+        say(f"removed {path}: an empty metadata file an interrupted write left (Pulumi could not read the state)")
+        interrupted.append("an interrupted write")
     if command == "destroy":
         import offline
         path = Path.cwd() / f"Pulumi.{stack}.yaml"
@@ -184,8 +190,6 @@ def before(stack: str, command: str, args: list[str]) -> int:
                     "(or set namespace.keepOnDestroy and llamaStack.storage.keepOnDestroy to false); nothing was "
                     "changed")
                 return 3
-    interrupted = []
-    root = locks.file_backend_root(backend)
     held = locks.stack_locks(root, PROJECT, stack) if root else []
     stale = [lock for lock in held if lock.stale]
     if stale and len(stale) == len(held):

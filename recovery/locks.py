@@ -59,6 +59,13 @@ def file_backend_root(url: Optional[str]) -> Optional[Path]:
     return Path(os.path.expanduser(path or "~"))
 
 
+def empty_metadata(backend: Path) -> list[Path]:
+    """Metadata files (`*.attrs`) a killed write left empty: the file backend writes a state or lock
+    atomically but its `.attrs` beside it in place, and an empty one fails every later command
+    (`failed to load checkpoint: EOF`). Without the file the blob reads as it is."""
+    return sorted(p for p in (backend / ".pulumi").rglob("*.attrs") if p.is_file() and p.stat().st_size == 0)
+
+
 def stack_locks(backend: Path, project: str, stack: str) -> list[Lock]:
     found = []
     for path in sorted((backend / ".pulumi" / "locks").glob(f"**/{project}/{stack}/*.json")):

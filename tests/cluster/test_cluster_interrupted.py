@@ -59,7 +59,10 @@ def make_up_in_background(cluster, project: Project, out=subprocess.DEVNULL) -> 
     env = {k: v for k, v in cluster.env().items() if k not in ("PULUMI_BACKEND_URL", "LLAMA_STACK_TOKEN")}
     env.update(HOME=str(project.workdir / "home"), PULUMI_HOME=str(project.workdir / "home" / ".pulumi"),
                PROJECT_DIR=str(project.workdir), KUBECONFIG=str(cluster.kubeconfig),
-               PULUMI_BACKEND_URL=f"file://{project.workdir / 'state'}")
+               PULUMI_BACKEND_URL=f"file://{project.workdir / 'state'}",
+               # Where the guard's repairs matter: checkpoints skipped (the local cluster's own state, or your
+               # opt-in), so a killed update leaves objects its state never recorded.
+               PULUMI_SKIP_CHECKPOINTS="true")
     return subprocess.Popen(["bash", str(ROOT / "localcluster" / "pulumi.sh"), "dev", "up", "--yes"], env=env,
                             stdout=out, stderr=subprocess.STDOUT if out is not subprocess.DEVNULL else out,
                             start_new_session=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 
 import pytest
 
@@ -87,8 +88,13 @@ def test_an_agents_tool_call_is_one_trace_from_llama_stack_into_the_mcp_server(p
         names = {s.name for s in trace}
         assert "invoke_mcp_tool" in names, f"Llama Stack's spans in the tool's trace: {sorted(names)}"
         assert any(s.name.startswith("POST /v1/responses") for s in trace), sorted(names)
-        # One tree: the MCP server's spans hang under a span Llama Stack sent.
-        ids = {s.span_id for s in received.spans if s.trace_id == tool[0].trace_id}
-        roots = [s for s in received.spans if s.trace_id == tool[0].trace_id and s.parent_id not in ids]
+        # One tree: the MCP server's spans hang under a span Llama Stack sent. Spans arrive as each batch is
+        # exported, a parent often after its children: judge the tree once every parent has come (30 s at most).
+        def roots_now() -> list:
+            ids = {s.span_id for s in received.spans if s.trace_id == tool[0].trace_id}
+            return [s for s in received.spans if s.trace_id == tool[0].trace_id and s.parent_id not in ids]
+        deadline = time.monotonic() + 30
+        while len(roots := roots_now()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
         assert [(r.service, r.name.split()[:2]) for r in roots] == [("llama-stack", ["POST", "/v1/responses"])], \
             [(r.service, r.name) for r in roots]

@@ -123,3 +123,13 @@ def test_destroy_refuses_a_state_that_would_delete_what_the_settings_keep():
     assert unkept_data(state({**ns, "retainOnDelete": True}, {**claim, "retainOnDelete": True}, other), {}) == []
     deleting = {"namespace": {"keepOnDestroy": False}, "llamaStack": {"storage": {"keepOnDestroy": False}}}
     assert unkept_data(state(ns, claim), deleting) == [], "an explicit opt-out deletes them"
+
+
+def test_an_empty_metadata_file_a_killed_write_left_is_found(tmp_path):
+    from recovery import locks
+    stacks = tmp_path / ".pulumi" / "stacks" / "llamastack-mcp"
+    stacks.mkdir(parents=True)
+    (stacks / "dev.json").write_text("{}")
+    (stacks / "dev.json.attrs").write_text("")  # what SIGKILL during a checkpoint left (cold CI, 2026-12-05)
+    (stacks / "dev.json.bak.attrs").write_text('{"user.content_type": "application/json"}')
+    assert locks.empty_metadata(tmp_path) == [stacks / "dev.json.attrs"]
