@@ -10,6 +10,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from components.meta import KEEP_ON_DESTROY
+
 # Every kind the program can create in the stack's own cluster, as kubectl names them (cluster-scoped last).
 NAMESPACED = ("deployments", "services", "serviceaccounts", "configmaps", "secrets", "persistentvolumeclaims",
               # roles: what stacks rendered before RBAC moved to one ClusterRole bound per namespace
@@ -17,8 +19,8 @@ NAMESPACED = ("deployments", "services", "serviceaccounts", "configmaps", "secre
               "ingresses", "routes", "servicemonitors", "prometheusrules")
 CLUSTER_SCOPED = ("clusterroles", "clusterrolebindings", "securitycontextconstraints")
 PART_OF, MANAGED_BY = "app.kubernetes.io/part-of=llamastack-mcp", "app.kubernetes.io/managed-by=pulumi"
-# What may hold user data (components/meta.py KEEP_ON_DESTROY): kept by destroy, so never an orphan to delete.
-KEEP = "llamastack-mcp.io/keep-on-destroy"
+# What may hold user data: kept by destroy, so never an orphan to delete.
+KEEP = KEEP_ON_DESTROY
 
 
 @dataclass(frozen=True, order=True)

@@ -25,6 +25,7 @@ import httpx
 import openai
 import pytest
 
+from components import meta
 from localcluster import model as model_endpoint
 from localcluster.harness import TOOLCHAIN_BIN, LocalCluster, Project
 from ops import reach
@@ -314,7 +315,7 @@ def test_each_add_on_comes_back_after_it_dies(real, dev):
 # Dev hands the agent's rights (CRUD in every namespace, acknowledged) to one group, by name.
 
 VICTIM, ELSEWHERE = "victim", "elsewhere"
-KEEP = "llamastack-mcp.io/keep-on-destroy"
+KEEP = meta.KEEP_ON_DESTROY
 
 
 @pytest.fixture
