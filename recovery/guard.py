@@ -17,6 +17,7 @@ leaves a lock naming a dead process and objects the state never recorded. Before
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import socket
@@ -46,6 +47,9 @@ def marker_path(backend: Optional[str], stack: str) -> Path:
     return markers_dir(backend) / f"{stack}.json"
 
 
+_INLINE_KUBECONFIGS: dict[str, str] = {}
+
+
 def kubectl(stack: str) -> list[str]:
     """kubectl at the cluster Pulumi uses: $KUBECONFIG, and the stack file's kubernetes:context."""
     command = [os.environ.get("KUBECTL", "kubectl")]
@@ -56,11 +60,15 @@ def kubectl(stack: str) -> list[str]:
     if isinstance(kubeconfig, str) and Path(os.path.expanduser(kubeconfig)).is_file():
         command += ["--kubeconfig", os.path.expanduser(kubeconfig)]
     elif isinstance(kubeconfig, str) and kubeconfig.strip():
-        # The file's text in the stack file: the provider reads that cluster, so must we.
-        handle, path = tempfile.mkstemp(prefix="llamastack-mcp-kubeconfig-")
-        with os.fdopen(handle, "w") as out:
-            out.write(kubeconfig)
-        command += ["--kubeconfig", path]
+        # The file's text in the stack file: the provider reads that cluster, so must we. One private copy
+        # per run, removed when the guard exits (it holds credentials).
+        if kubeconfig not in _INLINE_KUBECONFIGS:
+            handle, path = tempfile.mkstemp(prefix="llamastack-mcp-kubeconfig-")
+            with os.fdopen(handle, "w") as out:
+                out.write(kubeconfig)
+            atexit.register(os.unlink, path)
+            _INLINE_KUBECONFIGS[kubeconfig] = path
+        command += ["--kubeconfig", _INLINE_KUBECONFIGS[kubeconfig]]
     return command
 
 
