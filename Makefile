@@ -28,16 +28,16 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 setup: $(BIN)/.installed  ## create ./venv with the program's and the tests' dependencies
 
 system-deps:  ## Debian packages the tests and the real node use (promtool, PostgreSQL, containerd, runc, CNI, ...)
-	bash devtools/install-system.sh
+	bash testbed/devtools/install-system.sh
 
 e2e-deps: system-deps  ## the real MCP server, Llama Stack, OGX and checkov, cached in $(E2E_CACHE)
-	bash e2e/deps.sh all
+	bash testbed/e2e/deps.sh all
 
 toolchain:  ## build (once, cached by version) Pulumi, the provider, Kubernetes, etcd, kwok, CoreDNS, ...
-	bash localcluster/toolchain.sh
+	bash testbed/localcluster/toolchain.sh
 
 images: setup system-deps e2e-deps  ## build (once, cached by version) the images the real node runs
-	bash localcluster/images/build.sh
+	bash testbed/localcluster/images/build.sh
 
 # Two lanes at once: the Go toolchain (compiling, CPU-bound) beside setup, Debian's packages, the
 # servers and the images (mostly downloads and unpacking). Cold, that costs about the toolchain's
@@ -46,20 +46,20 @@ prepare:  ## everything the tests and the local cluster need: `toolchain` and `i
 	$(MAKE) --no-print-directory -j2 toolchain images
 
 cluster: prepare  ## start the local cluster with a real node (.cluster/; NODE=kwok: simulated only); then: . .cluster/env
-	bash localcluster/cluster.sh up
+	bash testbed/localcluster/cluster.sh up
 
 cluster-down:  ## stop every process of the local cluster (data kept)
-	bash localcluster/cluster.sh down
+	bash testbed/localcluster/cluster.sh down
 
 cluster-clean:  ## stop the local cluster and delete its data and Pulumi state
-	bash localcluster/cluster.sh clean
+	bash testbed/localcluster/cluster.sh clean
 
-# Two pytest sessions at once: the real node's module beside the rest (devtools/run-tests.sh).
+# Two pytest sessions at once: the real node's module beside the rest (testbed/devtools/run-tests.sh).
 test: prepare  ## the whole test suite (what CI runs); TEST_LANES=1: one pytest session
-	PYTHON_BIN=$(BIN)/python bash devtools/run-tests.sh tests
+	PYTHON_BIN=$(BIN)/python bash testbed/devtools/run-tests.sh tests
 
 test-cluster: prepare  ## only the cluster layer: the real engine on a local control plane
-	PYTHON_BIN=$(BIN)/python bash devtools/run-tests.sh tests/cluster
+	PYTHON_BIN=$(BIN)/python bash testbed/devtools/run-tests.sh tests/cluster
 
 soak: prepare  ## the real node's long runs (the whole module ~50 min, estimated; its soak tests took 42 min): alerts held past their `for`, the HPA back at its minimum by prod's own 300 s window
 	SOAK=1 $(BIN)/python -m pytest -q -rfEs tests/cluster/test_real_node.py
@@ -68,28 +68,28 @@ e2e: setup system-deps e2e-deps  ## only the servers layer: the real servers as 
 	$(BIN)/python -m pytest -q tests/servers
 
 # With no kubeconfig given these target the local cluster (built and started
-# as needed); localcluster/pulumi.sh prints the cluster and the backend used.
+# as needed); testbed/localcluster/pulumi.sh prints the cluster and the backend used.
 up: setup  ## pulumi up on STACK (default dev), after naming and checking the target; ARGS passed on (e.g. ARGS=--yes); LOCAL=1: the local cluster
-	bash localcluster/pulumi.sh $(STACK) up $(ARGS)
+	bash testbed/localcluster/pulumi.sh $(STACK) up $(ARGS)
 
 preview: setup  ## pulumi preview on STACK; ARGS passed on
-	bash localcluster/pulumi.sh $(STACK) preview $(ARGS)
+	bash testbed/localcluster/pulumi.sh $(STACK) preview $(ARGS)
 
 destroy: setup  ## pulumi destroy on STACK (cluster-wide RBAC and SCC too; keeps the namespace it created and the SQLite volume, and names them); ARGS passed on
-	bash localcluster/pulumi.sh $(STACK) destroy $(ARGS)
+	bash testbed/localcluster/pulumi.sh $(STACK) destroy $(ARGS)
 
 refresh: setup  ## pulumi refresh on STACK; ARGS passed on
-	bash localcluster/pulumi.sh $(STACK) refresh $(ARGS)
+	bash testbed/localcluster/pulumi.sh $(STACK) refresh $(ARGS)
 
 render: setup  ## write STACK's Kubernetes objects as YAML into OUT, offline
 	$(BIN)/python -m ops.render --stack $(STACK) --out $(OUT)
 
 verify: setup  ## check a deployed STACK (or URLs given in ARGS) answers as it should
-	bash localcluster/pulumi.sh $(STACK) exec $(BIN)/python -m ops.verify --stack $(STACK) $(ARGS)
+	bash testbed/localcluster/pulumi.sh $(STACK) exec $(BIN)/python -m ops.verify --stack $(STACK) $(ARGS)
 
 ask: setup  ## ask STACK's agent one question through Llama Stack and the MCP tools: make ask PROMPT='...'
 	@[ -n "$(PROMPT)" ] || { echo "usage: make ask PROMPT='which namespaces are there?' [STACK=dev]" >&2; exit 2; }
-	bash localcluster/pulumi.sh $(STACK) exec $(BIN)/python -m ops.ask --stack $(STACK) $(ARGS) "$$PROMPT"
+	bash testbed/localcluster/pulumi.sh $(STACK) exec $(BIN)/python -m ops.ask --stack $(STACK) $(ARGS) "$$PROMPT"
 
 policy: setup  ## run the policy pack's rules over STACK's objects, offline
 	$(BIN)/python -m ops.policy_check --stack $(STACK)
@@ -100,31 +100,31 @@ promote: setup  ## carry release settings FROM a stack TO another: make promote 
 
 # Taking over the old Helm releases in place (docs/migration.md).
 adopt: setup  ## take over STACK's old Helm releases in place: a dry run; ARGS=--yes does it (plan, prepare, up, finish, refresh)
-	$(BIN)/python -m migrate.helm plan --stack $(STACK)
+	$(BIN)/python -m ops.migrate.helm plan --stack $(STACK)
 	@if [ "$(ARGS)" = "--yes" ]; then \
-	  $(BIN)/python -m migrate.helm prepare --stack $(STACK) --yes && \
-	  bash localcluster/pulumi.sh $(STACK) up --yes && \
-	  $(BIN)/python -m migrate.helm finish --stack $(STACK) --yes && \
-	  bash localcluster/pulumi.sh $(STACK) refresh --yes --skip-preview; \
+	  $(BIN)/python -m ops.migrate.helm prepare --stack $(STACK) --yes && \
+	  bash testbed/localcluster/pulumi.sh $(STACK) up --yes && \
+	  $(BIN)/python -m ops.migrate.helm finish --stack $(STACK) --yes && \
+	  bash testbed/localcluster/pulumi.sh $(STACK) refresh --yes --skip-preview; \
 	else echo "dry run: nothing changed; make adopt STACK=$(STACK) ARGS=--yes to migrate"; fi
 
 docs: setup  ## regenerate docs/settings.md's table, Pulumi.yaml's declarations, the stack-file schema, the component's args and docs/review.md
-	$(BIN)/python -m devtools.settings_docs
-	$(BIN)/python -m review.lint --docs
+	$(BIN)/python -m testbed.devtools.settings_docs
+	$(BIN)/python -m ops.review.lint --docs
 
 docs-check: setup  ## fail when the generated docs are stale (the tests check it too)
-	$(BIN)/python -m devtools.settings_docs --check
-	$(BIN)/python -m review.lint --check
+	$(BIN)/python -m testbed.devtools.settings_docs --check
+	$(BIN)/python -m ops.review.lint --check
 
-review: setup  ## the production review of STACK's objects: kube-score and checkov, against review/accepted.yaml
-	$(BIN)/python -m review.lint --stack $(STACK)
+review: setup  ## the production review of STACK's objects: kube-score and checkov, against ops/review/accepted.yaml
+	$(BIN)/python -m ops.review.lint --stack $(STACK)
 
 bench-deploy: setup  ## pulumi up/preview/destroy on the local cluster against Helm and kubectl's floor (after make cluster); ARGS e.g. --repeat 3
-	bash localcluster/toolchain.sh --bench
-	$(BIN)/python -m bench.deploy $(ARGS)
+	bash testbed/localcluster/toolchain.sh --bench
+	$(BIN)/python -m testbed.bench.deploy $(ARGS)
 
 bench: setup  ## the program's own overhead against a plain program
-	$(BIN)/python -m bench.program
+	$(BIN)/python -m testbed.bench.program
 
 measure: setup e2e-deps  ## memory and CPU of the real servers, for sizing
-	$(BIN)/python -m bench.measure
+	$(BIN)/python -m testbed.bench.measure

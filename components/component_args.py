@@ -1,6 +1,6 @@
 """The component's typed arguments, one key per stack setting.
 
-Generated from components/settings/ by `make docs` (devtools/component_args.py); do not edit.
+Generated from components/settings/ by `make docs` (testbed/devtools/component_args.py); do not edit.
 """
 
 from typing import Any, TypedDict

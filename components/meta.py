@@ -13,7 +13,7 @@ LLAMA_STACK = "llama-stack"
 
 MCP_PORT = 8080
 LLAMA_STACK_PORT = 8321
-# The MCP image's own user (upstream's Containerfile: USER 65532; localcluster/images builds the same);
+# The MCP image's own user (upstream's Containerfile: USER 65532; testbed/localcluster/images builds the same);
 # the Llama Stack image sets none and runs as any UID (OpenShift's contract), so Kubernetes gets a high one,
 # apart from host users (a low UID such as 1001 is a production review's critical finding: docs/review.md).
 MCP_IMAGE_UID = 65532

@@ -9,7 +9,7 @@ It uses the official OpenAI client, as an agent would: the model Llama Stack ser
 --model), the `kubernetes` connector as an MCP tool and, with mcpServer.passthrough, the caller's
 token forwarded to the MCP server so the tool runs as the person asking. Prints the tool the model
 called, what the tool returned, and the answer. On the local cluster the model is a scripted
-stand-in (localcluster/model.py): it calls the tool a prompt names, else `namespaces_list`.
+stand-in (testbed/localcluster/model.py): it calls the tool a prompt names, else `namespaces_list`.
 """
 
 from __future__ import annotations

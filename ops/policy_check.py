@@ -11,7 +11,7 @@ import argparse
 import sys
 
 
-import offline
+from ops import offline
 from policy.rules import RESOURCE_RULES, STACK_RULES, violations
 
 

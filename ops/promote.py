@@ -23,7 +23,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-import offline
+from ops import offline
 from components.settings import SECRET_KEYS, SettingsError, load_settings
 from policy.rules import mutable_image
 

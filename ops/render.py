@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-import offline
+from ops import offline
 
 
 def file_name(manifest: dict) -> str:

@@ -23,7 +23,7 @@ from typing import Any, Optional
 
 from components import server_version
 from components.settings import SECRET_KEYS, SettingsError, load_settings
-from offline import stack_file, stack_settings
+from ops.offline import stack_file, stack_settings
 
 REFUSED = 3
 

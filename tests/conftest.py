@@ -1,4 +1,4 @@
-"""Fixtures: stacks run under Pulumi's mocks (see offline/), and the local cluster for the cluster layer.
+"""Fixtures: stacks run under Pulumi's mocks (see ops/offline/), and the local cluster for the cluster layer.
 
 Layers: unit/ (the program under mocks, every variant), servers/ (the real servers as processes
 on loopback), cluster/ (the real engine on a local control plane). Shared helpers: support/.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-import offline
+from ops import offline
 from support import CLUSTER_DIR, CLUSTER_PORT_BASE, TEST_SECRETS
 
 
@@ -33,11 +33,11 @@ def prod(preview) -> offline.Run:
 
 @pytest.fixture(scope="session")
 def cluster():
-    """A fresh local control plane for this test session (localcluster/), stopped at the end.
+    """A fresh local control plane for this test session (testbed/localcluster/), stopped at the end.
 
     Its logs and every command's output stay in build/test-cluster/ for a failed run.
     """
-    from localcluster.harness import LocalCluster, toolchain_missing
+    from testbed.localcluster.harness import LocalCluster, toolchain_missing
 
     missing = toolchain_missing()
     if missing:

@@ -2,7 +2,7 @@
 
 `pulumi preview/up/refresh/destroy` (CLI, language host and Kubernetes
 provider built by `make toolchain`) run this project's unchanged stack files
-against the local cluster (`localcluster/`: etcd, kube-apiserver,
+against the local cluster (`testbed/localcluster/`: etcd, kube-apiserver,
 controller-manager, scheduler, kwok nodes). What mocks cannot show is checked
 here: what the API server accepts and defaults, whether a second `up` is a
 no-op, how changes are applied, drift, clean-up, RBAC as the API server
@@ -18,7 +18,7 @@ import pytest
 
 from support import (CLUSTER_ROLE, LLAMA, MCP, MCP_DEPLOYMENT, NS, ROOT, TEST_SECRETS,
                      available, deep_merge, deployment, leftovers, namespace_gone, pulumi_sh)
-from localcluster.harness import TOOLCHAIN_BIN, Project, changed
+from testbed.localcluster.harness import TOOLCHAIN_BIN, Project, changed
 
 # --------------------------------------------------------------- dev, in order
 

@@ -18,9 +18,9 @@ import pytest
 
 from support.agent_clients import MODEL, NS, agent_turn, call, deployed, kubeconfig_for, mcp_calls, team_namespaces
 from support import ROOT, deep_merge, run_variant
-from localcluster.harness import Project
+from testbed.localcluster.harness import Project
 from support import leftovers, namespace_gone
-from e2e.servers import DESTRUCTIVE, OGX, deps, processes, start_llama_stack, start_mcp, start_stub_model
+from testbed.e2e.servers import DESTRUCTIVE, OGX, deps, processes, start_llama_stack, start_mcp, start_stub_model
 
 MCP = "kubernetes-mcp-server"
 CONFIGMAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "written-by-the-agent",

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from localcluster.harness import TOOLCHAIN_BIN, Project, changed
+from testbed.localcluster.harness import TOOLCHAIN_BIN, Project, changed
 from support import CLUSTER_KINDS, NAMESPACED_KINDS, NS, PART_OF, ROOT, leftovers, namespace_gone
 
 TYPE = "llamastack-mcp:index:LlamaStackMcp"
@@ -192,7 +192,7 @@ def test_a_python_program_deploys_the_dev_objects_through_the_generated_sdk(clus
 
 
 def test_the_schema_the_cli_reads_describes_every_setting(cluster, tmp_path):
-    from devtools.settings_docs import leaves
+    from testbed.devtools.settings_docs import leaves
     consumer = Consumer(cluster, tmp_path / "schema")
     schema = json.loads(consumer.pulumi("package", "get-schema", str(ROOT / "provider")).stdout)
     resource = schema["resources"][TYPE]

@@ -25,9 +25,9 @@ import yaml
 
 from support.agent_clients import MODEL, NS, agent_turn, call, deployed, mcp_calls
 from support import CLUSTER_PORT_BASE, ROOT, deep_merge
-from localcluster.harness import TOOLCHAIN_BIN, LocalCluster, Project, changed
+from testbed.localcluster.harness import TOOLCHAIN_BIN, LocalCluster, Project, changed
 from support import leftovers, namespace_gone
-from e2e.servers import deps, processes, start_llama_stack, start_mcp, start_stub_model
+from testbed.e2e.servers import deps, processes, start_llama_stack, start_mcp, start_stub_model
 
 MCP = "kubernetes-mcp-server"
 FLEET_SECRET = f"{MCP}-fleet"

@@ -20,10 +20,10 @@ import yaml
 
 from support.agent_clients import MODEL, NS, agent_turn, call, deployed, kubeconfig_for, mcp_calls, team_namespaces
 from support import TEST_SECRETS
-from localcluster.harness import Project
+from testbed.localcluster.harness import Project
 from support import leftovers, namespace_gone
 from ops import verify
-from e2e.servers import deps, mcp_ca_file, processes, start_llama_stack, start_mcp, start_postgres, start_stub_model
+from testbed.e2e.servers import deps, mcp_ca_file, processes, start_llama_stack, start_mcp, start_postgres, start_stub_model
 
 MCP = "kubernetes-mcp-server"
 TEAMS = {"alice": "team-a", "bob": "team-b"}

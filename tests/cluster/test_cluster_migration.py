@@ -2,7 +2,7 @@
 
 The old releases (tests/fixtures/helm-releases.yaml) are created as Helm 3
 leaves them: field manager `helm`, its labels and annotations, and its release
-records. Then docs/migration.md's procedure: `make adopt`'s steps (migrate/helm.py
+records. Then docs/migration.md's procedure: `make adopt`'s steps (ops/migrate/helm.py
 plan, prepare, `pulumi up`, finish, `pulumi refresh`) on the prod stack file with
 migration.helmReleases set.
 """
@@ -18,7 +18,7 @@ import time
 import pytest
 
 from support import ROOT, TEST_SECRETS
-from localcluster.harness import Project
+from testbed.localcluster.harness import Project
 from support import NS, deployment, leftovers, namespace_gone
 
 OLD = ROOT / "tests" / "fixtures" / "helm-releases.yaml"
@@ -42,7 +42,7 @@ def helm_install(cluster) -> None:
 
 
 def adopt(project: Project, step: str, *extra: str) -> subprocess.CompletedProcess:
-    return project.cluster.run([str(ROOT / "venv" / "bin" / "python"), str(ROOT / "migrate" / "helm.py"), step,
+    return project.cluster.run([str(ROOT / "venv" / "bin" / "python"), str(ROOT / "ops" / "migrate" / "helm.py"), step,
                                 "--stack", str(project.stack_file), *extra],
                                cwd=project.workdir, env=project.env(), check=False, name=f"adopt-{step}")
 

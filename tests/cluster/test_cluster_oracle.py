@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-import offline
+from ops import offline
 from support import NS, ROOT, deep_merge, leftovers, namespace_gone
 from support.variants import VARIANTS
 

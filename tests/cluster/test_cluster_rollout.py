@@ -1,6 +1,6 @@
 """A failed rollout on the local cluster: caught in bounded time, the service stays up, one `up` rolls back.
 
-kwok's `pod-never-ready` Stage (localcluster/stages.yaml) keeps pods of
+kwok's `pod-never-ready` Stage (testbed/localcluster/stages.yaml) keeps pods of
 NEVER_READY running but never Ready, as a broken release would. Promoting it
 into prod must fail `pulumi up` within mcpServer.rolloutTimeoutSeconds, naming
 the Deployment, while the old pods keep serving (maxUnavailable 0, PDB); the
@@ -15,11 +15,11 @@ import time
 import pytest
 
 from support import TEST_SECRETS
-from localcluster.harness import Project
+from testbed.localcluster.harness import Project
 from support import NS, available, deployment, leftovers, namespace_gone
 
 MCP = "kubernetes-mcp-server"
-NEVER_READY = "quay.io/containers/kubernetes_mcp_server:v0.0.0-never-ready"  # = localcluster/stages.yaml
+NEVER_READY = "quay.io/containers/kubernetes_mcp_server:v0.0.0-never-ready"  # = testbed/localcluster/stages.yaml
 TIMEOUT = 30  # the smallest rolloutTimeoutSeconds allowed: keeps the test short
 
 

@@ -1,5 +1,5 @@
 """Pods that really run: the dev stack file, unchanged, on a real node (kubelet, containerd, runc, CNI,
-kube-proxy, CoreDNS: localcluster/node/) with the images built here (localcluster/images/).
+kube-proxy, CoreDNS: testbed/localcluster/node/) with the images built here (testbed/localcluster/images/).
 
 What kwok cannot show is judged here by asking the API server, the kubelet and the running pods:
 readiness by the kubelet's own probes, the MCP server listing objects with its mounted token, Llama
@@ -26,16 +26,16 @@ import openai
 import pytest
 
 from components import meta
-from localcluster import model as model_endpoint
-from localcluster.harness import TOOLCHAIN_BIN, LocalCluster, Project
+from testbed.localcluster import model as model_endpoint
+from testbed.localcluster.harness import TOOLCHAIN_BIN, LocalCluster, Project
 from ops import reach
 from support import LLAMA, MCP, NS, ROOT, TEST_SECRETS, leftovers, namespace_gone, pulumi_sh
 from support import provided
 from support.agent_clients import MODEL, agent_turn, call, mcp_calls
-from traffic import resources
-from traffic.load import AgentLoad, McpLoad, Result
-from traffic.probes import Probes, probe_pod
-from traffic.prometheus import NAMESPACE as MONITORING, Prometheus
+from testbed.traffic import resources
+from testbed.traffic.load import AgentLoad, McpLoad, Result
+from testbed.traffic.probes import Probes, probe_pod
+from testbed.traffic.prometheus import NAMESPACE as MONITORING, Prometheus
 
 # Its own control plane and ports: the kwok cluster of the other cluster tests runs beside it.
 REAL_CLUSTER_DIR = ROOT / "build" / "test-real-node"
@@ -49,7 +49,7 @@ SOAK = os.environ.get("SOAK") == "1"
 FIGURES = REAL_CLUSTER_DIR / "figures.json"  # what the traffic tests measured (docs/performance.md#on-running-pods)
 
 
-MACHINE_SYSCTLS = [line for line in (ROOT / "localcluster" / "node" / "machine-sysctls").read_text().splitlines()
+MACHINE_SYSCTLS = [line for line in (ROOT / "testbed" / "localcluster" / "node" / "machine-sysctls").read_text().splitlines()
                    if line and not line.startswith("#")]
 
 
@@ -72,7 +72,7 @@ def real(sysctls_before):
 
 @pytest.fixture(scope="module")
 def newcomer(real, tmp_path_factory):
-    """A newcomer's `make up`: no kubeconfig anywhere, so localcluster/pulumi.sh targets the local
+    """A newcomer's `make up`: no kubeconfig anywhere, so testbed/localcluster/pulumi.sh targets the local
     cluster (here the test's own), puts the scripted model where dev expects vLLM, and deploys dev."""
     project = Project(real, tmp_path_factory.mktemp("real-dev") / "project", "dev")
     home = tmp_path_factory.mktemp("home")
@@ -282,7 +282,7 @@ ADD_ONS = ("metrics-server", "kube-router", "coredns", "kube-proxy", "provisione
 
 
 def supervised(add_on: str) -> Optional[int]:
-    """The pid of the add-on's process under its supervisor (localcluster/supervise.sh), or None between runs."""
+    """The pid of the add-on's process under its supervisor (testbed/localcluster/supervise.sh), or None between runs."""
     supervisor = (REAL_CLUSTER_DIR / "pids" / add_on).read_text().strip()
     children = subprocess.run(["pgrep", "-P", supervisor], capture_output=True, text=True).stdout.split()
     running = [int(c) for c in children if command_name(c) not in ("sleep", "")]
@@ -546,7 +546,7 @@ def test_prod_refuses_secrets_to_the_agent_even_where_rbac_allows_them(real, pro
 
 # ------------------------------------------------------ what only running pods can show (prod)
 # The NetworkPolicy agent (kube-router's policy controller) and metrics-server run on the node
-# (localcluster/node/); the load and the probes go only to the node's own addresses.
+# (testbed/localcluster/node/); the load and the probes go only to the node's own addresses.
 
 def record(key: str, value) -> None:
     figures = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
@@ -617,7 +617,7 @@ def test_prod_network_policies_are_enforced_on_the_node(real, prod, probes):
 
 def rendered_policies(prod, **overrides) -> list[dict]:
     """The NetworkPolicies `pulumi up` would make of this stack's settings with some keys changed."""
-    import offline
+    from ops import offline
     from support import deep_merge
     values = {k.removeprefix("llamastack-mcp:"): v for k, v in prod.settings().items()
               if k.startswith("llamastack-mcp:") and not (isinstance(v, dict) and "secure" in v)}

@@ -16,10 +16,10 @@ import subprocess
 import pytest
 import yaml
 
-import offline
+from ops import offline
 from support import TEST_SECRETS, run_variant
 from ops import verify
-from e2e.servers import (DESTRUCTIVE, LEGACY, OGX, deps, free_port, processes, start_llama_stack, start_mcp, start_postgres,
+from testbed.e2e.servers import (DESTRUCTIVE, LEGACY, OGX, deps, free_port, processes, start_llama_stack, start_mcp, start_postgres,
                            start_stub_model, tool_names)
 
 

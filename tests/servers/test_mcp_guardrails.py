@@ -12,7 +12,7 @@ import urllib.parse
 
 import pytest
 
-from e2e.servers import mcp_ca_file, processes, start_mcp, tool_names
+from testbed.e2e.servers import mcp_ca_file, processes, start_mcp, tool_names
 from ops import verify
 from support import TEST_SECRETS, run_variant
 

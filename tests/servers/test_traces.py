@@ -1,6 +1,6 @@
 """Traces for real: the MCP server (v0.0.67) and Llama Stack, run with exactly the config, arguments and
 environment the program renders for `telemetry`, send their spans to an OTLP/HTTP receiver on 127.0.0.1
-(e2e/otlp.py), and an agent's tool call is one trace from Llama Stack into the MCP server."""
+(testbed/e2e/otlp.py), and an agent's tool call is one trace from Llama Stack into the MCP server."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from e2e.otlp import otlp_receiver
-from e2e.servers import deps, processes, start_llama_stack, start_mcp, start_stub_model
+from testbed.e2e.otlp import otlp_receiver
+from testbed.e2e.servers import deps, processes, start_llama_stack, start_mcp, start_stub_model
 from ops import verify
 from support import run_variant
 

@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import offline
-from recovery import orphans
+from ops import offline
+from ops.recovery import orphans
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEST_SECRETS = {"inferenceApiKey": "sk-test-INFERENCE-0123456789", "postgresPassword": "pg-test-PASSWORD-9876"}
@@ -61,7 +61,7 @@ PART_OF = "app.kubernetes.io/part-of=llamastack-mcp"
 MCP_DEPLOYMENT = f"kubernetes:apps/v1:Deployment::deployment:{NS}/{MCP}"
 CLUSTER_ROLE = f"kubernetes:rbac.authorization.k8s.io/v1:ClusterRole::clusterrole:{NS}-{MCP}"
 SERVICE_ACCOUNT = f"kubernetes:core/v1:ServiceAccount::serviceaccount:{NS}/{MCP}"
-# Every kind the program creates (recovery/orphans.py lists them once), and what its Deployments make.
+# Every kind the program creates (ops/recovery/orphans.py lists them once), and what its Deployments make.
 NAMESPACED_KINDS = ",".join((*orphans.NAMESPACED, "replicasets", "pods"))
 CLUSTER_KINDS = ",".join((*orphans.CLUSTER_SCOPED, "namespaces"))
 
@@ -94,7 +94,7 @@ def leftovers(cluster) -> list[str]:
 
 def pulumi_sh(cluster, project, stack: str, *args: str, home: Path, kubeconfig: bool, backend: str | None = None,
               extra_env: dict[str, str] | None = None):
-    """localcluster/pulumi.sh, what `make up/preview/destroy/verify/ask` run, in a clean environment:
+    """testbed/localcluster/pulumi.sh, what `make up/preview/destroy/verify/ask` run, in a clean environment:
     `kubeconfig=False` is a newcomer's machine (no KUBECONFIG, no ~/.kube/config: the local cluster)."""
     env = {k: v for k, v in cluster.env().items() if k not in ("KUBECONFIG", "PULUMI_BACKEND_URL", "LLAMA_STACK_TOKEN")}
     env.update(HOME=str(home), PULUMI_HOME=str(home / ".pulumi"), PROJECT_DIR=str(project.workdir),
@@ -104,5 +104,5 @@ def pulumi_sh(cluster, project, stack: str, *args: str, home: Path, kubeconfig: 
     if backend:
         env["PULUMI_BACKEND_URL"] = backend
     env.update(extra_env or {})
-    return cluster.run(["bash", str(ROOT / "localcluster" / "pulumi.sh"), stack, *args], env=env,
+    return cluster.run(["bash", str(ROOT / "testbed" / "localcluster" / "pulumi.sh"), stack, *args], env=env,
                        name=f"pulumi.sh-{args[0]}", check=False)

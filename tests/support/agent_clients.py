@@ -13,7 +13,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from ops import ask, verify
-from e2e.servers import ClusterObjects
+from testbed.e2e.servers import ClusterObjects
 
 NS = "llama-stack"
 MODEL = "stub-model"
@@ -81,7 +81,7 @@ def agent_turn(base: str, token: str, prompt: str, server_url: Optional[str] = N
 
 
 def call(tool: str, **arguments: Any) -> str:
-    """What the scripted model (e2e/stub_model.py) turns into exactly this tool call."""
+    """What the scripted model (testbed/e2e/stub_model.py) turns into exactly this tool call."""
     return f"call {tool} {json.dumps(arguments)}"
 
 

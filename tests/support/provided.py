@@ -10,11 +10,11 @@ import subprocess
 from pathlib import Path
 
 from components.meta import container_security_context
-from localcluster import model as model_endpoint
+from testbed.localcluster import model as model_endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 
-POSTGRES_IMAGE = "localhost/llamastack-mcp/postgres:15"  # localcluster/images/build.sh
+POSTGRES_IMAGE = "localhost/llamastack-mcp/postgres:15"  # testbed/localcluster/images/build.sh
 POSTGRES_UID = 999  # the image's postgres user
 DATA = "/var/lib/postgresql/data/pg"
 
@@ -84,7 +84,7 @@ COLLECTOR_URL = f"http://{COLLECTOR}.{COLLECTOR_NAMESPACE}.svc:4318"  # what tel
 
 
 def collector() -> list[dict]:
-    """An OTLP/HTTP collector stand-in: e2e/otlp.py in the Llama Stack image (which holds opentelemetry-proto),
+    """An OTLP/HTTP collector stand-in: testbed/e2e/otlp.py in the Llama Stack image (which holds opentelemetry-proto),
     printing each span it receives as a JSON line (read back with `kubectl logs`)."""
     labels = {"app.kubernetes.io/name": COLLECTOR}
     server = {"name": "collector", "image": model_endpoint.IMAGE,
@@ -96,7 +96,7 @@ def collector() -> list[dict]:
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": COLLECTOR_NAMESPACE}},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "otlp-receiver", "namespace": COLLECTOR_NAMESPACE},
-         "data": {"otlp.py": (ROOT / "e2e" / "otlp.py").read_text()}},
+         "data": {"otlp.py": (ROOT / "testbed" / "e2e" / "otlp.py").read_text()}},
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": COLLECTOR, "namespace": COLLECTOR_NAMESPACE},
          "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
              "enableServiceLinks": False, "securityContext": {"runAsUser": 10002, "runAsGroup": 10002},

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from e2e.servers import LEGACY, OGX
+from testbed.e2e.servers import LEGACY, OGX
 
 PW = {"postgresPassword": "pw-for-tests"}
 KEY = {"inferenceApiKey": "sk-for-tests"}

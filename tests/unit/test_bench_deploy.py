@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from bench import deploy as bench_deploy
+from testbed.bench import deploy as bench_deploy
 
 
 def test_the_floor_applies_exactly_the_programs_objects_namespace_first(tmp_path):
@@ -35,7 +35,7 @@ def test_the_peer_installs_the_same_objects_as_a_chart(tmp_path):
 
 
 def test_it_says_to_start_the_cluster_first(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "bench.deploy", "--repeat", "1"],
+    result = subprocess.run([sys.executable, "-m", "testbed.bench.deploy", "--repeat", "1"],
                             env={"CLUSTER_DIR": str(tmp_path), "PORT_BASE": "1", "PATH": "/usr/bin:/bin"},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "run `make cluster` first" in result.stderr, result.stderr

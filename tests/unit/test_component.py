@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 import yaml
 
-import offline
+from ops import offline
 from components import component_args
 from components.llamastack_mcp import TYPE, camel_case
-from devtools import component_args as args_generator
-from devtools.settings_docs import leaves
+from testbed.devtools import component_args as args_generator
+from testbed.devtools.settings_docs import leaves
 from support import ROOT, TEST_SECRETS
 
 EXAMPLES = ROOT / "examples"

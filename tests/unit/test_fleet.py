@@ -12,7 +12,7 @@ import re
 import pytest
 import yaml
 
-import offline
+from ops import offline
 from components import fleet as fleet_module
 from components.kubeconfig import FleetSources, KubeconfigError, ambient, parse
 from support import ROOT, run_variant

@@ -15,7 +15,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-import offline
+from ops import offline
 from components.settings import SettingsError, StackSettings, load_settings
 from support import deep_merge, refused, run_variant
 from policy import rules

@@ -10,7 +10,7 @@ import yaml
 from components.llama_stack_config import render
 from components.settings import load_settings
 from support import TEST_SECRETS, container, run_variant
-from e2e.servers import OGX
+from testbed.e2e.servers import OGX
 
 LS = "llama-stack"
 MCP_URL = "http://kubernetes-mcp-server.llama-stack.svc.cluster.local:8080/mcp"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from support import ROOT, run_variant
-from localcluster import crds
+from testbed.localcluster import crds
 from support.variants import VARIANTS
 
 K8S_VERSION = "1.31.0"  # OpenShift 4.18's Kubernetes

@@ -167,7 +167,7 @@ def test_prod_autoscales_and_keeps_one_pod_up(prod):
 
 
 def test_containers_are_sized_from_the_stack_file(prod):
-    import offline
+    from ops import offline
     values, _ = offline.stack_settings("prod")
 
     def as_kubernetes(amounts: dict) -> dict:  # the setting ephemeralStorage is the resource ephemeral-storage

@@ -1,4 +1,4 @@
-"""migrate/helm.py's decisions, offline: what it takes over, retires, refuses, and how it hands over fields."""
+"""ops/migrate/helm.py's decisions, offline: what it takes over, retires, refuses, and how it hands over fields."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from components.settings import load_settings
 from support import run_variant
-from migrate.helm import MANAGER, MigrationError, ownership_patch, plan
+from ops.migrate.helm import MANAGER, MigrationError, ownership_patch, plan
 
 RELEASES = {"mcpServer": "kubernetes-mcp-server", "llamaStack": "llama-stack"}
 

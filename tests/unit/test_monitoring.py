@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 import shutil
 import subprocess
 
@@ -89,7 +90,7 @@ def _expand(template: str, labels: dict) -> str:
 def test_promtool_unit_tests_fire_and_stay_quiet(prod, tmp_path):
     _write_rules(prod, tmp_path)
     annotations = {r["alert"]: r["annotations"] for r in prod_groups(prod)[0]["rules"]}
-    spec = yaml.safe_load((ROOT / "monitoring" / "alerts.test.yaml").read_text())
+    spec = yaml.safe_load((Path(__file__).parent / "alerts.test.yaml").read_text())
     tested = set()
     for case in spec["tests"]:
         for check in case["alert_rule_test"]:

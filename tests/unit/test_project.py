@@ -8,7 +8,7 @@ import yaml
 
 from components.settings import TOP_LEVEL_KEYS, defaults
 from support import ROOT
-from localcluster import crds
+from testbed.localcluster import crds
 
 
 def project() -> dict:

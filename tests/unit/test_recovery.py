@@ -1,4 +1,4 @@
-"""recovery/: what an interrupted deploy leaves, recognised without a cluster — stale and live locks, the
+"""ops/recovery/: what an interrupted deploy leaves, recognised without a cluster — stale and live locks, the
 objects a state records, and which live objects it does not. (The whole path, killed `make up` included,
 runs on the local control plane: tests/cluster/test_cluster_interrupted.py.)"""
 
@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 
-from recovery import guard, locks, orphans
+from ops.recovery import guard, locks, orphans
 from support import run_variant
 
 
@@ -112,7 +112,7 @@ def test_a_killed_process_nobody_reaped_counts_as_gone():
 def test_destroy_refuses_a_state_that_would_delete_what_the_settings_keep():
     """A stack last updated before keep-on-destroy: its state's objects lack retainOnDelete, and destroy
     acts on the state's options, so the guard refuses until an `up` records them."""
-    from recovery.guard import unkept_data
+    from ops.recovery.guard import unkept_data
     def state(*resources):
         return {"deployment": {"resources": list(resources)}}
     ns = {"type": "kubernetes:core/v1:Namespace", "id": "llama-stack", "custom": True}
@@ -126,7 +126,7 @@ def test_destroy_refuses_a_state_that_would_delete_what_the_settings_keep():
 
 
 def test_an_empty_metadata_file_a_killed_write_left_is_found(tmp_path):
-    from recovery import locks
+    from ops.recovery import locks
     stacks = tmp_path / ".pulumi" / "stacks" / "llamastack-mcp"
     stacks.mkdir(parents=True)
     (stacks / "dev.json").write_text("{}")

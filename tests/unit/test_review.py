@@ -1,14 +1,14 @@
-"""The production review (review/): kube-score over every variant's objects and checkov over prod's find nothing
-beyond review/accepted.yaml, each accepted finding only where it says, and docs/review.md is current."""
+"""The production review (ops/review/): kube-score over every variant's objects and checkov over prod's find nothing
+beyond ops/review/accepted.yaml, each accepted finding only where it says, and docs/review.md is current."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-import offline
+from ops import offline
 from components.settings import StackSettings
-from review import lint
+from ops.review import lint
 from support import ROOT, deep_merge
 from support.variants import VARIANTS
 from test_manifests import IDS, every_object, objects
@@ -23,7 +23,7 @@ def platform_of(variant: str) -> str:
 def test_kube_score_finds_nothing_beyond_what_is_accepted(variant):
     findings = lint.kube_score(objects(variant))
     bad = lint.unexplained(findings, platform_of(variant))
-    assert bad == [], "kube-score findings not in review/accepted.yaml:\n" + "\n".join(map(str, bad))
+    assert bad == [], "kube-score findings not in ops/review/accepted.yaml:\n" + "\n".join(map(str, bad))
 
 
 def test_kube_score_really_scores():
@@ -50,7 +50,7 @@ def test_checkov_finds_nothing_in_prod_beyond_what_is_accepted(tmp_path):
         (tmp_path / f"{i:03d}.yaml").write_text(yaml.safe_dump(obj, sort_keys=False))
     findings, passed = lint.checkov(tmp_path)
     bad = lint.unexplained(findings, "openshift")
-    assert bad == [], "checkov findings not in review/accepted.yaml:\n" + "\n".join(map(str, bad))
+    assert bad == [], "checkov findings not in ops/review/accepted.yaml:\n" + "\n".join(map(str, bad))
     assert passed > 50, "checkov ran no checks"
 
 

@@ -11,7 +11,7 @@ import yaml
 
 from components import server_version
 from components.settings import load_settings
-from offline import stack_settings
+from ops.offline import stack_settings
 from support import ROOT, refused, run_variant
 from support.variants import CLUSTER_SCOPE, PW, SANDBOX as SANDBOX_RBAC
 

@@ -12,11 +12,11 @@ import copy
 import jsonschema
 import pytest
 
-import offline
+from ops import offline
 from components.kubeconfig import FleetSources
 from components.settings import StackSettings, load_settings
 from support import deep_merge
-from devtools import settings_docs
+from testbed.devtools import settings_docs
 from support.variants import VARIANTS
 
 

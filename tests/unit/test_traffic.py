@@ -1,4 +1,4 @@
-"""traffic/: the pieces the real-node traffic tests stand on, checked without a cluster.
+"""testbed/traffic/: the pieces the real-node traffic tests stand on, checked without a cluster.
 
 The Prometheus configuration made from prod's rendered ServiceMonitor and PrometheusRule is what
 promtool accepts and selects what the Operator would; a load refuses any address not on this machine
@@ -16,14 +16,14 @@ import pytest
 import yaml
 
 from support import TEST_SECRETS
-from traffic import resources
-from traffic.load import McpLoad, local_only
-from traffic.prometheus import endpointslice_targets, rule_file, scrape_job
+from testbed.traffic import resources
+from testbed.traffic.load import McpLoad, local_only
+from testbed.traffic.prometheus import endpointslice_targets, rule_file, scrape_job
 
 
 @pytest.fixture(scope="module")
 def prod_monitoring():
-    import offline
+    from ops import offline
     run = offline.run_stack("prod", secrets={"postgresPassword": TEST_SECRETS["postgresPassword"]})
     assert run.error is None, run.error
     return run.one("ServiceMonitor"), run.one("PrometheusRule")
@@ -61,7 +61,7 @@ def test_promtool_accepts_the_configuration_and_the_rules(prod_monitoring, tmp_p
 
 
 def test_discovered_targets_carry_the_labels_kubernetes_discovery_gives(prod_monitoring):
-    import offline
+    from ops import offline
     run = offline.run_stack("prod", secrets={"postgresPassword": TEST_SECRETS["postgresPassword"]})
     service = {**run.one("Service", "kubernetes-mcp-server"), "kind": "Service"}
     pod = {"kind": "Pod", "metadata": {"name": "mcp-1", "namespace": "llama-stack"},
