@@ -10,9 +10,9 @@ the types beside it describe them. The same component is served to every Pulumi 
 `provider/` (`pulumi package add`): docs/component.md.
 """
 
-from components.component_args import *  # noqa: F401,F403  (the args' TypedDicts)
-from components.component_args import LlamaStackMcpArgs
-from components.llamastack_mcp import LlamaStackMcp
+from .components.component_args import *  # noqa: F401,F403  (the args' TypedDicts)
+from .components.component_args import LlamaStackMcpArgs
+from .components.llamastack_mcp import LlamaStackMcp
 
 from .version import VERSION
 

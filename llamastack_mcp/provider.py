@@ -14,8 +14,8 @@ from pulumi.provider import main
 from pulumi.provider.experimental import host
 from pulumi.provider.experimental.component import ComponentProvider
 
-from components.llamastack_mcp import TYPE, LlamaStackMcp
-from components.settings import SECRET_KEYS
+from .components.llamastack_mcp import TYPE, LlamaStackMcp
+from .components.settings import SECRET_KEYS
 
 from .version import VERSION
 
