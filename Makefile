@@ -13,7 +13,8 @@ export LOCAL
 export E2E_CACHE ?= $(HOME)/.cache/llamastack-mcp-e2e
 
 .PHONY: help setup system-deps e2e-deps toolchain images prepare cluster cluster-down cluster-clean test e2e test-cluster soak \
-	up preview destroy refresh render verify ask policy promote adopt docs docs-check review bench bench-deploy measure
+	up preview destroy refresh render verify ask policy promote adopt docs docs-check review bench bench-deploy measure \
+	release-tag
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -107,6 +108,9 @@ adopt: setup  ## take over STACK's old Helm releases in place: a dry run; ARGS=-
 	  $(BIN)/python -m ops.migrate.helm finish --stack $(STACK) --yes && \
 	  bash testbed/localcluster/pulumi.sh $(STACK) refresh --yes --skip-preview; \
 	else echo "dry run: nothing changed; make adopt STACK=$(STACK) ARGS=--yes to migrate"; fi
+
+release-tag:  ## tag this commit v<pyproject.toml's version> for `pulumi package add <git URL>/provider@vX.Y.Z` (docs/component.md)
+	$(PYTHON) -m ops.release
 
 docs: setup  ## regenerate docs/settings.md's table, Pulumi.yaml's declarations, the stack-file schema, the component's args and docs/review.md
 	$(BIN)/python -m testbed.devtools.settings_docs

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import pulumi
 
 from .component_args import LlamaStackMcpArgs
+from . import deferred
 from .facts import derive
 from .fleet import deploy_members
 from .kubeconfig import FleetSources
@@ -120,7 +121,8 @@ def settings_from_args(args: LlamaStackMcpArgs) -> tuple[StackSettings, dict[str
     raw = stack_config(dict(args or {}), LlamaStackMcpArgs)
     secret_values = {key: raw.pop(key) for key in SECRET_KEYS if raw.get(key) is not None}
     empty = {key for key, value in secret_values.items() if value == ""}
-    problems: list[str] = []
+    # Outputs where a value only goes into objects: stand-ins now, the values once known (deferred.py).
+    raw, problems = deferred.swap_outputs(raw, StackSettings, _as_written)
     member_texts = secret_values.get("fleetKubeconfigs")
     if member_texts is not None and not isinstance(member_texts, dict):
         # Through the package a secret arrives as an Output: its endpoints cannot be read before registering.

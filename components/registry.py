@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 import pulumi
 
+from . import deferred
 from .meta import KEEP_ON_DESTROY, Manifest
 
 # What the typed Secret class does, kept: its values are secret inputs and secret outputs.
@@ -54,7 +55,8 @@ class KubernetesObject(pulumi.CustomResource):
     """
 
     def __init__(self, resource_name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> None:
-        props: dict[str, Any] = {"spec": None, **manifest}
+        # An arg given as an Output: its value goes where its stand-in is, once known (deferred.py).
+        props: dict[str, Any] = deferred.resolved({"spec": None, **manifest})
         extra = pulumi.ResourceOptions(version=_k8s_version())
         if manifest["metadata"].get("labels", {}).get(KEEP_ON_DESTROY) == "true":
             # Kept by destroy and replacements; the provider (4.25, server-side apply) takes it over

@@ -5,11 +5,10 @@ Pure functions from settings to manifests; both components call them.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from . import meta
+from . import deferred, meta
 from .meta import Manifest
 from .settings import Exposure, WorkloadSettings
 
@@ -148,7 +147,7 @@ def service(app: App, annotations: Optional[dict[str, str]] = None) -> Manifest:
 
 def config_checksum(text: str) -> dict[str, str]:
     """A pod annotation that changes with a config file, so a config change rolls the pods."""
-    return {"checksum/config": hashlib.sha256(text.encode()).hexdigest()}
+    return {"checksum/config": deferred.digest(text)}
 
 
 def serving_cert(secret: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Callable, Optional
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
+from ..deferred import Deferrable
 from ..quantity import parse_quantity
 
 # Every pattern is used with fullmatch and ASCII classes: `$` also matches before a
@@ -145,6 +146,10 @@ ObjectName = Annotated[str, AfterValidator(object_name)]  # a Secret, IngressCla
 Quantity = Annotated[str, AfterValidator(_quantity)]
 Memory = Annotated[str, AfterValidator(_quantity), AfterValidator(_memory)]
 Image = Annotated[str, AfterValidator(image_reference)]
+# Values the component may take as Outputs (components/deferred.py): a valid stand-in around a token.
+DeferredHostname = Annotated[str, AfterValidator(_hostname), Deferrable("{}.invalid")]
+DeferredHttpUrl = Annotated[str, AfterValidator(_http_url), Deferrable("http://{}.invalid/v1")]
+DeferredImage = Annotated[str, AfterValidator(image_reference), Deferrable("deferred.invalid/{}:deferred")]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Labels = Annotated[dict[str, str], AfterValidator(_label_map)]
 Count = Annotated[int, Field(ge=1, le=INT32_MAX)]

@@ -9,7 +9,8 @@ from pydantic import AfterValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from .base import Settings
-from .fields import Hostname, HttpUrl, ObjectName, Quantity, image_reference
+from ..deferred import Deferrable
+from .fields import DeferredHostname, DeferredHttpUrl, HttpUrl, ObjectName, Quantity, image_reference
 from .workload import Exposure, WorkloadSettings
 
 Distribution = Literal["llama-stack", "ogx"]
@@ -27,7 +28,7 @@ class Inference(Settings):
 
     provider: Literal["vllm", "ollama", "openai"] = "vllm"
     """The model endpoint's kind: vllm, ollama or openai (any OpenAI-compatible endpoint)."""
-    url: HttpUrl = "http://vllm.models.svc.cluster.local:8000/v1"
+    url: DeferredHttpUrl = "http://vllm.models.svc.cluster.local:8000/v1"
     """The endpoint's base URL (no credentials in it: use the secret inferenceApiKey)."""
     model: str = ""
     """Registered as the default LLM when set."""
@@ -36,7 +37,7 @@ class Inference(Settings):
 class Postgres(Settings):
     """The PostgreSQL database of storage.backend: postgres (the user provides it)."""
 
-    host: Hostname = ""
+    host: DeferredHostname = ""
     """The database host; required with backend: postgres."""
     port: Annotated[int, Field(ge=1, le=65535)] = 5432
     """The database port."""
@@ -130,7 +131,8 @@ class LlamaStackSettings(WorkloadSettings):
     """llama-stack or ogx (release-defining)."""
     version: str = "0.7.3"
     """llama-stack 0.6.x (tool_groups dialect) or 0.7.x (connectors); ogx 1.x (release-defining)."""
-    image: Annotated[str, AfterValidator(lambda v: image_reference(v) if v else v)] = ""
+    image: Annotated[str, AfterValidator(lambda v: image_reference(v) if v else v),
+                     Deferrable("deferred.invalid/{}:deferred")] = ""
     """Default docker.io/llamastack/distribution-starter:<version>; required for ogx, whose image name is not
     fixed upstream (release-defining)."""
     inference: Inference = Inference()

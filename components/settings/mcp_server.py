@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from .base import Settings
-from .fields import INT32_MAX, ApiVersion, Image, Kind, ObjectName, ToolName, dns_subdomain_name
+from .fields import INT32_MAX, ApiVersion, DeferredImage, Kind, ObjectName, ToolName, dns_subdomain_name
 from .rbac import RbacSettings
 from .workload import Exposure, WorkloadSettings
 
@@ -93,7 +93,7 @@ class McpServerSettings(WorkloadSettings):
     """The Kubernetes MCP server: image, replicas, resources, autoscaling, rbac, passthrough, tls, toolsets,
     route, oauth, scc, scheduling."""
 
-    image: Image = "quay.io/containers/kubernetes_mcp_server:v0.0.67"
+    image: DeferredImage = "quay.io/containers/kubernetes_mcp_server:v0.0.67"
     """The server image (release-defining: promoted from dev to prod); pin a tag or a digest."""
     passthrough: bool = False
     """Every tool call runs with the caller's own token, forwarded by Llama Stack, so the API server

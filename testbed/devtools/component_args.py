@@ -28,6 +28,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from components.llamastack_mcp import camel_case
+from components.deferred import Deferrable
 from components.settings import SECRET_DESCRIPTIONS, StackSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,6 +130,10 @@ def _class(model: type[BaseModel], models: list[type[BaseModel]]) -> str:
     doc = " ".join((model.__doc__ or "").split()) or type_name(model)
     out = [f"class {type_name(model)}(TypedDict, total=False):\n", _docstring(doc)]
     for name, field in model.model_fields.items():
+        if any(isinstance(m, Deferrable) for m in field.metadata):  # components/deferred.py
+            out.append(f"    {key_of(name, field)}: pulumi.Input[{python_type(field.annotation, models)}]\n")
+            out.append(_docstring(description(field) + " May be an Output (another resource's), checked once known."))
+            continue
         out.append(f"    {key_of(name, field)}: {python_type(field.annotation, models)}\n")
         out.append(_docstring(description(field)))
     if model is StackSettings:
