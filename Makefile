@@ -69,28 +69,28 @@ e2e: setup system-deps e2e-deps  ## only the servers layer: the real servers as 
 	$(BIN)/python -m pytest -q tests/servers
 
 # With no kubeconfig given these target the local cluster (built and started
-# as needed); testbed/localcluster/pulumi.sh prints the cluster and the backend used.
+# as needed); ops/pulumi.sh prints the cluster and the backend used.
 up: setup  ## pulumi up on STACK (default dev), after naming and checking the target; ARGS passed on (e.g. ARGS=--yes); LOCAL=1: the local cluster
-	bash testbed/localcluster/pulumi.sh $(STACK) up $(ARGS)
+	bash ops/pulumi.sh $(STACK) up $(ARGS)
 
 preview: setup  ## pulumi preview on STACK; ARGS passed on
-	bash testbed/localcluster/pulumi.sh $(STACK) preview $(ARGS)
+	bash ops/pulumi.sh $(STACK) preview $(ARGS)
 
 destroy: setup  ## pulumi destroy on STACK (cluster-wide RBAC and SCC too; keeps the namespace it created and the SQLite volume, and names them); ARGS passed on
-	bash testbed/localcluster/pulumi.sh $(STACK) destroy $(ARGS)
+	bash ops/pulumi.sh $(STACK) destroy $(ARGS)
 
 refresh: setup  ## pulumi refresh on STACK; ARGS passed on
-	bash testbed/localcluster/pulumi.sh $(STACK) refresh $(ARGS)
+	bash ops/pulumi.sh $(STACK) refresh $(ARGS)
 
 render: setup  ## write STACK's Kubernetes objects as YAML into OUT, offline
 	$(BIN)/python -m ops.render --stack $(STACK) --out $(OUT)
 
 verify: setup  ## check a deployed STACK (or URLs given in ARGS) answers as it should
-	bash testbed/localcluster/pulumi.sh $(STACK) exec $(BIN)/python -m ops.verify --stack $(STACK) $(ARGS)
+	bash ops/pulumi.sh $(STACK) exec $(BIN)/python -m ops.verify --stack $(STACK) $(ARGS)
 
 ask: setup  ## ask STACK's agent one question through Llama Stack and the MCP tools: make ask PROMPT='...'
 	@[ -n "$(PROMPT)" ] || { echo "usage: make ask PROMPT='which namespaces are there?' [STACK=dev]" >&2; exit 2; }
-	bash testbed/localcluster/pulumi.sh $(STACK) exec $(BIN)/python -m ops.ask --stack $(STACK) $(ARGS) "$$PROMPT"
+	bash ops/pulumi.sh $(STACK) exec $(BIN)/python -m ops.ask --stack $(STACK) $(ARGS) "$$PROMPT"
 
 policy: setup  ## run the policy pack's rules over STACK's objects, offline
 	$(BIN)/python -m ops.policy_check --stack $(STACK)
@@ -104,9 +104,9 @@ adopt: setup  ## take over STACK's old Helm releases in place: a dry run; ARGS=-
 	$(BIN)/python -m ops.migrate.helm plan --stack $(STACK)
 	@if [ "$(ARGS)" = "--yes" ]; then \
 	  $(BIN)/python -m ops.migrate.helm prepare --stack $(STACK) --yes && \
-	  bash testbed/localcluster/pulumi.sh $(STACK) up --yes && \
+	  bash ops/pulumi.sh $(STACK) up --yes && \
 	  $(BIN)/python -m ops.migrate.helm finish --stack $(STACK) --yes && \
-	  bash testbed/localcluster/pulumi.sh $(STACK) refresh --yes --skip-preview; \
+	  bash ops/pulumi.sh $(STACK) refresh --yes --skip-preview; \
 	else echo "dry run: nothing changed; make adopt STACK=$(STACK) ARGS=--yes to migrate"; fi
 
 release-tag:  ## tag this commit v<pyproject.toml's version> for `pulumi package add <git URL>/provider@vX.Y.Z` (docs/component.md)

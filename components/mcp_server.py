@@ -126,7 +126,7 @@ def scc(facts: StackFacts) -> list[Manifest]:
 
 def container_args(mcp: McpServerSettings) -> list[str]:
     # --stateless: no sticky MCP sessions behind a Service, and Llama Stack 0.7's client fails
-    # against the stateful mode (tests/test_e2e.py runs both servers that way).
+    # against the stateful mode (tests/servers/test_e2e.py runs both servers that way).
     args = ["--port", str(meta.MCP_PORT), "--stateless",
             "--toolsets", ",".join(mcp.toolsets), "--log-level", str(mcp.log_level)]
     if mcp.rbac.read_only:

@@ -14,8 +14,8 @@ from typing import Any, Callable, Iterable
 Manifest = dict[str, Any]
 ALLOW_UNAUTHENTICATED = "llamastack-mcp.io/allow-unauthenticated"  # set by components/mcp_server.py
 ALLOW_CLUSTER_ADMIN_EQUIVALENT = "llamastack-mcp.io/allow-cluster-admin-equivalent"  # likewise
-# The pack runs on its own (no import of the program); tests/test_policy.py keeps
-# these equal to components/settings.py's lists.
+# The pack runs on its own (no import of the program); tests/unit/test_policy.py keeps
+# these equal to components/settings/'s lists.
 ESCALATING_VERBS = ("escalate", "bind", "impersonate", "*")
 ESCALATING_RESOURCES = ("pods/exec", "pods/attach", "pods/portforward", "nodes/proxy", "serviceaccounts/token",
                         "certificatesigningrequests/approval", "*")

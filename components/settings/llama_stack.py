@@ -166,7 +166,7 @@ class LlamaStackSettings(WorkloadSettings):
 
     @property
     def dialect(self) -> Literal["tool_groups", "connectors"]:
-        """How the server's config registers MCP servers (0.7 silently empties tool_groups: tests/test_e2e.py
+        """How the server's config registers MCP servers (0.7 silently empties tool_groups: tests/servers/test_e2e.py
         shows the connector listing on each version)."""
         if self.distribution == "llama-stack" and self.version_tuple < (0, 7, 0):
             return "tool_groups"

@@ -1,4 +1,4 @@
-"""Around each Pulumi command that `make` runs (testbed/localcluster/pulumi.sh): recover from an interrupted one.
+"""Around each Pulumi command that `make` runs (ops/pulumi.sh): recover from an interrupted one.
 
     python -m ops.recovery.guard before STACK COMMAND [ARGS...]     # exit non-zero: do not run the command
     python -m ops.recovery.guard after STACK COMMAND RC [ARGS...]

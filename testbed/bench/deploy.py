@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: namespace {NS} exists on the local cluster: `make destroy` (or `make cluster-clean`) first",
               file=sys.stderr)
         return 2
-    # As `make up` runs Pulumi on the local cluster's own state (testbed/localcluster/pulumi.sh); PULUMI_SKIP_CHECKPOINTS=false
+    # As `make up` runs Pulumi on the local cluster's own state (ops/pulumi.sh); PULUMI_SKIP_CHECKPOINTS=false
     # measures Pulumi's default, what your backends keep.
     os.environ.setdefault("PULUMI_SKIP_CHECKPOINTS", "true")
     print(f"PULUMI_SKIP_CHECKPOINTS={os.environ['PULUMI_SKIP_CHECKPOINTS']}", flush=True)

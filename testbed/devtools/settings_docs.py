@@ -2,7 +2,7 @@
 """Generate what documents the settings from the one place that defines them (components/settings/).
 
     make docs          # rewrite the outputs
-    make docs-check    # exit 1 when any is stale (CI, and tests/test_settings_docs.py)
+    make docs-check    # exit 1 when any is stale (CI, and tests/unit/test_settings_docs.py)
 
 Outputs: the settings table of docs/settings.md (between the settings-table markers), the
 `config:` declarations of Pulumi.yaml (description and default of each

@@ -211,7 +211,7 @@ build_yaml_langhost() {
 }
 
 # metrics-server: the resource metrics the HPA reads, scraped from the real node's kubelet
-# (tests/cluster/test_real_node_load.py); its main package is cmd/metrics-server.
+# (tests/cluster/test_real_node.py); its main package is cmd/metrics-server.
 build_metrics_server() {
   local out="$1"
   new_module "$WORK/metrics-server-$METRICS_SERVER_VERSION"
@@ -221,7 +221,7 @@ build_metrics_server() {
 
 # kube-router: only its network policy controller runs (iptables and ipsets), the agent that
 # enforces the stacks' NetworkPolicies on the real node. kube-network-policies needs the kernel's
-# nft queue expression, which this machine's kernel lacks (docs/real-node.md).
+# nft queue expression, which this machine's kernel lacks (docs/development.md).
 build_kube_router() {
   local out="$1"
   new_module "$WORK/kube-router-$KUBE_ROUTER_VERSION"

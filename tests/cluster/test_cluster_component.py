@@ -1,9 +1,11 @@
 """The component package with the real CLI on the local control plane.
 
 `pulumi package add` of this repository's provider/ into a fresh Pulumi YAML project (Pulumi YAML's
-language host, built from its Go module) and into a fresh Python project (this project's language host
-generating the Python SDK), then `up`, `preview --expect-no-changes` and `destroy`: each must leave the
-objects the standalone program's dev stack leaves, and nothing after destroy. A bad arg from YAML is
+language host, built from its Go module), from a local path, and into a fresh Python project (this
+project's language host generating the Python SDK) from a git URL at the release tag, as a consumer adds a
+release: the repository tagged by `make release-tag` and served over HTTPS on loopback (testbed/gitserver.py).
+Then `up`, `preview --expect-no-changes` and `destroy`: each must leave the objects the standalone
+program's dev stack leaves, and nothing after destroy. A bad arg from YAML is
 refused with the setting named and nothing registered. And a stack deployed by the program before it
 became one component upgrades with no change at all.
 """
@@ -19,6 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+from ops import release
+from testbed.gitserver import GitHost, issue_certificate, publish
 from testbed.localcluster.harness import TOOLCHAIN_BIN, Project, changed
 from support import CLUSTER_KINDS, NAMESPACED_KINDS, NS, PART_OF, ROOT, leftovers, namespace_gone
 
@@ -78,19 +82,19 @@ def dev_objects(cluster, tmp_path_factory) -> dict[str, Any]:
 class Consumer:
     """A fresh project of another language that adds the component package, with its own file backend."""
 
-    def __init__(self, cluster, workdir: Path) -> None:
-        self.cluster, self.workdir = cluster, workdir
+    def __init__(self, cluster, workdir: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.cluster, self.workdir, self.extra_env = cluster, workdir, extra_env or {}
         (workdir / "state").mkdir(parents=True)
 
     def env(self) -> dict[str, str]:
-        return {**self.cluster.env(), "PULUMI_BACKEND_URL": f"file://{self.workdir / 'state'}"}
+        return {**self.cluster.env(), "PULUMI_BACKEND_URL": f"file://{self.workdir / 'state'}", **self.extra_env}
 
     def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.cluster.run([str(TOOLCHAIN_BIN / "pulumi"), *args, "--non-interactive"], cwd=self.workdir,
                                 env=self.env(), check=check, timeout=900, name=f"consumer-{args[0]}")
 
-    def add_package_and_init(self) -> None:
-        added = self.pulumi("package", "add", str(ROOT / "provider"), check=False)
+    def add_package_and_init(self, source: str = str(ROOT / "provider")) -> None:
+        added = self.pulumi("package", "add", source, check=False)
         out = added.stdout + added.stderr
         assert "Successfully generated an SDK for the llamastack-mcp package" in out, out[-3000:]
         if added.returncode != 0:
@@ -148,7 +152,29 @@ pulumi.export("mcpServerUrl", agents.mcp_server_url)
 '''
 
 
-def python_consumer(cluster, workdir: Path) -> Consumer:
+@pytest.fixture(scope="module")
+def git_host(tmp_path_factory):
+    """This repository's HEAD, tagged by `make release-tag`'s code in a clone, served at
+    https://localhost/acme/llamastack-mcp.git. Port 443: Pulumi names the plugin's directory after
+    host[:port], and Python's venv refuses a path holding ':' (a git host on another port cannot serve
+    a Python component package)."""
+    work = tmp_path_factory.mktemp("git-host")
+    clone = work / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, capture_output=True)
+    for key, value in (("user.name", "release"), ("user.email", "release@localhost")):
+        subprocess.run(["git", "-C", str(clone), "config", key, value], check=True)
+    tag = release.tag(clone)
+    assert tag == f"v{release.version(ROOT)}"
+    publish(clone, work / "repos", "acme/llamastack-mcp")
+    ca, cert, key = issue_certificate(work / "tls")
+    trust = work / "trust.pem"  # the machine's CAs and the git host's: Go reads SSL_CERT_FILE
+    system = Path("/etc/ssl/certs/ca-certificates.crt")
+    trust.write_text((system.read_text() if system.exists() else "") + ca.read_text())
+    with GitHost(work / "repos", cert, key, port=443) as host:
+        yield {"source": f"https://localhost/acme/llamastack-mcp/provider@{tag}", "SSL_CERT_FILE": str(trust)}
+
+
+def python_consumer(cluster, workdir: Path, git: dict[str, str] | None = None) -> Consumer:
     workdir.mkdir(parents=True)
     (workdir / "Pulumi.yaml").write_text(yaml.safe_dump({
         "name": "llamastack-mcp-python-sdk-consumer",
@@ -157,8 +183,8 @@ def python_consumer(cluster, workdir: Path) -> Consumer:
     (workdir / "__main__.py").write_text(PYTHON_PROGRAM)
     # The consumer's own virtualenv, from the checkout's wheels where pip has them cached.
     subprocess.run([str(ROOT / "venv" / "bin" / "python"), "-m", "venv", str(workdir / "venv")], check=True)
-    consumer = Consumer(cluster, workdir)
-    consumer.add_package_and_init()
+    consumer = Consumer(cluster, workdir, {"SSL_CERT_FILE": git["SSL_CERT_FILE"]} if git else None)
+    consumer.add_package_and_init(git["source"] if git else str(ROOT / "provider"))
     return consumer
 
 
@@ -183,8 +209,10 @@ def test_a_yaml_program_deploys_the_dev_objects_through_the_package(cluster, dev
     deploy_and_compare(cluster, consumer, dev_objects)
 
 
-def test_a_python_program_deploys_the_dev_objects_through_the_generated_sdk(cluster, dev_objects, tmp_path):
-    consumer = python_consumer(cluster, tmp_path / "python")
+def test_a_python_program_deploys_the_dev_objects_from_the_release_tag(cluster, dev_objects, git_host, tmp_path):
+    consumer = python_consumer(cluster, tmp_path / "python", git_host)
+    project = yaml.safe_load((consumer.workdir / "Pulumi.yaml").read_text())
+    assert project["packages"]["llamastack-mcp"] == git_host["source"], project
     sdk = consumer.workdir / "sdks" / "llamastack-mcp"
     assert (sdk / "pulumi_llamastack_mcp" / "llama_stack_mcp.py").exists()
     assert "sdks/llamastack-mcp" in (consumer.workdir / "requirements.txt").read_text()

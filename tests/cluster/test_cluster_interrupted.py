@@ -1,6 +1,6 @@
 """An interrupted deploy loses nothing and orphans nothing (ops/recovery/): `make up` killed with SIGKILL midway,
 with RBAC scoped to many namespaces so the update runs long, on the local control plane through
-testbed/localcluster/pulumi.sh (what `make up/preview/destroy` run). Judged by asking the API server."""
+ops/pulumi.sh (what `make up/preview/destroy` run). Judged by asking the API server."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def role_bindings(cluster) -> int:
 
 
 def make_up_in_background(cluster, project: Project, out=subprocess.DEVNULL) -> subprocess.Popen:
-    """`make up STACK=dev ARGS=--yes` (testbed/localcluster/pulumi.sh) as its own process group, as a terminal runs it."""
+    """`make up STACK=dev ARGS=--yes` (ops/pulumi.sh) as its own process group, as a terminal runs it."""
     env = {k: v for k, v in cluster.env().items() if k not in ("PULUMI_BACKEND_URL", "LLAMA_STACK_TOKEN")}
     env.update(HOME=str(project.workdir / "home"), PULUMI_HOME=str(project.workdir / "home" / ".pulumi"),
                PROJECT_DIR=str(project.workdir), KUBECONFIG=str(cluster.kubeconfig),
@@ -63,7 +63,7 @@ def make_up_in_background(cluster, project: Project, out=subprocess.DEVNULL) -> 
                # Where the guard's repairs matter: checkpoints skipped (the local cluster's own state, or your
                # opt-in), so a killed update leaves objects its state never recorded.
                PULUMI_SKIP_CHECKPOINTS="true")
-    return subprocess.Popen(["bash", str(ROOT / "testbed" / "localcluster" / "pulumi.sh"), "dev", "up", "--yes"], env=env,
+    return subprocess.Popen(["bash", str(ROOT / "ops" / "pulumi.sh"), "dev", "up", "--yes"], env=env,
                             stdout=out, stderr=subprocess.STDOUT if out is not subprocess.DEVNULL else out,
                             start_new_session=True)
 

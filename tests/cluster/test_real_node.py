@@ -72,7 +72,7 @@ def real(sysctls_before):
 
 @pytest.fixture(scope="module")
 def newcomer(real, tmp_path_factory):
-    """A newcomer's `make up`: no kubeconfig anywhere, so testbed/localcluster/pulumi.sh targets the local
+    """A newcomer's `make up`: no kubeconfig anywhere, so ops/pulumi.sh targets the local
     cluster (here the test's own), puts the scripted model where dev expects vLLM, and deploys dev."""
     project = Project(real, tmp_path_factory.mktemp("real-dev") / "project", "dev")
     home = tmp_path_factory.mktemp("home")

@@ -94,7 +94,7 @@ def leftovers(cluster) -> list[str]:
 
 def pulumi_sh(cluster, project, stack: str, *args: str, home: Path, kubeconfig: bool, backend: str | None = None,
               extra_env: dict[str, str] | None = None):
-    """testbed/localcluster/pulumi.sh, what `make up/preview/destroy/verify/ask` run, in a clean environment:
+    """ops/pulumi.sh, what `make up/preview/destroy/verify/ask` run, in a clean environment:
     `kubeconfig=False` is a newcomer's machine (no KUBECONFIG, no ~/.kube/config: the local cluster)."""
     env = {k: v for k, v in cluster.env().items() if k not in ("KUBECONFIG", "PULUMI_BACKEND_URL", "LLAMA_STACK_TOKEN")}
     env.update(HOME=str(home), PULUMI_HOME=str(home / ".pulumi"), PROJECT_DIR=str(project.workdir),
@@ -104,5 +104,5 @@ def pulumi_sh(cluster, project, stack: str, *args: str, home: Path, kubeconfig: 
     if backend:
         env["PULUMI_BACKEND_URL"] = backend
     env.update(extra_env or {})
-    return cluster.run(["bash", str(ROOT / "testbed" / "localcluster" / "pulumi.sh"), stack, *args], env=env,
+    return cluster.run(["bash", str(ROOT / "ops" / "pulumi.sh"), stack, *args], env=env,
                        name=f"pulumi.sh-{args[0]}", check=False)

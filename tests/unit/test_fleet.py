@@ -1,6 +1,6 @@
 """A fleet under mocks: what is registered on which cluster, through which provider, and what is refused.
 
-The proof on real control planes is tests/test_cluster_fleet.py.
+The proof on real control planes is tests/cluster/test_cluster_fleet.py.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each case runs the real program under mocks (update and preview) and checks
 that the run ends with a settings error naming the key, that secrets are never
 echoed, and that nothing was registered. The local cluster's API server is the
-oracle for the limits we mirror (tests/test_cluster.py).
+oracle for the limits we mirror (tests/cluster/test_cluster.py).
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def test_every_setting_is_set_to_a_non_default_value_somewhere():
             if value != defaults[path]:
                 changed.add(path)
     never = sorted(set(defaults) - changed)
-    assert never == [], ("never set to a non-default value by any variant in tests/variants.py (add one that "
+    assert never == [], ("never set to a non-default value by any variant in tests/support/variants.py (add one that "
                          f"says what it proves): {never}")
 
 

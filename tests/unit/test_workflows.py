@@ -78,7 +78,7 @@ def test_ci_deploys_keep_pulumis_checkpoints():
     assert len(ups) == 2 and not any("PULUMI_SKIP_CHECKPOINTS" in step.get("env", {}) for step in ups)
     for workflow in (ROOT / ".github" / "workflows").glob("*.yml"):
         assert "PULUMI_SKIP_CHECKPOINTS" not in workflow.read_text(), workflow.name
-    script = (ROOT / "testbed" / "localcluster" / "pulumi.sh").read_text()
+    script = (ROOT / "ops" / "pulumi.sh").read_text()
     skip = script.index('export PULUMI_SKIP_CHECKPOINTS="${PULUMI_SKIP_CHECKPOINTS:-true}"')
     assert script.rfind('if [[ "$target" == local ]]; then', 0, skip) > script.rfind("fi", 0, skip), \
         "skipped by default only for the local cluster's own state"

@@ -223,7 +223,7 @@ disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshot
   address = "$cd/containerd.sock.ttrpc"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "registry.k8s.io/pause:3.10"
-  # Without CAP_SYS_RESOURCE the runtime cannot lower oom_score_adj (REAL-NODE.md).
+  # Without CAP_SYS_RESOURCE the runtime cannot lower oom_score_adj (docs/development.md).
   restrict_oom_score_adj = true
   enable_unprivileged_ports = false
   [plugins."io.containerd.grpc.v1.cri".containerd]

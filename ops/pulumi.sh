@@ -2,15 +2,16 @@
 # `make up/preview/destroy/refresh`: decide which cluster and which state
 # backend a Pulumi command uses, say so, then run it.
 #
-#   bash testbed/localcluster/pulumi.sh STACK COMMAND [ARGS...]
-#   bash testbed/localcluster/pulumi.sh STACK exec PROGRAM [ARGS...]   # another program, same cluster and backend
+#   bash ops/pulumi.sh STACK COMMAND [ARGS...]
+#   bash ops/pulumi.sh STACK exec PROGRAM [ARGS...]   # another program, same cluster and backend
 #
 # Stack: only one with a stack file (Pulumi.STACK.yaml); a mistyped name is refused, not created.
 #
 # Cluster: a kubeconfig in $KUBECONFIG or ~/.kube/config, or `kubernetes:kubeconfig`
 # / `kubernetes:context` in the stack file, is used as given. With none of
 # these, or with LOCAL=1 whatever kubeconfig exists, the local cluster ($CLUSTER_DIR, default .cluster/)
-# is the target: it is built and started when needed, and its own file backend holds the state.
+# is the target: testbed/localcluster/target.sh builds and starts it when needed, and its own file backend
+# holds the state. A given cluster runs nothing of testbed/.
 # Either way the context and API server URL are named first, and a stack pinned elsewhere
 # (`target.context`, `target.apiServer`) or a server too old for the stack is refused (ops/target.py).
 #
@@ -18,7 +19,7 @@
 # you are logged in to (`pulumi login`), else a file backend in ./.pulumi-state.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(dirname "$(dirname "$here")")"
+root="$(dirname "$here")"
 stack="$1"; cmd="$2"; shift 2
 config_file=()
 # PROJECT_DIR: the Pulumi project (default: this checkout); CLUSTER_DIR: the local cluster.
@@ -52,57 +53,23 @@ else
 fi
 
 if [[ "$target" == "local" ]]; then
-  if [[ "${LOCAL:-}" == 1 ]]; then
-    say "LOCAL=1: using the local cluster, whatever kubeconfig exists"
-  else
-    say "no kubeconfig given (KUBECONFIG, ~/.kube/config, kubernetes:kubeconfig/context): using the local cluster"
-  fi
-  bash "$here/toolchain.sh" >/dev/null
-  # The real node's packages and images (built once, cached by version; the first time takes minutes).
-  bash "$here/../devtools/install-system.sh"
-  bash "$here/cluster.sh" up >/dev/null
-  # shellcheck disable=SC1091
-  . "$cluster_dir/env"
-  say "cluster: local ($KUBECONFIG)"
-  say "backend: $PULUMI_BACKEND_URL (the local cluster's own state)"
-  if [[ "$(cat "$cluster_dir/node-mode" 2>/dev/null)" == real && "$cmd" == up ]]; then
-    # The stacks' model endpoint (vllm.models.svc): no model runs here, a scripted stand-in does.
-    "${PYTHON:-$root/venv/bin/python}" -m testbed.localcluster.model apply "$KUBECONFIG"
-    say "model: a scripted stand-in at vllm.models.svc (testbed/localcluster/model.py), not a language model"
-  fi
-  # Its Routes have no router: make verify/ask reach the servers through their Services.
-  export LLAMASTACK_MCP_PORT_FORWARD=1
-  if [[ "$cmd" == exec && -z "${LLAMA_STACK_TOKEN:-}" ]]; then
-    # Its one person with a token: developer, of the group dev names (llama-stack-developers).
-    LLAMA_STACK_TOKEN="$(cut -d, -f1 "$cluster_dir/pki/tokens.csv")"
-    export LLAMA_STACK_TOKEN
-    say "caller: developer (group llama-stack-developers; the local cluster's token; LLAMA_STACK_TOKEN to be someone else)"
-  fi
-  # Its state is encrypted with the local cluster's published passphrase. Pulumi writes the salt that
-  # makes into the stack file: into a copy under the cluster's directory, never into yours (a stack file
-  # that has its own salt is used as it is).
-  if ! grep -q '^encryptionsalt:' "Pulumi.$stack.yaml"; then
-    copy="$cluster_dir/stack-config/Pulumi.$stack.yaml"
-    mkdir -p "$(dirname "$copy")"
-    salt="$(grep -h '^encryptionsalt:' "$copy" 2>/dev/null || true)"
-    if [[ -z "$salt" ]] || ! grep -Eq "^$stack\*? " <<<"$(pulumi stack ls 2>/dev/null)"; then
-      scratch="$(mktemp -d)"; cp Pulumi.yaml "$scratch/"
-      (cd "$scratch" && pulumi stack select --create "$stack" >/dev/null)
-      salt="$(grep -h '^encryptionsalt:' "$scratch/Pulumi.$stack.yaml" || true)"; rm -rf "$scratch"
-    fi
-    { cat "Pulumi.$stack.yaml"; printf '%s\n' "$salt"; } >"$copy"
-    config_file=(--config-file "$copy")
-  fi
+  # shellcheck source=../testbed/localcluster/target.sh
+  . "$root/testbed/localcluster/target.sh"
 else
   say "cluster: ${KUBECONFIG:-$HOME/.kube/config}$(stack_names_a_cluster && echo ' (and the stack file'"'"'s kubernetes: settings)')"
-  . "$here/versions.env"
   toolchain="${TOOLCHAIN:-${E2E_CACHE:-$HOME/.cache/llamastack-mcp-e2e}/toolchain}"
   if ! command -v pulumi >/dev/null 2>&1; then
-    say "no pulumi CLI on PATH: using the one built by 'make toolchain'"
-    bash "$here/toolchain.sh" >/dev/null
+    if [[ ! -x "$toolchain/bin/pulumi" ]]; then
+      say "refused: no pulumi CLI on PATH: install it (https://www.pulumi.com/docs/install/), or build this"
+      say "repository's with 'make toolchain' (minutes; cached); nothing was changed"
+      exit 2
+    fi
+    say "no pulumi CLI on PATH: using the one 'make toolchain' built ($toolchain/bin)"
     export PATH="$toolchain/bin:$PATH"
   fi
   if [[ "$(command -v pulumi)" == "$toolchain/bin/pulumi" ]]; then
+    # shellcheck source=../testbed/localcluster/versions.env
+    . "$root/testbed/localcluster/versions.env"  # the provider release it built
     # Our CLI downloads no plugins: give your Pulumi home the provider we built (same release).
     provider="$toolchain/pulumi-kubernetes-$PULUMI_KUBERNETES_VERSION/pulumi-resource-kubernetes"
     if ! pulumi plugin ls 2>/dev/null | grep -Eq "^kubernetes +resource +$PULUMI_KUBERNETES_VERSION "; then
