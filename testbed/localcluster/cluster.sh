@@ -26,15 +26,12 @@ case "$DIR" in /*) ;; *) DIR="$root/$DIR" ;; esac
 PORT_BASE="${PORT_BASE:-16400}"
 # A cluster keeps the node mode it was first started with (make up restarts it without saying).
 NODE="${NODE:-$(cat "$DIR/node-mode" 2>/dev/null || echo real)}"
-# The UID the local cluster gives pods that choose none (restricted_uid below).
-RESTRICTED_UID=1000680000
 [[ "$NODE" == real || "$NODE" == kwok ]] || { echo "NODE must be real or kwok, not $NODE" >&2; exit 2; }
-ETCD_PORT=$((PORT_BASE + 1))
-ETCD_PEER_PORT=$((PORT_BASE + 2))
-API_PORT=$((PORT_BASE + 3))
-CM_PORT=$((PORT_BASE + 4))
-SCHED_PORT=$((PORT_BASE + 5))
-KWOK_PORT=$((PORT_BASE + 6))
+# The cluster's fixed facts (ports as offsets from PORT_BASE, address ranges, names, the restricted
+# UID): cluster.env, which the Python harness and the tests read too.
+# shellcheck source=cluster.env
+. "$here/cluster.env"
+for offset in $(compgen -v | grep '_PORT_OFFSET$'); do printf -v "${offset%_OFFSET}" '%s' "$((PORT_BASE + ${!offset}))"; done
 NAME="$(basename "$DIR" | sed 's/^\.cluster$/local/; s/^\.//')"
 export PATH="$BIN:$PATH"
 T0=$SECONDS
@@ -71,28 +68,6 @@ front_proxy_pki() {
   # llama-stack-developers (Pulumi.dev.yaml's llamaStack.auth.allowedGroups). `make ask` asks as them.
   [[ -f "$p/tokens.csv" ]] || (umask 077; printf '%s,developer,developer,"llama-stack-developers"\n' \
     "$(openssl rand -hex 24)" >"$p/tokens.csv")
-}
-
-kubeconfig() {  # kubeconfig FILE CERT-NAME
-  local file="$1" who="$2" p="$DIR/pki"
-  cat >"$file" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: $NAME
-  cluster:
-    server: https://127.0.0.1:$API_PORT
-    certificate-authority: $p/ca.crt
-users:
-- name: $who
-  user:
-    client-certificate: $p/$who.crt
-    client-key: $p/$who.key
-contexts:
-- name: $NAME
-  context: {cluster: $NAME, user: $who}
-current-context: $NAME
-EOF
 }
 
 # --------------------------------------------------------------------- up
@@ -219,29 +194,12 @@ rel() { realpath --relative-to="$PWD" "$1" 2>/dev/null || echo "$1"; }
 
 # Objects every test and deploy expect: nodes, a default StorageClass, CRDs.
 cluster_objects() {
-  local n zone
+  local n zone taints='[]'
+  # With a real node, pods stay off the simulated ones unless they tolerate them.
+  [[ "$NODE" == real ]] && taints='[{key: kwok.x-k8s.io/node, value: fake, effect: NoSchedule}]'
   for n in 1 2; do
     zone=$([[ $n == 1 ]] && echo zone-a || echo zone-b)
-    kc apply --server-side --field-manager local-cluster -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Node
-metadata:
-  name: kwok-node-$n
-  annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
-  labels:
-    kubernetes.io/hostname: kwok-node-$n
-    kubernetes.io/os: linux
-    kubernetes.io/arch: amd64
-    kubernetes.io/role: agent
-    node-role.kubernetes.io/agent: ""
-    topology.kubernetes.io/zone: $zone
-    type: kwok
-spec:
-  taints: $([[ "$NODE" == real ]] && echo '[{key: kwok.x-k8s.io/node, value: fake, effect: NoSchedule}]' || echo '[]')
-status:
-  allocatable: {cpu: "32", memory: 256Gi, pods: "110", ephemeral-storage: 500Gi}
-  capacity: {cpu: "32", memory: 256Gi, pods: "110", ephemeral-storage: 500Gi}
-EOF
+    apply_manifest kwok-node.yaml
   done
   # PVCs bind and are deleted for real: with a real node by its own provisioner (volumes a pod's
   # arbitrary UID can write: testbed/localcluster/node/provisioner.py), else by the controller-manager's.
@@ -250,16 +208,7 @@ EOF
   if [[ "$(kc get storageclass standard -o jsonpath='{.provisioner}' 2>/dev/null)" != "$provisioner" ]]; then
     kc delete storageclass standard --ignore-not-found >/dev/null
   fi
-  kc apply --server-side --field-manager local-cluster -f - >/dev/null <<EOF
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata:
-  name: standard
-  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
-provisioner: $provisioner
-reclaimPolicy: Delete
-volumeBindingMode: Immediate
-EOF
+  apply_manifest storageclass.yaml
   crds
   restricted_uid
   if [[ "$NODE" == real ]]; then never_pull; fi
@@ -269,33 +218,10 @@ EOF
 # registry itself for an image that is not imported. Every container's pull policy becomes Never,
 # so a missing image is ErrImageNeverPull on the node, and no packet leaves for it.
 never_pull() {
-  local kind
+  local kind lower
   for kind in containers initContainers; do
-    kc apply --server-side --field-manager local-cluster -f - >/dev/null <<EOF
-apiVersion: admissionregistration.k8s.io/v1beta1
-kind: MutatingAdmissionPolicy
-metadata: {name: local-cluster-never-pull-$(tr '[:upper:]' '[:lower:]' <<<"$kind")}
-spec:
-  matchConstraints:
-    resourceRules:
-    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
-  matchConditions:
-  - {name: has-$(tr '[:upper:]' '[:lower:]' <<<"$kind"), expression: "has(object.spec.$kind)"}
-  failurePolicy: Fail
-  reinvocationPolicy: IfNeeded
-  mutations:
-  - patchType: ApplyConfiguration
-    applyConfiguration:
-      expression: >-
-        Object{spec: Object.spec{$kind: object.spec.$kind.map(c,
-        Object.spec.$kind{name: c.name, imagePullPolicy: "Never"})}}
----
-apiVersion: admissionregistration.k8s.io/v1beta1
-kind: MutatingAdmissionPolicyBinding
-metadata: {name: local-cluster-never-pull-$(tr '[:upper:]' '[:lower:]' <<<"$kind")}
-spec:
-  policyName: local-cluster-never-pull-$(tr '[:upper:]' '[:lower:]' <<<"$kind")
-EOF
+    lower="$(tr '[:upper:]' '[:lower:]' <<<"$kind")"
+    apply_manifest never-pull.yaml
   done
 }
 
@@ -305,37 +231,7 @@ EOF
 # UID from OpenShift's default range. A pod that sets its UID (platform: kubernetes, an SCC's
 # MustRunAs) is left as it is.
 restricted_uid() {
-  kc apply --server-side --field-manager local-cluster -f - >/dev/null <<EOF
-apiVersion: admissionregistration.k8s.io/v1beta1
-kind: MutatingAdmissionPolicy
-metadata: {name: local-cluster-restricted-v2-uid}
-spec:
-  matchConstraints:
-    resourceRules:
-    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
-  matchConditions:
-  - name: chooses-no-uid
-    expression: >-
-      !(has(object.spec.securityContext) && has(object.spec.securityContext.runAsUser)) &&
-      object.spec.containers.all(c, !(has(c.securityContext) && has(c.securityContext.runAsUser)))
-  failurePolicy: Fail
-  reinvocationPolicy: Never
-  mutations:
-  - patchType: ApplyConfiguration
-    applyConfiguration:
-      expression: >-
-        Object{spec: Object.spec{securityContext: Object.spec.securityContext{runAsUser: $RESTRICTED_UID,
-        fsGroup: $RESTRICTED_UID}}}
----
-apiVersion: admissionregistration.k8s.io/v1beta1
-kind: MutatingAdmissionPolicyBinding
-metadata: {name: local-cluster-restricted-v2-uid}
-spec:
-  policyName: local-cluster-restricted-v2-uid
-  matchResources:
-    namespaceSelector:
-      matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system]}]
-EOF
+  apply_manifest restricted-uid.yaml
 }
 
 crds() {

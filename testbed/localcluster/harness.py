@@ -21,6 +21,8 @@ from typing import Any, Optional
 
 import yaml
 
+from testbed.localcluster.facts import port
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 E2E_CACHE = Path(os.environ.get("E2E_CACHE", Path.home() / ".cache" / "llamastack-mcp-e2e"))
@@ -63,7 +65,7 @@ class LocalCluster:
 
     @property
     def api_url(self) -> str:
-        return f"https://127.0.0.1:{self.port_base + 3}"
+        return f"https://127.0.0.1:{port(self.port_base, 'API_PORT')}"
 
     @property
     def ca_file(self) -> Path:

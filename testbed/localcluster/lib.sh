@@ -72,3 +72,44 @@ cert() {  # cert NAME CN O [SANs]: a key and a certificate from the cluster's CA
   openssl x509 -req -in "$p/$name.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" -CAcreateserial \
     -days 3650 -extfile "$ext" -out "$p/$name.crt" 2>/dev/null
 }
+
+# A kubeconfig for one of the cluster's client certificates (pki/NAME.crt): the admin's, the kubelet's,
+# an add-on's. Its cluster and context are named after the cluster ($NAME, else local).
+kubeconfig() {  # kubeconfig FILE CERT-NAME
+  local file="$1" who="$2" p="$DIR/pki" name="${NAME:-local}"
+  cat >"$file" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: $name
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority: $p/ca.crt
+users:
+- name: $who
+  user:
+    client-certificate: $p/$who.crt
+    client-key: $p/$who.key
+contexts:
+- name: $name
+  context: {cluster: $name, user: $who}
+current-context: $name
+EOF
+}
+
+# The Kubernetes objects the cluster itself needs are files in manifests/, applied as such: each
+# ${VAR} in one is replaced by that shell variable's value (an unset one is an error, not "").
+manifest() {  # manifest FILE: the file, rendered, on stdout
+  local text var pattern
+  text="$(<"$LIB_DIR/manifests/$1")"
+  for var in $(grep -o '\${[A-Za-z_][A-Za-z0-9_]*}' <<<"$text" | tr -d '${}' | sort -u); do
+    [[ -v "$var" ]] || { echo "manifests/$1: \${$var} is not set" >&2; return 1; }
+    pattern="\${$var}"
+    text="${text//"$pattern"/"${!var}"}"
+  done
+  printf '%s\n' "$text"
+}
+
+apply_manifest() {  # apply_manifest FILE
+  manifest "$1" | kc apply --server-side --field-manager local-cluster -f - >/dev/null
+}

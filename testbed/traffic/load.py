@@ -25,8 +25,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from testbed.localcluster.facts import POD_CIDR, SERVICE_CIDR
+
 # The only addresses a load may go to: loopback and the real node's own ranges (testbed/localcluster/node/).
-LOCAL_RANGES = tuple(ipaddress.ip_network(n) for n in ("127.0.0.0/8", "10.88.0.0/16", "10.96.0.0/16"))
+LOCAL_RANGES = tuple(ipaddress.ip_network(n) for n in ("127.0.0.0/8", POD_CIDR, SERVICE_CIDR))
 
 
 def local_only(url: str) -> str:

@@ -27,6 +27,8 @@ import pytest
 
 from components import meta
 from testbed.localcluster import model as model_endpoint
+# The containment's bridge, nftables table (inet), nat chain and ranges, as node.sh sets them up.
+from testbed.localcluster.facts import BRIDGE, CHAIN, DNS_SERVICE_IP, POD_CIDR, RESTRICTED_UID, SERVICE_CIDR, TABLE
 from testbed.localcluster.harness import TOOLCHAIN_BIN, LocalCluster, Project
 from ops import reach
 from support import LLAMA, MCP, NS, ROOT, TEST_SECRETS, leftovers, namespace_gone, pulumi_sh
@@ -42,8 +44,6 @@ REAL_CLUSTER_DIR = ROOT / "build" / "test-real-node"
 REAL_PORT_BASE = 16700
 REAL_NODE = "real-node"  # the first real node's name (node.sh); add_node() gives a second
 DATA_NS = "llama-stack-data"  # where prod's stack file puts its PostgreSQL: no stack creates it
-BRIDGE, CHAIN, POD_CIDR, SERVICE_CIDR = "llmcp0", "LLMCP-CONTAIN", "10.88.0.0/16", "10.96.0.0/16"
-TABLE = "llmcp_contain"  # the containment's nftables table (inet family)
 # `make soak` sets SOAK=1: the long versions (alerts held past their `for`, the HPA back at its minimum).
 SOAK = os.environ.get("SOAK") == "1"
 FIGURES = REAL_CLUSTER_DIR / "figures.json"  # what the traffic tests measured (docs/performance.md#on-running-pods)
@@ -122,7 +122,7 @@ def test_the_llama_stack_pod_runs_as_an_arbitrary_uid_on_a_read_only_root(real, 
     # platform: openshift sets no UID; the local cluster assigns one as restricted-v2 would.
     out = real.kubectl("exec", "-n", NS, f"deploy/{LLAMA}", "--", "sh", "-c",
                        "id -u; touch /x 2>&1 || true; touch /.llama/probe && echo writable").stdout.split("\n")
-    assert out[0] == "1000680000", out
+    assert out[0] == str(RESTRICTED_UID), out
     assert "Read-only file system" in out[1], out
     assert "writable" in out, "the data volume is writable by the pod's UID"
 
@@ -242,7 +242,7 @@ def test_containment_holds_by_the_rules_and_routes(real):
     conflist = json.loads((REAL_CLUSTER_DIR / "node" / "cni" / "net.d" / "10-llmcp.conflist").read_text())
     assert conflist["plugins"][0]["ipMasq"] is False
     resolv = (REAL_CLUSTER_DIR / "node" / "resolv.conf").read_text()
-    assert resolv.split()[:2] == ["nameserver", "10.96.0.10"] and resolv.count("nameserver") == 1
+    assert resolv.split()[:2] == ["nameserver", DNS_SERVICE_IP] and resolv.count("nameserver") == 1
     corefile = (REAL_CLUSTER_DIR / "node" / "Corefile").read_text()
     directives = [line.split()[0] for line in corefile.splitlines() if line.strip() and not line.strip().startswith("#")]
     assert "forward" not in directives and "proxy" not in directives, "cluster DNS asks no resolver outside"

@@ -22,22 +22,18 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 localcluster="$(dirname "$here")"
 root="$(dirname "$(dirname "$localcluster")")"
-. "$testbed/localcluster/versions.env"
+. "$localcluster/versions.env"
 E2E_CACHE="${E2E_CACHE:-$HOME/.cache/llamastack-mcp-e2e}"
 TOOLCHAIN="${TOOLCHAIN:-$E2E_CACHE/toolchain}"
 BIN="$TOOLCHAIN/bin"
 DIR="${CLUSTER_DIR:-$root/.cluster}"
 case "$DIR" in /*) ;; *) DIR="$root/$DIR" ;; esac
 PORT_BASE="${PORT_BASE:-16400}"
-API_PORT=$((PORT_BASE + 3))
-KUBELET_PORT=$((PORT_BASE + 10))
-KUBELET_HEALTHZ_PORT=$((PORT_BASE + 11))
-PROXY_METRICS_PORT=$((PORT_BASE + 12))
-METRICS_SERVER_PORT=$((PORT_BASE + 16))
-ROUTER_HEALTH_PORT=$((PORT_BASE + 17))
-PROXY_HEALTHZ_PORT=$((PORT_BASE + 13))
-DNS_PORT=$((PORT_BASE + 14))
-DNS_HEALTH_PORT=$((PORT_BASE + 15))
+# The cluster's fixed facts (ports as offsets from PORT_BASE, address ranges, names, the restricted
+# UID): cluster.env, which the Python harness and the tests read too.
+# shellcheck source=cluster.env
+. "$localcluster/cluster.env"
+for offset in $(compgen -v | grep '_PORT_OFFSET$'); do printf -v "${offset%_OFFSET}" '%s' "$((PORT_BASE + ${!offset}))"; done
 NODE_DIR="$DIR/node"
 NODE_NAME="${NODE_NAME:-real-node}"
 SECOND_NODE="$NODE_NAME-2"
@@ -48,26 +44,16 @@ ZONE=zone-a
 POD_RANGE_START=10.88.0.2
 POD_RANGE_END=10.88.127.254
 CGROUP_ROOT=""
-# The node's address ranges: only this machine has them. The node's own address is the bridge's
-# gateway: the API server reaches the kubelet there (logs, exec, port-forward), and so do pods.
-POD_CIDR=10.88.0.0/16
-GATEWAY=10.88.0.1
+# The node's own address is the bridge's gateway (cluster.env): the API server reaches the kubelet
+# there (logs, exec, port-forward), and so do pods.
 NODE_IP=$GATEWAY
-SERVICE_CIDR=10.96.0.0/16
-API_SERVICE_IP=10.96.0.1
-DNS_SERVICE_IP=10.96.0.10
-BRIDGE=llmcp0
-CHAIN=LLMCP-CONTAIN
-TABLE=llmcp_contain
-# Where every registry points: the discard port on loopback, where nothing listens.
-NO_REGISTRY=http://127.0.0.1:9
 OWNER=/run/llamastack-mcp-node
 export PATH="$BIN:$PATH:/usr/sbin:/sbin"
 T0=$SECONDS
 
 LOG_TAG=node
 # shellcheck source=../lib.sh
-. "$testbed/localcluster/lib.sh"
+. "$localcluster/lib.sh"
 
 # -------------------------------------------------------------- certificates
 node_pki() {
@@ -90,24 +76,6 @@ addon_pki() {
   cert metrics-server-serving metrics-server "" "IP:$NODE_IP,DNS:metrics-server.kube-system.svc"
   cert kube-router system:kube-router ""
   touch "$p/.addons-done"
-}
-
-kubeconfig() {  # kubeconfig FILE CERT-NAME
-  local p="$DIR/pki"
-  cat >"$1" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster: {server: "https://127.0.0.1:$API_PORT", certificate-authority: "$p/ca.crt"}
-users:
-- name: $2
-  user: {client-certificate: "$p/$2.crt", client-key: "$p/$2.key"}
-contexts:
-- name: local
-  context: {cluster: local, user: $2}
-current-context: local
-EOF
 }
 
 # ---------------------------------------------------------------- containment
@@ -270,7 +238,7 @@ import_images() {
     ctr --address "$NODE_DIR/containerd/containerd.sock" -n k8s.io images import --no-unpack=false \
       --digests=false "$archive" >/dev/null
     echo "$archive" >>"$imported"
-  done < <(bash "$testbed/localcluster/images/build.sh" ${IMAGES:-} || echo "FAILED -")
+  done < <(bash "$localcluster/images/build.sh" ${IMAGES:-} || echo "FAILED -")
   [[ "$archive" != - ]] || die "building the images failed (see above)"
   # Each image also by its digest (repo@sha256:...), as a pull from a registry records it: a stack
   # may pin an image immutably, and promoting a tag to its digest rolls real pods (test_real_node.py).
@@ -351,24 +319,7 @@ cluster.local:$DNS_PORT in-addr.arpa:$DNS_PORT ip6.arpa:$DNS_PORT {
 }
 EOF
   # CoreDNS reads Services, EndpointSlices, Pods and Namespaces (upstream's system:coredns role).
-  kc apply --server-side --field-manager local-cluster -f - >/dev/null <<EOF
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: "system:coredns"}
-rules:
-- apiGroups: [""]
-  resources: [endpoints, services, pods, namespaces]
-  verbs: [list, watch]
-- apiGroups: [discovery.k8s.io]
-  resources: [endpointslices]
-  verbs: [list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: "system:coredns"}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:coredns"}
-subjects: [{kind: User, name: "system:coredns", apiGroup: rbac.authorization.k8s.io}]
-EOF
+  apply_manifest coredns-rbac.yaml
 }
 
 
@@ -380,63 +331,7 @@ metrics_server() {
   local p="$DIR/pki"
   kubeconfig "$NODE_DIR/metrics-server.kubeconfig" metrics-server
   local ca; ca="$(base64 -w0 <"$p/ca.crt")"
-  kc apply --server-side --field-manager local-cluster -f - >/dev/null <<EOF
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: "system:metrics-server"}
-rules:
-- apiGroups: [""]
-  resources: [nodes/metrics]
-  verbs: [get]
-- apiGroups: [""]
-  resources: [pods, nodes]
-  verbs: [get, list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: "system:metrics-server"}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:metrics-server"}
-subjects: [{kind: User, name: "system:metrics-server", apiGroup: rbac.authorization.k8s.io}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: "metrics-server:system:auth-delegator"}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:auth-delegator"}
-subjects: [{kind: User, name: "system:metrics-server", apiGroup: rbac.authorization.k8s.io}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: "metrics-server-auth-reader", namespace: kube-system}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: extension-apiserver-authentication-reader}
-subjects: [{kind: User, name: "system:metrics-server", apiGroup: rbac.authorization.k8s.io}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: metrics-server, namespace: kube-system}
-spec:
-  ports: [{name: https, port: 443, targetPort: $METRICS_SERVER_PORT, protocol: TCP}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: metrics-server-node
-  namespace: kube-system
-  labels: {kubernetes.io/service-name: metrics-server}
-addressType: IPv4
-endpoints: [{addresses: ["$NODE_IP"], conditions: {ready: true}}]
-ports: [{name: https, port: $METRICS_SERVER_PORT, protocol: TCP}]
----
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata: {name: v1beta1.metrics.k8s.io}
-spec:
-  group: metrics.k8s.io
-  version: v1beta1
-  groupPriorityMinimum: 100
-  versionPriority: 100
-  service: {name: metrics-server, namespace: kube-system, port: 443}
-  caBundle: $ca
-EOF
+  apply_manifest metrics-server.yaml
   # Started only once its RBAC exists: it reads extension-apiserver-authentication at start, and a
   # refusal there ends it for good, leaving the metrics API (and namespace deletion) unavailable.
   start_supervised metrics-server metrics-server --kubeconfig "$NODE_DIR/metrics-server.kubeconfig" \
@@ -455,27 +350,7 @@ EOF
 # needs the kernel's nft queue expression, which this kernel lacks (CONFIG_NFT_QUEUE).
 policy_agent() {
   kubeconfig "$NODE_DIR/kube-router.kubeconfig" kube-router
-  kc apply --server-side --field-manager local-cluster -f - >/dev/null <<EOF
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: "system:kube-router"}
-rules:
-- apiGroups: [""]
-  resources: [namespaces, pods, services, nodes, endpoints]
-  verbs: [get, list, watch]
-- apiGroups: [networking.k8s.io]
-  resources: [networkpolicies]
-  verbs: [get, list, watch]
-- apiGroups: [discovery.k8s.io]
-  resources: [endpointslices]
-  verbs: [get, list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: "system:kube-router"}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:kube-router"}
-subjects: [{kind: User, name: "system:kube-router", apiGroup: rbac.authorization.k8s.io}]
-EOF
+  apply_manifest kube-router-rbac.yaml
   start_supervised kube-router kube-router --kubeconfig "$NODE_DIR/kube-router.kubeconfig" --hostname-override "$NODE_NAME" \
     --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
     --enable-ipv4=true --enable-ipv6=false --service-cluster-ip-range "$SERVICE_CIDR" \
@@ -522,8 +397,8 @@ second_node() {
   NODE_DIR="$DIR/node-2"
   SUFFIX=-2
   ZONE=zone-b
-  KUBELET_PORT=$((PORT_BASE + 18))
-  KUBELET_HEALTHZ_PORT=$((PORT_BASE + 19))
+  KUBELET_PORT=$SECOND_KUBELET_PORT
+  KUBELET_HEALTHZ_PORT=$SECOND_KUBELET_HEALTHZ_PORT
   POD_RANGE_START=10.88.128.1
   POD_RANGE_END=10.88.255.254
   CGROUP_ROOT="/$SECOND_NODE"
