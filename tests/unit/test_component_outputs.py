@@ -19,7 +19,7 @@ from components.deferred import deferrable_settings
 from components.settings import StackSettings
 from ops import offline
 from support import TEST_SECRETS
-from test_component import python_keys, sorted_manifests
+from support.programs import python_keys, sorted_manifests
 
 DEFERRABLE = ["llamaStack.image", "llamaStack.inference.url", "llamaStack.route.host",
               "llamaStack.storage.postgres.host", "mcpServer.image", "mcpServer.route.host"]
