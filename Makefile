@@ -63,7 +63,7 @@ test-cluster: prepare  ## only the cluster layer: the real engine on a local con
 	PYTHON_BIN=$(BIN)/python bash testbed/devtools/run-tests.sh tests/cluster
 
 soak: prepare  ## the real node's long runs (the whole module ~50 min, estimated; its soak tests took 42 min): alerts held past their `for`, the HPA back at its minimum by prod's own 300 s window
-	SOAK=1 $(BIN)/python -m pytest -q -rfEs tests/cluster/test_real_node.py
+	SOAK=1 $(BIN)/python -m pytest -q -rfEs tests/cluster/real_node/
 
 e2e: setup system-deps e2e-deps  ## only the servers layer: the real servers as processes on loopback
 	$(BIN)/python -m pytest -q tests/servers

@@ -3,7 +3,7 @@
 #
 #   bash testbed/devtools/run-tests.sh [PATH...]     # default: tests
 #
-# The real node's module (tests/cluster/test_real_node.py) spends most of its ~25 min waiting: for a
+# The real node's module (tests/cluster/real_node/) spends most of its ~25 min waiting: for a
 # drain, an alert's `for`, the HPA's windows, pods to pull and start. It has its own control plane
 # (build/test-real-node, ports 16700+), so it runs as one lane while everything else (the program
 # under mocks, the servers on loopback, the kwok control plane on 16500+) runs as the other. Serial,
@@ -14,7 +14,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 python="${PYTHON_BIN:-venv/bin/python}"
-real=tests/cluster/test_real_node.py
+real=tests/cluster/real_node
 pytest=("$python" -m pytest -q -rfEs --durations=15)
 (( $# )) || set -- tests
 

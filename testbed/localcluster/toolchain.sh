@@ -211,7 +211,7 @@ build_yaml_langhost() {
 }
 
 # metrics-server: the resource metrics the HPA reads, scraped from the real node's kubelet
-# (tests/cluster/test_real_node.py); its main package is cmd/metrics-server.
+# (tests/cluster/real_node/); its main package is cmd/metrics-server.
 build_metrics_server() {
   local out="$1"
   new_module "$WORK/metrics-server-$METRICS_SERVER_VERSION"

@@ -170,7 +170,7 @@ def git_host(tmp_path_factory):
     trust = work / "trust.pem"  # the machine's CAs and the git host's: Go reads SSL_CERT_FILE
     system = Path("/etc/ssl/certs/ca-certificates.crt")
     trust.write_text((system.read_text() if system.exists() else "") + ca.read_text())
-    with GitHost(work / "repos", cert, key, port=443) as host:
+    with GitHost(work / "repos", cert, key, port=443):
         yield {"source": f"https://localhost/acme/llamastack-mcp/provider@{tag}", "SSL_CERT_FILE": str(trust)}
 
 

@@ -139,17 +139,17 @@ def test_an_output_that_decides_which_objects_exist_is_refused_before_anything_r
 def test_through_the_package_an_output_is_named_as_the_schema_names_it(tmp_path):
     """What a YAML program's `${model.url}` reaches the provider as: an Output, checked once known."""
     path = tmp_path / "__main__.py"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(textwrap.dedent("""
         import pulumi
         import pulumi_kubernetes as k8s
         from pulumi.provider.experimental import host
         from llamastack_mcp.provider import LlamaStackMcpProvider
 
-        model = k8s.core.v1.ConfigMap("model", metadata={{"namespace": "elsewhere"}}, data={{"url": "tcp://vllm"}})
+        model = k8s.core.v1.ConfigMap("model", metadata={"namespace": "elsewhere"}, data={"url": "tcp://vllm"})
         host.is_hosting = True
-        LlamaStackMcpProvider().construct("agents", "llamastack-mcp:index:LlamaStackMcp", {{
-            "platform": "kubernetes", "llamaStack": {{"route": {{"enabled": False}},
-                                                    "inference": {{"url": model.data.apply(lambda d: d["url"])}}}}}},
+        LlamaStackMcpProvider().construct("agents", "llamastack-mcp:index:LlamaStackMcp", {
+            "platform": "kubernetes", "llamaStack": {"route": {"enabled": False},
+                                                    "inference": {"url": model.data.apply(lambda d: d["url"])}}},
             None)
     """))
     run = offline.run({}, program=path)

@@ -241,7 +241,7 @@ import_images() {
   done < <(bash "$localcluster/images/build.sh" ${IMAGES:-} || echo "FAILED -")
   [[ "$archive" != - ]] || die "building the images failed (see above)"
   # Each image also by its digest (repo@sha256:...), as a pull from a registry records it: a stack
-  # may pin an image immutably, and promoting a tag to its digest rolls real pods (test_real_node.py).
+  # may pin an image immutably, and promoting a tag to its digest rolls real pods (tests/cluster/real_node/).
   local ref kind digest
   while read -r ref kind digest _; do
     [[ "$ref" == *@* || "$ref" == sha256:* ]] && continue
