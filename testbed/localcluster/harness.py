@@ -24,7 +24,7 @@ import yaml
 from testbed.localcluster.facts import port
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+ROOT = HERE.parents[1]
 E2E_CACHE = Path(os.environ.get("E2E_CACHE", Path.home() / ".cache" / "llamastack-mcp-e2e"))
 TOOLCHAIN_BIN = Path(os.environ.get("TOOLCHAIN", E2E_CACHE / "toolchain")) / "bin"
 # What a copy of the project holds: exactly what `pulumi up` reads.
