@@ -75,7 +75,11 @@ class GitHost:
 
     def __init__(self, root: Path, cert: Path, key: Path, port: int = 0) -> None:
         handler = type("Backend", (_Backend,), {"root": root})
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        try:
+            self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        except OSError as err:
+            raise RuntimeError(f"the git host cannot listen on 127.0.0.1:{port} ({err.strerror}): "
+                               f"stop what holds it (ss -ltnp 'sport = :{port}')") from None
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
