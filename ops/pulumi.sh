@@ -20,6 +20,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
+# The operator commands and the local cluster's helpers run from this checkout, whatever the project directory.
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 stack="$1"; cmd="$2"; shift 2
 config_file=()
 # PROJECT_DIR: the Pulumi project (default: this checkout); CLUSTER_DIR: the local cluster.
@@ -106,7 +108,7 @@ fi
 # The cluster named, and refused if the stack is pinned elsewhere or needs a newer server.
 kubectl_bin="$(command -v kubectl || echo "${E2E_CACHE:-$HOME/.cache/llamastack-mcp-e2e}/toolchain/bin/kubectl")"
 export KUBECTL="$kubectl_bin"  # the guard's kubectl too
-PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" "${PYTHON:-$root/venv/bin/python}" -m ops.target \
+"${PYTHON:-$root/venv/bin/python}" -m ops.target \
   --stack-file "$project/Pulumi.$stack.yaml" --command "$cmd" --kubectl "$kubectl_bin" || exit $?
 
 if [[ "$cmd" == exec ]]; then
@@ -117,7 +119,7 @@ python="${PYTHON:-$root/venv/bin/python}"
 case "$cmd" in
   up|update|preview|destroy|refresh)
     [[ "$cmd" == update ]] && cmd=up
-    guard() { PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" "$python" -m ops.recovery.guard "$@"; }
+    guard() { "$python" -m ops.recovery.guard "$@"; }
     guard before "$stack" "$cmd" "$@"
     rc=0
     pulumi "$cmd" --stack "$stack" ${config_file[@]+"${config_file[@]}"} "$@" || rc=$?

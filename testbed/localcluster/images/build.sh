@@ -14,6 +14,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"  # the program and its helpers, from any directory
 . "$root/testbed/localcluster/versions.env"
 . "$root/testbed/e2e/servers.env"
 E2E_CACHE="${E2E_CACHE:-$HOME/.cache/llamastack-mcp-e2e}"
