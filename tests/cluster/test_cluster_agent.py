@@ -185,10 +185,10 @@ def test_make_verify_passes_against_this_deployment(cluster, dev, team_a_only, s
     local_mcp, local_ls = mcp_url.split("/")[2], base.split("/")[2]
     user = cluster.developer_token()
     result = subprocess.run(
-        [str(ROOT / "venv" / "bin" / "python"), str(ROOT / "ops" / "verify.py"), "--stack", "dev", "--token", user,
+        [str(ROOT / "venv" / "bin" / "python"), "-m", "ops.verify", "--stack", "dev", "--token", user,
          "--resolve", f"{MCP}.{NS}.svc.cluster.local:8080={local_mcp}",
          "--resolve", f"llama-stack.{NS}.svc.cluster.local:8321={local_ls}"],
-        cwd=dev.workdir, env=dev.env(), capture_output=True, text=True, timeout=300)
+        cwd=dev.workdir, env={**dev.env(), "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     for check in ("Llama Stack health", "MCP connector 'kubernetes' lists tools through Llama Stack",
                   "MCP server health", "MCP server lists tools"):

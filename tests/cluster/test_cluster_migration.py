@@ -42,9 +42,11 @@ def helm_install(cluster) -> None:
 
 
 def adopt(project: Project, step: str, *extra: str) -> subprocess.CompletedProcess:
-    return project.cluster.run([str(ROOT / "venv" / "bin" / "python"), str(ROOT / "ops" / "migrate" / "helm.py"), step,
+    # As `make adopt` runs it: the operator command from the checkout, in the project's directory.
+    return project.cluster.run([str(ROOT / "venv" / "bin" / "python"), "-m", "ops.migrate.helm", step,
                                 "--stack", str(project.stack_file), *extra],
-                               cwd=project.workdir, env=project.env(), check=False, name=f"adopt-{step}")
+                               cwd=project.workdir, env={**project.env(), "PYTHONPATH": str(ROOT)}, check=False,
+                               name=f"adopt-{step}")
 
 
 @pytest.fixture(scope="module")

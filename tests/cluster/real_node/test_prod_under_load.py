@@ -509,7 +509,7 @@ def test_llama_stack_stays_within_its_limits_under_agent_turns(real, prod):
 def test_make_verify_passes_against_prod(real, prod):
     python = str(ROOT / "venv" / "bin" / "python")
     result = real.run([python, "-m", "ops.verify", "--stack", "prod", "--port-forward", "--token", token(real, "alice")],
-                      cwd=prod.workdir, env=prod.env(), check=False)
+                      cwd=prod.workdir, env={**prod.env(), "PYTHONPATH": str(ROOT)}, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     for check in ("Llama Stack health", "models through Llama Stack", "MCP server health", "MCP server lists tools"):
         assert f"PASS  {check}" in result.stdout, result.stdout
