@@ -22,7 +22,7 @@ help:  ## list the targets
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	# The project itself, editable: its folders import each other, its commands are on the venv's PATH.
+	# The product (llamastack_mcp), editable; ops/ and testbed/ run from the checkout (python -m from here).
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
