@@ -2,7 +2,7 @@
 """The policy pack's rules over a stack's objects, offline: exits non-zero on any mandatory violation.
 
     make policy STACK=prod
-    python ops/policy_check.py --stack path/to/Pulumi.other.yaml
+    python -m ops.policy_check --stack path/to/Pulumi.other.yaml
 """
 
 from __future__ import annotations

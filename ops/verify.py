@@ -2,7 +2,7 @@
 """Check a deployment answers as it should: Llama Stack health, the MCP connector's tools, MCP health.
 
     make verify STACK=prod                       # URLs from `pulumi stack output --json`
-    python ops/verify.py --llama-stack-url https://ls.apps.example.com \\
+    python -m ops.verify --llama-stack-url https://ls.apps.example.com \\
         --mcp-url http://127.0.0.1:8080/mcp      # URLs given directly
 
 A server without a public URL (or every server, with --port-forward: the

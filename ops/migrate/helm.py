@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Take over the old Helm releases in place: `make adopt STACK=prod` (a dry run; ARGS=--yes does it).
 
-    python ops/migrate/helm.py plan    --stack prod   # what would be taken over, what retired; changes nothing
-    python ops/migrate/helm.py prepare --stack prod --yes
+    python -m ops.migrate.helm plan    --stack prod   # what would be taken over, what retired; changes nothing
+    python -m ops.migrate.helm prepare --stack prod --yes
     pulumi up --stack prod                         # (make adopt runs it) upserts every object in place
-    python ops/migrate/helm.py finish  --stack prod --yes
+    python -m ops.migrate.helm finish  --stack prod --yes
     pulumi refresh --stack prod                    # (make adopt runs it) the state learns what finish dropped
 
 Why this way: `pulumi up` with server-side apply upserts objects that already
