@@ -48,6 +48,12 @@ if [[ "${LOCAL:-}" == 1 ]]; then
     exit 3
   fi
   target="local"
+elif [[ -n "${LOCAL_CLUSTER_DIR:-}" && "${KUBECONFIG:-}" == "$LOCAL_CLUSTER_DIR/kubeconfig" ]] && ! stack_names_a_cluster; then
+  # `. .cluster/env` names the local cluster itself: it stays the local cluster (its model, its own state
+  # and salt, its way in), not a given cluster whose stack file would take the local salt.
+  target="local"
+  cluster_dir="$LOCAL_CLUSTER_DIR"
+  export CLUSTER_DIR="$cluster_dir"
 elif [[ -n "${KUBECONFIG:-}" || -f "$HOME/.kube/config" ]] || stack_names_a_cluster; then
   target="given"
 else

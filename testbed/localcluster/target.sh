@@ -7,6 +7,8 @@
 here_local="$root/testbed/localcluster"
 if [[ "${LOCAL:-}" == 1 ]]; then
   say "LOCAL=1: using the local cluster, whatever kubeconfig exists"
+elif [[ -n "${KUBECONFIG:-}" ]]; then
+  say "KUBECONFIG is the local cluster's ($cluster_dir/env): using the local cluster"
 else
   say "no kubeconfig given (KUBECONFIG, ~/.kube/config, kubernetes:kubeconfig/context): using the local cluster"
 fi
