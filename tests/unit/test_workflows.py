@@ -82,3 +82,49 @@ def test_ci_deploys_keep_pulumis_checkpoints():
     skip = script.index('export PULUMI_SKIP_CHECKPOINTS="${PULUMI_SKIP_CHECKPOINTS:-true}"')
     assert script.rfind('if [[ "$target" == local ]]; then', 0, skip) > script.rfind("fi", 0, skip), \
         "skipped by default only for the local cluster's own state"
+
+
+# ------------------------------------------------------------- least privilege (#42)
+
+def steps(doc: dict) -> list[dict]:
+    return [step for job in doc["jobs"].values() for step in job.get("steps", [])]
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_actions_are_pinned_by_commit_with_their_version_named(workflow):
+    uses = re.findall(r"uses: (\S+)(.*)", workflow.read_text())
+    assert uses
+    for action, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), f"{action}: pin a full commit"
+        assert re.match(r"\s+# v\d+\.\d+\.\d+", comment), f"{action}: name its version in a comment"
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_no_expression_is_pasted_into_a_shell_line(workflow):
+    """Inputs and contexts reach a shell through `env:`, never as text of the script (injection)."""
+    doc = yaml.safe_load(workflow.read_text())
+    pasted = [step.get("name", step["run"][:40]) for step in steps(doc) if "run" in step and "${{" in step["run"]]
+    assert pasted == []
+
+
+# Write permissions, by job: what each one needs and nothing else.
+WRITES = {("promote.yml", "promote"): {"contents", "pull-requests"}, ("pull-request.yml", "preview"): {"pull-requests"}}
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_each_job_holds_only_the_permissions_it_names(workflow):
+    doc = yaml.safe_load(workflow.read_text())
+    assert doc["permissions"] == {}, "none for the whole workflow: each job names its own"
+    for name, job in doc["jobs"].items():
+        granted = job["permissions"]
+        assert granted.get("contents") in ("read", "write"), (name, granted)
+        writes = {scope for scope, level in granted.items() if level == "write"}
+        assert writes == WRITES.get((workflow.name, name), set()), (workflow.name, name, granted)
+        assert "id-token" not in granted, "no OIDC token is used"
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_checkouts_leave_no_credentials_behind(workflow):
+    doc = yaml.safe_load(workflow.read_text())
+    checkouts = [s for s in steps(doc) if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts and all(s.get("with", {}).get("persist-credentials") is False for s in checkouts)
