@@ -67,7 +67,10 @@ def swap_outputs(raw: dict[str, Any], model: type[BaseModel],
                 return None
             mark, adapter = allowed[path]
             stand_in = mark.stand_in.format(f"deferred-{secrets.token_hex(8)}")
-            checked = value.apply(lambda v, p=path, a=adapter: _checked(written(".".join(p)), a, v))
+            # A secret's value never reaches the error (a host from a secret StackReference output).
+            setting = written(".".join(path))  # named as the caller wrote it, now, not when the value comes
+            checked = pulumi.Output.all(value.is_secret(), value).apply(
+                lambda pair, n=setting, a=adapter: _checked(n, a, pair[1], shown=not pair[0]))
             _PENDING[_TOKEN.search(stand_in).group(0)] = (stand_in, checked)
             return stand_in
         if isinstance(value, dict):
@@ -80,21 +83,18 @@ def swap_outputs(raw: dict[str, Any], model: type[BaseModel],
     return swapped, problems
 
 
-def _checked(setting: str, adapter: TypeAdapter, value: Any) -> str:
+def _checked(setting: str, adapter: TypeAdapter, value: Any, shown: bool) -> str:
     try:
         return adapter.validate_python(value)
     except ValidationError as err:
         reasons = "; ".join(e["msg"] for e in err.errors())
-        raise pulumi.RunError(f"{setting} = {value!r}: {reasons} (the value of an Output, checked once known)") from None
-
-
-def holds_tokens(text: str) -> bool:
-    return bool(_PENDING) and _TOKEN.search(text) is not None
+        named = f"{setting} = {value!r}" if shown else f"{setting} (a secret, value not shown)"
+        raise pulumi.RunError(f"{named}: {reasons} (the value of an Output, checked once known)") from None
 
 
 def digest(text: str) -> str:
     """sha256 of `text`; of the text with the real values when it holds tokens."""
-    if holds_tokens(text):
+    if _PENDING and _TOKEN.search(text):
         return _DIGEST_OF + text
     return hashlib.sha256(text.encode()).hexdigest()
 

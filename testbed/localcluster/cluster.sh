@@ -27,11 +27,6 @@ PORT_BASE="${PORT_BASE:-16400}"
 # A cluster keeps the node mode it was first started with (make up restarts it without saying).
 NODE="${NODE:-$(cat "$DIR/node-mode" 2>/dev/null || echo real)}"
 [[ "$NODE" == real || "$NODE" == kwok ]] || { echo "NODE must be real or kwok, not $NODE" >&2; exit 2; }
-# The cluster's fixed facts (ports as offsets from PORT_BASE, address ranges, names, the restricted
-# UID): cluster.env, which the Python harness and the tests read too.
-# shellcheck source=cluster.env
-. "$here/cluster.env"
-for offset in $(compgen -v | grep '_PORT_OFFSET$'); do printf -v "${offset%_OFFSET}" '%s' "$((PORT_BASE + ${!offset}))"; done
 NAME="$(basename "$DIR" | sed 's/^\.cluster$/local/; s/^\.//')"
 export PATH="$BIN:$PATH"
 T0=$SECONDS

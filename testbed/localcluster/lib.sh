@@ -1,7 +1,14 @@
 # Shared by cluster.sh and node/node.sh: processes started and stopped by pid, readiness waits,
-# certificates from the cluster's CA. The caller sets DIR (the cluster's directory) and LOG_TAG.
+# certificates from the cluster's CA, its fixed facts. The caller sets DIR (the cluster's directory),
+# PORT_BASE and LOG_TAG.
 T0=${T0:-$SECONDS}
 LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# The cluster's fixed facts (address ranges, names, the restricted UID, ports as offsets from the
+# caller's PORT_BASE): cluster.env, which the Python harness and the tests read too.
+# shellcheck source=cluster.env
+. "$LIB_DIR/cluster.env"
+for offset in $(compgen -v | grep '_PORT_OFFSET$'); do printf -v "${offset%_OFFSET}" '%s' "$((PORT_BASE + ${!offset}))"; done
 
 log() { printf '[%s %3ds] %s\n' "${LOG_TAG:-cluster}" $((SECONDS - T0)) "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

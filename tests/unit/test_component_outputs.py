@@ -147,10 +147,29 @@ def test_through_the_package_an_output_is_named_as_the_schema_names_it(tmp_path)
 
         model = k8s.core.v1.ConfigMap("model", metadata={"namespace": "elsewhere"}, data={"url": "tcp://vllm"})
         host.is_hosting = True
-        LlamaStackMcpProvider().construct("agents", "llamastack-mcp:index:LlamaStackMcp", {
-            "platform": "kubernetes", "llamaStack": {"route": {"enabled": False},
-                                                    "inference": {"url": model.data.apply(lambda d: d["url"])}}},
-            None)
+        try:
+            LlamaStackMcpProvider().construct("agents", "llamastack-mcp:index:LlamaStackMcp", {
+                "platform": "kubernetes", "llamaStack": {"route": {"enabled": False},
+                                                        "inference": {"url": model.data.apply(lambda d: d["url"])}}},
+                None)
+        finally:
+            host.is_hosting = False
     """))
     run = offline.run({}, program=path)
     assert run.error is not None and "llamaStack.inference.url = 'tcp://vllm'" in run.error, run.error
+
+
+def test_a_bad_secret_value_is_refused_without_being_shown(tmp_path):
+    path = tmp_path / "__main__.py"
+    path.write_text(textwrap.dedent("""
+        import pulumi
+        from llamastack_mcp import LlamaStackMcp
+
+        LlamaStackMcp("agents", {"platform": "kubernetes", "llama_stack": {
+            "route": {"enabled": False},
+            "storage": {"backend": "postgres", "postgres": {"host": pulumi.Output.secret("Not A Host!")}}},
+            "postgres_password": pulumi.Output.secret("pw")})
+    """))
+    run = offline.run({}, program=path)
+    assert run.error is not None and "llama_stack.storage.postgres.host (a secret, value not shown)" in run.error, run.error
+    assert "Not A Host!" not in run.error

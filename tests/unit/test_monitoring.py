@@ -13,7 +13,7 @@ import yaml
 from components.facts import derive
 from components.monitoring import rule_groups
 from components.settings import load_settings
-from support import ROOT, run_variant
+from support import run_variant
 
 ALERTS = {"MCPServerDown", "MCPHighMemoryUsage", "MCPToolErrorRate", "LlamaStackDown"}
 

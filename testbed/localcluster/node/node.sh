@@ -29,11 +29,6 @@ BIN="$TOOLCHAIN/bin"
 DIR="${CLUSTER_DIR:-$root/.cluster}"
 case "$DIR" in /*) ;; *) DIR="$root/$DIR" ;; esac
 PORT_BASE="${PORT_BASE:-16400}"
-# The cluster's fixed facts (ports as offsets from PORT_BASE, address ranges, names, the restricted
-# UID): cluster.env, which the Python harness and the tests read too.
-# shellcheck source=cluster.env
-. "$localcluster/cluster.env"
-for offset in $(compgen -v | grep '_PORT_OFFSET$'); do printf -v "${offset%_OFFSET}" '%s' "$((PORT_BASE + ${!offset}))"; done
 NODE_DIR="$DIR/node"
 NODE_NAME="${NODE_NAME:-real-node}"
 SECOND_NODE="$NODE_NAME-2"
@@ -44,9 +39,6 @@ ZONE=zone-a
 POD_RANGE_START=10.88.0.2
 POD_RANGE_END=10.88.127.254
 CGROUP_ROOT=""
-# The node's own address is the bridge's gateway (cluster.env): the API server reaches the kubelet
-# there (logs, exec, port-forward), and so do pods.
-NODE_IP=$GATEWAY
 OWNER=/run/llamastack-mcp-node
 export PATH="$BIN:$PATH:/usr/sbin:/sbin"
 T0=$SECONDS
@@ -54,6 +46,9 @@ T0=$SECONDS
 LOG_TAG=node
 # shellcheck source=../lib.sh
 . "$localcluster/lib.sh"
+# The node's own address is the bridge's gateway (cluster.env): the API server reaches the kubelet
+# there (logs, exec, port-forward), and so do pods.
+NODE_IP=$GATEWAY
 
 # -------------------------------------------------------------- certificates
 node_pki() {
