@@ -14,7 +14,7 @@ export E2E_CACHE ?= $(HOME)/.cache/llamastack-mcp-e2e
 
 .PHONY: help setup system-deps e2e-deps toolchain images prepare cluster cluster-down cluster-clean test e2e test-cluster soak \
 	up preview destroy refresh render verify ask policy promote adopt docs docs-check review bench bench-deploy measure \
-	release-tag
+	release-tag ci-plan ci-drift ci-deploy ci-diff ci-promote
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -24,6 +24,8 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	# The product (llamastack_mcp), editable; ops/ and testbed/ run from the checkout (python -m from here).
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	# The policy pack (`--policy-pack policy`) runs in the same virtualenv.
+	ln -sfn ../$(VENV) policy/venv
 	touch $@
 
 setup: $(BIN)/.installed  ## create ./venv with the program's and the tests' dependencies
@@ -108,6 +110,24 @@ adopt: setup  ## take over STACK's old Helm releases in place: a dry run; ARGS=-
 	  $(BIN)/python -m ops.migrate.helm finish --stack $(STACK) --yes && \
 	  bash ops/pulumi.sh $(STACK) refresh --yes --skip-preview; \
 	else echo "dry run: nothing changed; make adopt STACK=$(STACK) ARGS=--yes to migrate"; fi
+
+# What CI decides, runnable anywhere (ops/ci/; docs/operations.md#ci-what-runs-when). The workflows call these.
+BASE ?= origin/main
+ci-plan: setup  ## would `pulumi up` change STACK? Names each object (a read-only credential suffices); CI's gate before prod's approval
+	$(BIN)/python -m ops.ci.plan --stack $(STACK)
+
+ci-drift: setup  ## refresh, then fail naming every object of STACK changed outside Pulumi (the nightly check)
+	$(BIN)/python -m ops.ci.plan --stack $(STACK) --drift
+
+ci-deploy: setup  ## pulumi up on STACK as CI runs it: policy pack, checkpoints kept, the recovery guard, a cancel passed to Pulumi
+	$(BIN)/python -m ops.ci.deploy --stack $(STACK)
+
+ci-diff: setup  ## the Kubernetes objects of dev and prod at BASE (default origin/main) and here, as one diff
+	$(BIN)/python -m ops.ci.diff --base $(BASE)
+
+ci-promote: setup  ## promote FROM to TO on a branch, push it, open its pull request and start its checks (gh)
+	@[ -n "$(FROM)" ] && [ -n "$(TO)" ] || { echo "usage: make ci-promote FROM=dev TO=prod" >&2; exit 2; }
+	$(BIN)/python -m ops.ci.promotion --from $(FROM) --to $(TO)
 
 release-tag:  ## tag this commit v<pyproject.toml's version> for `pulumi package add <git URL>/provider@vX.Y.Z` (docs/component.md)
 	$(PYTHON) -m ops.release

@@ -23,6 +23,7 @@ command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v patchelf >/dev/null 2>&1 || need+=(patchelf)
 command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)   # the pause image, from pause.c
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)   # actionlint checks the workflows' run: scripts with it
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "install-system: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2

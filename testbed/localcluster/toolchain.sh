@@ -229,6 +229,16 @@ build_kube_router() {
   go build -o "$out/kube-router" -ldflags "-s -w" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
 }
 
+# actionlint: the workflow linter `make test` runs over .github/workflows (tests/unit/test_workflows.py);
+# it runs shellcheck over each `run:` script when shellcheck is on PATH (make system-deps installs it).
+build_actionlint() {
+  local out="$1"
+  new_module "$WORK/actionlint-$ACTIONLINT_VERSION"
+  go get "github.com/rhysd/actionlint@$ACTIONLINT_VERSION"
+  go build -o "$out/actionlint" -ldflags "-s -w -X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" \
+    github.com/rhysd/actionlint/cmd/actionlint
+}
+
 # name  version  builder  binaries...
 STEPS=(
   "etcd|$ETCD_VERSION|build_etcd|etcd"
@@ -244,6 +254,7 @@ STEPS=(
   "pulumi-yaml|$PULUMI_YAML_VERSION|build_yaml_langhost|pulumi-language-yaml"
   "metrics-server|$METRICS_SERVER_VERSION|build_metrics_server|metrics-server"
   "kube-router|$KUBE_ROUTER_VERSION|build_kube_router|kube-router"
+  "actionlint|$ACTIONLINT_VERSION|build_actionlint|actionlint"
 )
 # Only `make bench-deploy` needs Helm: the tests, the cluster and `make up` do without its build.
 (( BENCH )) && STEPS+=("helm|$HELM_VERSION|build_helm|helm")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +21,41 @@ def make_targets() -> set[str]:
     return set(re.findall(r"^([a-z][a-z0-9-]*):", text, re.M))
 
 
-def test_there_are_workflows_for_prs_main_and_promotion():
-    assert {w.name for w in WORKFLOWS} == {"pull-request.yml", "main.yml", "promote.yml"}
+def load_workflow(name: str) -> dict:
+    return yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+
+
+def test_there_are_workflows_for_prs_main_promotion_and_drift():
+    assert {w.name for w in WORKFLOWS} == {"pull-request.yml", "main.yml", "promote.yml", "drift.yml"}
+
+
+def test_actionlint_finds_nothing():
+    """actionlint (built by make toolchain) with shellcheck over every run: script."""
+    from testbed.localcluster.harness import TOOLCHAIN_BIN
+    linter = TOOLCHAIN_BIN / "actionlint"
+    assert linter.exists(), "actionlint is not built: run `make toolchain`"
+    assert shutil.which("shellcheck"), "shellcheck is missing (make system-deps): actionlint would skip the scripts"
+    proc = subprocess.run([str(linter), "-no-color", *map(str, WORKFLOWS)], capture_output=True, text=True, cwd=ROOT)
+    assert (proc.returncode, proc.stdout + proc.stderr) == (0, "")
+
+
+def test_actionlint_would_report_a_pasted_input():
+    """The linter is live: it finds an expression pasted into a shell and a quoting slip shellcheck names."""
+    from testbed.localcluster.harness import TOOLCHAIN_BIN
+    bad = "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n" \
+          "      - run: echo $FOO ${{ github.event.head_commit.message }}\n"
+    proc = subprocess.run([str(TOOLCHAIN_BIN / "actionlint"), "-no-color", "-"], input=bad, capture_output=True,
+                          text=True)
+    assert proc.returncode == 1 and "potentially untrusted" in proc.stdout and "SC2086" in proc.stdout, proc.stdout
+
+
+def test_triggers():
+    assert load_workflow("pull-request.yml")[True].keys() == {"pull_request", "workflow_dispatch"}
+    assert load_workflow("main.yml")[True] == {"push": {"branches": ["main"]}}
+    promote = load_workflow("promote.yml")[True]
+    assert set(promote) == {"workflow_dispatch"} and set(promote["workflow_dispatch"]["inputs"]) == {"from", "to"}
+    drift = load_workflow("drift.yml")[True]
+    assert set(drift) == {"schedule", "workflow_dispatch"} and drift["schedule"][0]["cron"]
 
 
 def test_workflows_match_the_github_schema():
@@ -31,19 +65,30 @@ def test_workflows_match_the_github_schema():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+# What a run: line may do: set up (make setup / system-deps / test), or call the repository's own CI logic.
+RUN_LINE = re.compile(r"(sudo (-E env \"PATH=\$PATH\" )?)?make [a-z][a-z0-9-]*( [A-Z]+=\S+)*"
+                      r"|exec venv/bin/python -m ops\.ci\.[a-z]+ --stack [a-z]+")
+
+
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
-def test_jobs_call_existing_make_targets(workflow):
+def test_every_run_line_only_calls_a_make_target_or_the_repositorys_ci_logic(workflow):
     targets = make_targets()
     doc = yaml.safe_load(workflow.read_text())
-    runs = [step.get("run", "") for job in doc["jobs"].values() for step in job.get("steps", [])]
-    called = {m for run in runs for m in re.findall(r"\bmake (?:-C \S+ )?([a-z][a-z0-9-]*)", run)}
-    assert called, "a workflow that calls no make target drifts from what developers run"
-    assert called <= targets, f"unknown make targets: {called - targets}"
+    runs = [step["run"].strip() for step in steps(doc) if "run" in step]
+    assert runs
+    for run in runs:
+        assert RUN_LINE.fullmatch(run), f"decide in a make target or ops/ci/, not in the workflow: {run!r}"
+        for target in re.findall(r"\bmake ([a-z][a-z0-9-]*)", run):
+            assert target in targets, f"unknown make target {target}"
+        for module in re.findall(r"-m (ops\.ci\.[a-z]+)", run):
+            assert (ROOT / (module.replace(".", "/") + ".py")).exists(), module
 
 
-# The credentials each workflow needs, and nothing else: each must come from secrets or the job's token.
+# The credentials each workflow needs, and nothing else: each from secrets (the job's environment decides which:
+# `preview` holds read-only ones, `dev` and `production` deploying ones), or the job's own token.
 CREDENTIALS = {"pull-request.yml": {"PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "KUBECONFIG_DATA"},
                "main.yml": {"PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "KUBECONFIG_DATA"},
+               "drift.yml": {"PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "KUBECONFIG_DATA"},
                "promote.yml": {"GH_TOKEN"}}
 
 
@@ -63,21 +108,53 @@ def test_credentials_come_from_secrets_only(workflow):
             assert {"secrets", "github"} & set(references) and set(references) <= {"secrets", "github", "matrix"}, \
                 f"{name}: {value} must come from secrets or the job's token"
 
-def test_prod_apply_is_gated_and_uses_the_policy_pack():
-    main = yaml.safe_load((ROOT / ".github" / "workflows" / "main.yml").read_text())
-    prod = main["jobs"]["up-prod"]
-    assert prod["environment"] == "production" and prod["needs"] == "up-dev"
-    assert any(step.get("with", {}).get("policyPacks") == "policy" for step in prod["steps"])
+
+def jobs_by_name() -> dict[tuple[str, str], dict]:
+    return {(w.name, name): job for w in WORKFLOWS for name, job in yaml.safe_load(w.read_text())["jobs"].items()}
+
+
+def test_only_deploy_jobs_hold_deploying_credentials_and_every_deploy_is_one_per_stack():
+    """A job that deploys runs in `dev` or `production` (the environments holding credentials that can write), one
+    at a time per stack; every other job that touches a cluster runs in `preview` (read-only)."""
+    for (name, job_name), job in jobs_by_name().items():
+        deploys = [s["run"] for s in job.get("steps", []) if "ops.ci.deploy" in s.get("run", "")]
+        uses_cluster = any("KUBECONFIG_DATA" in s.get("env", {}) for s in job.get("steps", []))
+        if deploys:
+            stack = re.search(r"--stack (\S+)", deploys[0])[1]
+            assert name == "main.yml" and job["environment"] == {"dev": "dev", "prod": "production"}[stack]
+            assert job["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}, job_name
+        elif uses_cluster:
+            assert job["environment"] == "preview", (name, job_name)
+    assert not any(job.get("environment") in ("dev", "production") for (name, _), job in jobs_by_name().items()
+                   if name != "main.yml"), "pull requests, promotions and the drift check never hold deploying ones"
+
+
+def test_prod_deploys_after_dev_only_when_its_plan_shows_a_change_and_then_asks_reviewers():
+    main = load_workflow("main.yml")["jobs"]
+    assert main["up-dev"]["needs"] == "test" and main["plan-prod"]["needs"] == "up-dev"
+    plan = main["plan-prod"]
+    assert plan["outputs"] == {"deploy": "${{ steps.plan.outputs.deploy }}"}
+    step = next(s for s in plan["steps"] if s.get("id") == "plan")
+    assert step["run"] == "make ci-plan STACK=prod" and plan["environment"] == "preview"
+    prod = main["up-prod"]
+    assert prod["needs"] == "plan-prod" and prod["if"] == "needs.plan-prod.outputs.deploy == 'true'"
+    assert prod["environment"] == "production"
+
+
+def test_the_promotion_starts_the_checks_of_a_workflow_that_accepts_it():
+    from ops.ci import promotion
+    checks = load_workflow(promotion.CHECKS_WORKFLOW)
+    assert "workflow_dispatch" in checks[True] and "preview" in checks["jobs"]
+    preview = checks["jobs"]["preview"]
+    assert "github.event_name == 'workflow_dispatch'" in preview["if"], "the dispatched run must preview"
 
 
 def test_ci_deploys_keep_pulumis_checkpoints():
     """On your backends Pulumi writes the state after every step; only the local cluster's own state skips it."""
-    main = yaml.safe_load((ROOT / ".github" / "workflows" / "main.yml").read_text())
-    ups = [step for job in main["jobs"].values() for step in job["steps"]
-           if step.get("uses", "").startswith("pulumi/actions") and step["with"]["command"] == "up"]
-    assert len(ups) == 2 and not any("PULUMI_SKIP_CHECKPOINTS" in step.get("env", {}) for step in ups)
-    for workflow in (ROOT / ".github" / "workflows").glob("*.yml"):
-        assert "PULUMI_SKIP_CHECKPOINTS" not in workflow.read_text(), workflow.name
+    for path in WORKFLOWS:
+        assert "PULUMI_SKIP_CHECKPOINTS" not in path.read_text(), path.name
+    deploy = (ROOT / "ops" / "ci" / "deploy.py").read_text()
+    assert 'os.environ["PULUMI_SKIP_CHECKPOINTS"] = "false"' in deploy, "a CI deploy keeps them whatever the env says"
     script = (ROOT / "ops" / "pulumi.sh").read_text()
     skip = script.index('export PULUMI_SKIP_CHECKPOINTS="${PULUMI_SKIP_CHECKPOINTS:-true}"')
     assert script.rfind('if [[ "$target" == local ]]; then', 0, skip) > script.rfind("fi", 0, skip), \
@@ -108,7 +185,7 @@ def test_no_expression_is_pasted_into_a_shell_line(workflow):
 
 
 # Write permissions, by job: what each one needs and nothing else.
-WRITES = {("promote.yml", "promote"): {"contents", "pull-requests"}, ("pull-request.yml", "preview"): {"pull-requests"}}
+WRITES = {("promote.yml", "promote"): {"contents", "pull-requests", "actions"}}
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
