@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 
 import pulumi
 
-__all__ = ["Affinity", "Autoscaling", "DeniedResource", "ExtraMcpServer", "Fleet", "FleetMember", "HelmReleases", "Inference", "LabelSelector", "LabelSelectorRequirement", "LlamaStack", "LlamaStackAuth", "LlamaStackMcpArgs", "LlamaStackRoute", "McpHttp", "McpRoute", "McpServer", "McpTls", "MemberRbac", "Migration", "Monitoring", "Namespace", "NetworkPolicy", "NodeAffinity", "NodeSelector", "NodeSelectorRequirement", "NodeSelectorTerm", "OAuth", "Oidc", "PodAffinity", "PodAffinityTerm", "PolicyRule", "Postgres", "PreferredSchedulingTerm", "Rbac", "ResourceAmounts", "Resources", "Scc", "Storage", "Target", "Telemetry", "Tls", "Toleration", "TopologySpreadConstraint", "WeightedPodAffinityTerm"]
+__all__ = ["Affinity", "Autoscaling", "DeniedResource", "DisruptionBudget", "ExtraMcpServer", "Fleet", "FleetMember", "HelmReleases", "HelmToolset", "Inference", "KialiToolset", "LabelSelector", "LabelSelectorRequirement", "LlamaStack", "LlamaStackAuth", "LlamaStackMcpArgs", "LlamaStackRoute", "McpHttp", "McpRoute", "McpServer", "McpTls", "MemberRbac", "Migration", "Monitoring", "Namespace", "NetworkPolicy", "NodeAffinity", "NodeSelector", "NodeSelectorRequirement", "NodeSelectorTerm", "OAuth", "Oidc", "PodAffinity", "PodAffinityTerm", "PolicyRule", "Postgres", "PreferredSchedulingTerm", "Rbac", "ResourceAmounts", "Resources", "Scc", "Storage", "Target", "Telemetry", "Tls", "Toleration", "ToolsetConfigs", "TopologySpreadConstraint", "WeightedPodAffinityTerm"]
 
 
 class Target(TypedDict, total=False):
@@ -56,8 +56,18 @@ class Autoscaling(TypedDict, total=False):
     """The HPA's upper bound, at least minReplicas. Default: `5`."""
     targetCPUUtilizationPercentage: int
     """Average CPU use (% of the request) the HPA aims for, 1-100. Default: `70`."""
+    target_memory_utilization_percentage: int
+    """Average memory use (% of the request) the HPA also aims for, 1-100; the HPA follows whichever of CPU and memory asks for more replicas. Unset: CPU only."""
     scale_down_stabilization_seconds: int
     """How long, 0-3600 s, the HPA keeps the highest replica count it recommended before it scales down (behavior.scaleDown.stabilizationWindowSeconds): it rides out a lull in the load instead of removing pods it will need again. Unset: Kubernetes' default, 300 s."""
+
+
+class DisruptionBudget(TypedDict, total=False):
+    """The PodDisruptionBudget (policy/v1) made whenever two or more replicas are meant to run: how many pods a voluntary disruption (a node drain) must leave, or may take. One of the two; neither: minAvailable 1."""
+    min_available: Any
+    """Pods that must stay up during a drain: a count below the replicas, or a percentage (`50%`)."""
+    max_unavailable: Any
+    """Pods a drain may take down at once: a count of at least 1, or a percentage (`25%`); instead of minAvailable, it keeps pace with the HPA (with minAvailable 1 and 5 replicas, a drain may take 4)."""
 
 
 class Toleration(TypedDict, total=False):
@@ -218,6 +228,32 @@ class Rbac(TypedDict, total=False):
     """Opt-in for write rights in every namespace (preset: full, or custom rules with write verbs, at scope: cluster, without passthrough): the agent could then change kube-system and openshift-* too. Prefer scope: namespaces. Default: `false`."""
 
 
+class KialiToolset(TypedDict, total=False):
+    """The Kiali the `kiali` toolset's tools query (`mcpServer.toolsetConfigs.kiali`: the server's `[toolset_configs.kiali]`). Required with the kiali toolset, refused without it."""
+    url: str
+    """Kiali's URL as the MCP server's pods reach it, e.g. `https://kiali.istio-system.svc:20001`. Default: `""`."""
+    ca_config_map: str
+    """A ConfigMap in the stack's namespace holding the CA that signed Kiali's certificate, under `caKey`: required for an https:// url unless `insecure` (the server refuses to start otherwise). On OpenShift a ConfigMap annotated `service.beta.openshift.io/inject-cabundle: "true"` gets the service CA (key `service-ca.crt`). Default: `""`."""
+    ca_key: str
+    """The key of caConfigMap that holds the CA (PEM). Default: `"ca.crt"`."""
+    insecure: bool
+    """Do not verify Kiali's certificate: for a test installation only; refused beside caConfigMap. Default: `false`."""
+
+
+class HelmToolset(TypedDict, total=False):
+    """Guardrails of the `helm` toolset (`mcpServer.toolsetConfigs.helm`: the server's `[toolset_configs.helm]`)."""
+    allowed_registries: list[str]
+    """Only charts from these registries or repositories may be installed (each a URL with a scheme and a host: `oci://registry.example.com`, `https://charts.example.com`); empty: any."""
+
+
+class ToolsetConfigs(TypedDict, total=False):
+    """Settings of the toolsets that take some (`mcpServer.toolsetConfigs`)."""
+    kiali: KialiToolset
+    """The Kiali the kiali toolset queries: url, caConfigMap, caKey, insecure."""
+    helm: HelmToolset
+    """The helm toolset's guardrails: allowedRegistries."""
+
+
 class DeniedResource(TypedDict, total=False):
     """A kind the MCP server refuses to read or change, whatever RBAC allows (`mcpServer.deniedResources[]`)."""
     group: str
@@ -275,7 +311,9 @@ class McpServer(TypedDict, total=False):
     resources: Resources
     """Requests and limits of the server's container."""
     autoscaling: Autoscaling
-    """Scale on CPU between minReplicas and maxReplicas instead of a fixed count."""
+    """Scale on CPU (and memory) between minReplicas and maxReplicas instead of a fixed count."""
+    disruption_budget: DisruptionBudget
+    """The PodDisruptionBudget made with two or more replicas: minAvailable or maxUnavailable (default: minAvailable 1)."""
     rollout_timeout_seconds: int
     """How long `pulumi up` waits for a rollout to become Available before it fails, naming the Deployment and its status (`pulumi.com/timeoutSeconds`; the provider's own default is 10 min). Default: `300`."""
     shutdown_delay_seconds: int
@@ -307,7 +345,9 @@ class McpServer(TypedDict, total=False):
     rbac: Rbac
     """What the ServiceAccount may do: preset, scope, namespaces, custom rules, the cluster-admin opt-in."""
     toolsets: list[str]
-    """Toolsets the server offers: config, core, helm, kcp, kiali, kubevirt, netobserv, tekton. Allowed: `config`, `core`, `helm`, `kcp`, `kiali`, `kubevirt`, `netobserv`, `tekton`."""
+    """Toolsets the server offers: config, core, helm, kcp, kiali, kubevirt, netobserv, tekton (kiali needs toolsetConfigs.kiali.url). Allowed: `config`, `core`, `helm`, `kcp`, `kiali`, `kubevirt`, `netobserv`, `tekton`."""
+    toolset_configs: ToolsetConfigs
+    """Settings of the toolsets that take some: kiali (its URL and CA), helm (allowedRegistries)."""
     disable_destructive: bool
     """`--disable-destructive`: hide the tools that delete or update. Default: `false`."""
     denied_resources: list[DeniedResource]
@@ -427,7 +467,9 @@ class LlamaStack(TypedDict, total=False):
     resources: Resources
     """Requests and limits of the server's container."""
     autoscaling: Autoscaling
-    """Scale on CPU between minReplicas and maxReplicas instead of a fixed count."""
+    """Scale on CPU (and memory) between minReplicas and maxReplicas instead of a fixed count."""
+    disruption_budget: DisruptionBudget
+    """The PodDisruptionBudget made with two or more replicas: minAvailable or maxUnavailable (default: minAvailable 1)."""
     rollout_timeout_seconds: int
     """How long `pulumi up` waits for a rollout to become Available before it fails, naming the Deployment and its status (`pulumi.com/timeoutSeconds`; the provider's own default is 10 min). Default: `300`."""
     shutdown_delay_seconds: int

@@ -23,6 +23,8 @@ CONFIG_MAP_NAME = f"{meta.MCP_SERVER}-config"
 CONFIG_DIR = "/etc/kubernetes-mcp-server"
 TLS_DIR = f"{CONFIG_DIR}/tls"
 DROP_IN_DIR = f"{CONFIG_DIR}.d"  # beside the ConfigMap's mount, not inside it
+KIALI_CA_DIR = f"{CONFIG_DIR}-kiali-ca"  # mcpServer.toolsetConfigs.kiali.caConfigMap
+KIALI_CA_FILE = f"{KIALI_CA_DIR}/ca.crt"
 INJECT_CA = "service.beta.openshift.io/inject-cabundle"
 
 
@@ -71,12 +73,24 @@ def config_toml(mcp: McpServerSettings, traces: TelemetrySettings) -> str:
             keys["skip_jwt_verification"] = True
         keys["tls_min_version"] = mcp.tls.min_version
     http = {"max_body_bytes": mcp.http.max_body_bytes, "read_header_timeout": f"{mcp.http.read_header_timeout_seconds}s"}
-    tables = {"http": http, "telemetry": telemetry.mcp_config(traces)}
+    tables = {"http": http, "telemetry": telemetry.mcp_config(traces), **toolset_tables(mcp)}
     lines = [f"{k} = {_toml(v)}" for k, v in keys.items()]
     for table, values in tables.items():
         if values:
             lines += ["", f"[{table}]"] + [f"{k} = {_toml(v)}" for k, v in values.items()]
     return "\n".join(lines) + "\n"
+
+
+def toolset_tables(mcp: McpServerSettings) -> dict[str, dict[str, Any]]:
+    """`[toolset_configs.NAME]` of the toolsets that take settings (mcpServer.toolsetConfigs)."""
+    tables: dict[str, dict[str, Any]] = {}
+    kiali, helm = mcp.toolset_configs.kiali, mcp.toolset_configs.helm
+    if "kiali" in mcp.toolsets:
+        tables["toolset_configs.kiali"] = {"url": kiali.url, **({"insecure": True} if kiali.insecure else {}),
+                                           **({"certificate_authority": KIALI_CA_FILE} if kiali.ca_config_map else {})}
+    if "helm" in mcp.toolsets and helm.allowed_registries:
+        tables["toolset_configs.helm"] = {"allowed_registries": helm.allowed_registries}
+    return tables
 
 
 def ca_config_map(facts: StackFacts) -> Optional[Manifest]:
@@ -167,6 +181,11 @@ def deployment(facts: StackFacts, config_text: str, access: Optional[ClusterAcce
     if mcp.passthrough:
         volumes.append({"name": "tls", "secret": {"secretName": facts.mcp.tls_secret}})
         mounts.append({"name": "tls", "mountPath": TLS_DIR, "readOnly": True})
+    kiali = mcp.toolset_configs.kiali
+    if "kiali" in mcp.toolsets and kiali.ca_config_map:  # the server reads the CA from a file
+        volumes.append({"name": "kiali-ca", "configMap": {"name": kiali.ca_config_map,
+                                                          "items": [{"key": kiali.ca_key, "path": "ca.crt"}]}})
+        mounts.append({"name": "kiali-ca", "mountPath": KIALI_CA_DIR, "readOnly": True})
     if access is not None:
         volumes.append(access.volume)
         mounts.append(access.mount)

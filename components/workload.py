@@ -180,15 +180,21 @@ def availability(app: App, workload: WorkloadSettings) -> list[Manifest]:
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app.name},
             "minReplicas": scaling.min_replicas,
             "maxReplicas": scaling.max_replicas,
-            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
-                "type": "Utilization", "averageUtilization": scaling.target_cpu_utilization_percentage}}}],
+            "metrics": [{"type": "Resource", "resource": {"name": resource, "target": {
+                "type": "Utilization", "averageUtilization": target}}}
+                for resource, target in (("cpu", scaling.target_cpu_utilization_percentage),
+                                         ("memory", scaling.target_memory_utilization_percentage))
+                if target is not None],
             # Only when set: an HPA without `behavior` keeps Kubernetes' defaults (and existing stacks no diff).
             **({"behavior": {"scaleDown": {"stabilizationWindowSeconds": scaling.scale_down_stabilization_seconds}}}
                if scaling.scale_down_stabilization_seconds is not None else {}),
         }))
     if workload.min_replicas >= 2:
+        budget = workload.disruption_budget
+        allowed = ({"maxUnavailable": budget.max_unavailable} if budget.max_unavailable is not None
+                   else {"minAvailable": budget.min_available if budget.min_available is not None else 1})
         out.append(meta.manifest("policy/v1", "PodDisruptionBudget", app.metadata(), spec={
-            "minAvailable": 1, "selector": {"matchLabels": app.selector}}))
+            **allowed, "selector": {"matchLabels": app.selector}}))
     return out
 
 

@@ -151,6 +151,7 @@ DeferredHostname = Annotated[str, AfterValidator(_hostname), Deferrable("{}.inva
 DeferredHttpUrl = Annotated[str, AfterValidator(_http_url), Deferrable("http://{}.invalid/v1")]
 DeferredImage = Annotated[str, AfterValidator(image_reference), Deferrable("deferred.invalid/{}:deferred")]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+OptionalHttpUrl = Annotated[str, AfterValidator(lambda value: value and _http_url(value))]  # "": not set
 Labels = Annotated[dict[str, str], AfterValidator(_label_map)]
 Count = Annotated[int, Field(ge=1, le=INT32_MAX)]
 

@@ -3,9 +3,11 @@ label selectors, affinity, tolerations, topology spread (core/v1, autoscaling/v2
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+import re
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from .base import Settings
 from .fields import Count, DnsLabel, LabelKey, LabelValue, Labels, Memory, Quantity, Weight, label_key
@@ -44,10 +46,47 @@ class Autoscaling(Settings):
     target_cpu_utilization_percentage: Annotated[int, Field(ge=1, le=100)] = Field(
         70, alias="targetCPUUtilizationPercentage")
     """Average CPU use (% of the request) the HPA aims for, 1-100."""
+    target_memory_utilization_percentage: Optional[Annotated[int, Field(ge=1, le=100)]] = Field(
+        None, alias="targetMemoryUtilizationPercentage")
+    """Average memory use (% of the request) the HPA also aims for, 1-100; the HPA follows whichever of CPU and
+    memory asks for more replicas. Unset: CPU only."""
     scale_down_stabilization_seconds: Optional[Annotated[int, Field(ge=0, le=3600)]] = None
     """How long, 0-3600 s, the HPA keeps the highest replica count it recommended before it scales down
     (behavior.scaleDown.stabilizationWindowSeconds): it rides out a lull in the load instead of removing
     pods it will need again. Unset: Kubernetes' default, 300 s."""
+
+
+def _int_or_percent(value: Any) -> Any:
+    if isinstance(value, int):
+        if value < 0:
+            raise PydanticCustomError("int_or_percent", "must be a count (0 or more) or a percentage such as 50%")
+        return value
+    if not re.fullmatch(r"(100|[1-9]?[0-9])%", value):
+        raise PydanticCustomError("int_or_percent", "must be a count (0 or more) or a percentage such as 50%")
+    return value
+
+
+def _count_or_text(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise PydanticCustomError("int_or_percent", "must be a count (0 or more) or a percentage such as 50%")
+    return value
+
+
+# Kubernetes' IntOrString: Any for the package schema, which has no union of int and string.
+IntOrPercent = Annotated[Any, BeforeValidator(_count_or_text), AfterValidator(_int_or_percent),
+                         WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0},
+                                                   {"type": "string", "pattern": "^(100|[1-9]?[0-9])%$"}]})]
+
+
+class DisruptionBudget(Settings):
+    """The PodDisruptionBudget (policy/v1) made whenever two or more replicas are meant to run: how many pods a
+    voluntary disruption (a node drain) must leave, or may take. One of the two; neither: minAvailable 1."""
+
+    min_available: Optional[IntOrPercent] = None
+    """Pods that must stay up during a drain: a count below the replicas, or a percentage (`50%`)."""
+    max_unavailable: Optional[IntOrPercent] = None
+    """Pods a drain may take down at once: a count of at least 1, or a percentage (`25%`); instead of
+    minAvailable, it keeps pace with the HPA (with minAvailable 1 and 5 replicas, a drain may take 4)."""
 
 
 class LabelSelectorRequirement(Settings):

@@ -3,6 +3,7 @@ guardrails (denied kinds, tool filters, request limits, TLS), exposure, OAuth, S
 
 from __future__ import annotations
 
+import re
 import typing
 from typing import Annotated, Literal
 
@@ -10,7 +11,7 @@ from pydantic import AfterValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from .base import Settings
-from .fields import INT32_MAX, ApiVersion, DeferredImage, Kind, ObjectName, ToolName, dns_subdomain_name
+from .fields import INT32_MAX, ApiVersion, DeferredImage, Kind, ObjectName, OptionalHttpUrl, ToolName, dns_subdomain_name
 from .rbac import RbacSettings
 from .workload import Exposure, WorkloadSettings
 
@@ -38,6 +39,48 @@ class DeniedResource(Settings):
     """The API version: v1, v1beta1, ..."""
     kind: Kind
     """The kind: Secret, ClusterRoleBinding, ..."""
+
+
+def _registry_url(value: str) -> str:
+    # The server's own check (v0.0.67): "must be a valid URL with scheme and host".
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]*://[^\s/@]+(/\S*)?", value):
+        raise PydanticCustomError("registry_url", "must be a URL with a scheme and a host, e.g. "
+                                  "oci://registry.example.com or https://charts.example.com")
+    return value
+
+
+class KialiToolset(Settings):
+    """The Kiali the `kiali` toolset's tools query (`mcpServer.toolsetConfigs.kiali`: the server's
+    `[toolset_configs.kiali]`). Required with the kiali toolset, refused without it."""
+
+    url: OptionalHttpUrl = ""
+    """Kiali's URL as the MCP server's pods reach it, e.g. `https://kiali.istio-system.svc:20001`."""
+    ca_config_map: ObjectName = ""
+    """A ConfigMap in the stack's namespace holding the CA that signed Kiali's certificate, under `caKey`:
+    required for an https:// url unless `insecure` (the server refuses to start otherwise). On OpenShift a
+    ConfigMap annotated `service.beta.openshift.io/inject-cabundle: "true"` gets the service CA (key
+    `service-ca.crt`)."""
+    ca_key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]{1,253}$")] = "ca.crt"
+    """The key of caConfigMap that holds the CA (PEM)."""
+    insecure: bool = False
+    """Do not verify Kiali's certificate: for a test installation only; refused beside caConfigMap."""
+
+
+class HelmToolset(Settings):
+    """Guardrails of the `helm` toolset (`mcpServer.toolsetConfigs.helm`: the server's `[toolset_configs.helm]`)."""
+
+    allowed_registries: list[Annotated[str, AfterValidator(_registry_url)]] = []
+    """Only charts from these registries or repositories may be installed (each a URL with a scheme and a host:
+    `oci://registry.example.com`, `https://charts.example.com`); empty: any."""
+
+
+class ToolsetConfigs(Settings):
+    """Settings of the toolsets that take some (`mcpServer.toolsetConfigs`)."""
+
+    kiali: KialiToolset = KialiToolset()
+    """The Kiali the kiali toolset queries: url, caConfigMap, caKey, insecure."""
+    helm: HelmToolset = HelmToolset()
+    """The helm toolset's guardrails: allowedRegistries."""
 
 
 class McpHttp(Settings):
@@ -104,7 +147,10 @@ class McpServerSettings(WorkloadSettings):
     rbac: RbacSettings = RbacSettings()
     """What the ServiceAccount may do: preset, scope, namespaces, custom rules, the cluster-admin opt-in."""
     toolsets: Annotated[list[Toolset], Field(min_length=1)] = ["core", "config"]
-    """Toolsets the server offers: config, core, helm, kcp, kiali, kubevirt, netobserv, tekton."""
+    """Toolsets the server offers: config, core, helm, kcp, kiali, kubevirt, netobserv, tekton (kiali needs
+    toolsetConfigs.kiali.url)."""
+    toolset_configs: ToolsetConfigs = ToolsetConfigs()
+    """Settings of the toolsets that take some: kiali (its URL and CA), helm (allowedRegistries)."""
     disable_destructive: bool = False
     """`--disable-destructive`: hide the tools that delete or update."""
     denied_resources: list[DeniedResource] = [DeniedResource(version="v1", kind="Secret")]

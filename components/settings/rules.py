@@ -18,13 +18,13 @@ from ..quantity import parse_quantity
 from .base import Problems, rule
 from .cluster import MonitoringSettings
 from .fields import RELEASE_VERSION, dotted
-from .kubernetes import (Autoscaling, LabelSelectorRequirement, NodeSelectorRequirement, Resources, Toleration,
+from .kubernetes import (Autoscaling, DisruptionBudget, LabelSelectorRequirement, NodeSelectorRequirement, Resources, Toleration,
                          TopologySpreadConstraint)
 from .llama_stack import GROUP_NAME, SUPPORTED_VERSIONS, LlamaStackAuth, LlamaStackSettings
-from .mcp_server import McpServerSettings, OAuth
+from .mcp_server import KialiToolset, McpServerSettings, OAuth
 from .rbac import MemberRbac, PolicyRule, RbacSettings, system_namespace
 from .stack import StackSettings
-from .workload import Exposure
+from .workload import Exposure, WorkloadSettings
 
 Context = dict[str, Any]
 HTTPS_URL = re.compile(r"https://[^\s/]+(/\S*)?")
@@ -45,6 +45,30 @@ def requests_within_limits(r: Resources, problems: Problems, _: Context) -> None
 def min_within_max(a: Autoscaling, problems: Problems, _: Context) -> None:
     if a.min_replicas > a.max_replicas:
         problems.add("minReplicas", a.min_replicas, f"must be less than or equal to maxReplicas ({a.max_replicas})")
+
+
+@rule(DisruptionBudget)
+def one_budget(b: DisruptionBudget, problems: Problems, _: Context) -> None:
+    if b.min_available is not None and b.max_unavailable is not None:
+        problems.add("maxUnavailable", b.max_unavailable, "contradicts minAvailable: a budget names one of the two")
+    if b.max_unavailable in (0, "0%"):
+        problems.add("maxUnavailable", b.max_unavailable, "would block every node drain: at least 1 (or 1%)")
+    if b.min_available == "100%":
+        problems.add("minAvailable", b.min_available, "would block every node drain: below 100%")
+
+
+@rule(WorkloadSettings)
+def budget_fits_replicas(w: WorkloadSettings, problems: Problems, _: Context) -> None:
+    budget = w.disruption_budget
+    if budget == DisruptionBudget():
+        return
+    if w.min_replicas < 2:
+        problems.add("disruptionBudget", "(set)", "has no effect: a PodDisruptionBudget is made only when two or "
+                                                  "more replicas are meant to run (replicas, or autoscaling."
+                                                  "minReplicas)")
+    elif isinstance(budget.min_available, int) and budget.min_available >= w.min_replicas:
+        problems.add("disruptionBudget.minAvailable", budget.min_available,
+                     f"would block every node drain at {w.min_replicas} replicas: at most {w.min_replicas - 1}")
 
 
 @rule(LabelSelectorRequirement)
@@ -161,6 +185,33 @@ def tool_filters_agree(m: McpServerSettings, problems: Problems, _: Context) -> 
     both = [t for t in m.enabled_tools if t in m.disabled_tools]
     if both:
         problems.add("disabledTools", both, "names tools enabledTools also lists: a tool is either offered or not")
+
+
+@rule(KialiToolset)
+def kiali_trust_decided(k: KialiToolset, problems: Problems, _: Context) -> None:
+    # The server (v0.0.67) refuses to start with an https:// url and neither a CA nor insecure.
+    if k.url.startswith("https://") and not k.ca_config_map and not k.insecure:
+        problems.add("caConfigMap", "", "required for an https:// url: the ConfigMap holding the CA that signed "
+                                        "Kiali's certificate (or insecure: true, for a test installation)")
+    if k.insecure and k.ca_config_map:
+        problems.add("insecure", True, "contradicts caConfigMap: either verify Kiali's certificate or do not")
+    if k.ca_config_map and k.url.startswith("http://"):
+        problems.add("caConfigMap", k.ca_config_map, "applies to an https:// url only")
+
+
+@rule(McpServerSettings)
+def toolset_configs_match_toolsets(m: McpServerSettings, problems: Problems, _: Context) -> None:
+    kiali, helm = m.toolset_configs.kiali, m.toolset_configs.helm
+    if "kiali" in m.toolsets and not kiali.url:
+        problems.add("toolsetConfigs.kiali.url", "", "required with the kiali toolset: the URL the server's pods "
+                                                     "reach Kiali at (e.g. https://kiali.istio-system.svc:20001); "
+                                                     "without it the kiali tools have nothing to query")
+    if kiali != type(kiali)() and "kiali" not in m.toolsets:
+        problems.add("toolsetConfigs.kiali", "(set)", "configures a toolset mcpServer.toolsets does not offer: "
+                                                      "add kiali to toolsets, or remove this")
+    if helm.allowed_registries and "helm" not in m.toolsets:
+        problems.add("toolsetConfigs.helm.allowedRegistries", helm.allowed_registries,
+                     "configures a toolset mcpServer.toolsets does not offer: add helm to toolsets, or remove this")
 
 
 # ----------------------------------------------------------------- Llama Stack

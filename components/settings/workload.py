@@ -10,7 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from .base import Settings
 from .fields import Count, DeferredHostname, Labels, ObjectName, dns_subdomain_name, is_label_key, object_name
-from .kubernetes import Affinity, Autoscaling, Resources, Toleration, TopologySpreadConstraint
+from .kubernetes import Affinity, Autoscaling, DisruptionBudget, Resources, Toleration, TopologySpreadConstraint
 
 
 def _annotations(value: dict[str, str]) -> dict[str, str]:
@@ -42,7 +42,10 @@ class WorkloadSettings(Settings):
     resources: Resources = Resources()
     """Requests and limits of the server's container."""
     autoscaling: Autoscaling = Autoscaling()
-    """Scale on CPU between minReplicas and maxReplicas instead of a fixed count."""
+    """Scale on CPU (and memory) between minReplicas and maxReplicas instead of a fixed count."""
+    disruption_budget: DisruptionBudget = DisruptionBudget()
+    """The PodDisruptionBudget made with two or more replicas: minAvailable or maxUnavailable (default:
+    minAvailable 1)."""
     rollout_timeout_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
     """How long `pulumi up` waits for a rollout to become Available before it fails, naming the
     Deployment and its status (`pulumi.com/timeoutSeconds`; the provider's own default is 10 min)."""

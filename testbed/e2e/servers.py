@@ -29,6 +29,7 @@ import yaml
 
 from ops import offline
 from components import llama_stack_config, telemetry
+from components.mcp_server import KIALI_CA_FILE
 from components.settings import image_tag
 from ops import verify
 
@@ -149,7 +150,11 @@ def start_mcp(run: Any, procs: Processes, kubeconfig: Optional[Path] = None, con
     scheme = "http"
     if "--config" in args:
         config = procs.workdir / "mcp-config.toml"
-        config.write_text(run.one("ConfigMap", f"{MCP}-config")["data"]["config.toml"])
+        text = run.one("ConfigMap", f"{MCP}-config")["data"]["config.toml"]
+        if KIALI_CA_FILE in text:  # toolsetConfigs.kiali.caConfigMap's file: a CA of our own stands in
+            self_signed_cert(procs.workdir / "kiali-ca")
+            text = text.replace(KIALI_CA_FILE, str(procs.workdir / "kiali-ca" / "tls.crt"))
+        config.write_text(text)
         args[args.index("--config") + 1] = str(config)
     if "--config-dir" in args:  # mcpServer.configSecretName: the Secret's drop-ins (default: none)
         if config_dir is None:

@@ -98,7 +98,7 @@ def test_a_pull_request_shows_the_objects_diff_and_previews_with_a_credential_th
         assert plan.returncode == 0, plan.stdout + plan.stderr
         assert outputs["deploy"] == "true", (stack, plan.stdout)
         assert "update Deployment deployment:" in plan.stdout and "metadata" in plan.stdout, plan.stdout
-    summary = (ci.directory / "github-summary.md").read_text()
+    summary = (ci.directory / "step-summary").read_text()
     assert "| update | Deployment |" in summary and "Kubernetes objects: origin/main -> this commit" in summary
     # Unreviewed code holding the preview's credential cannot change prod, whatever it runs.
     attempt, _ = ci.make("ci-deploy", "STACK=prod", credential="read")

@@ -120,7 +120,7 @@ class Checkout:
         outputs = self.directory / "github-output"
         outputs.write_text("")
         env = self.env(credential, GITHUB_OUTPUT=str(outputs),
-                       GITHUB_STEP_SUMMARY=str(self.directory / "github-summary.md"), **extra)
+                       GITHUB_STEP_SUMMARY=str(self.directory / "step-summary"), **extra)
         # -o: the virtualenv is the checkout's own, already set up (make setup ran before the step)
         proc = self.cluster.run(["make", "--no-print-directory", "-o", "venv/bin/.installed", target, *variables],
                                 cwd=self.repo, env=env, name=f"make-{target}", check=False, timeout=900)

@@ -92,6 +92,24 @@ VARIANTS: list[Variant] = [
               f"RBAC preset {preset} at {scope} scope renders valid objects on {platform}")
       for preset in ("full", "read-only", "view", "custom") for scope in ("cluster", "namespaces")
       for platform in ("openshift", "kubernetes")],
+    Variant("every-toolset", "dev", {"mcpServer": {
+        "toolsets": ["config", "core", "helm", "kcp", "kiali", "kubevirt", "netobserv", "tekton"],
+        "toolsetConfigs": {"kiali": {"url": "https://kiali.istio-system.svc:20001", "caConfigMap": "kiali-ca",
+                                     "caKey": "service-ca.crt"},
+                           "helm": {"allowedRegistries": ["oci://registry.example.com"]}}}}, {},
+        "every toolset offered, Kiali's URL and CA (a ConfigMap mounted as a file), Helm's allowed registries"),
+    Variant("budget-and-memory", "prod", {
+        "mcpServer": {"disruptionBudget": {"maxUnavailable": "25%"},
+                      "autoscaling": {"targetMemoryUtilizationPercentage": 80}},
+        "llamaStack": {"disruptionBudget": {"minAvailable": "50%"},
+                       "autoscaling": {"targetMemoryUtilizationPercentage": 75}}}, PW,
+        "a PDB by maxUnavailable and one by a percentage; HPAs on CPU and memory"),
+    Variant("budget-counts", "prod", {"mcpServer": {"disruptionBudget": {"minAvailable": 1}},
+                                      "llamaStack": {"disruptionBudget": {"maxUnavailable": 1}}}, PW,
+            "PDBs by counts: minAvailable set explicitly, maxUnavailable 1"),
+    Variant("kiali-insecure", "dev", {"mcpServer": {"toolsets": ["core", "kiali"], "toolsetConfigs": {
+        "kiali": {"url": "https://kiali.istio-system.svc:20001", "insecure": True}}}}, {},
+        "Kiali over https without verifying its certificate (a test installation): no CA mounted"),
     Variant("cluster-admin-opt-in", "dev", {"mcpServer": {"rbac": {
         "preset": "custom", "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
                                       {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}],

@@ -194,7 +194,7 @@ def test_the_schema_spells_settings_as_the_stack_files_do(schema):
     assert set(props) == set(offline.project_defaults()) | {"inferenceApiKey", "postgresPassword", "fleetKubeconfigs"}
     autoscaling = schema["types"][_property(schema, "mcpServer.autoscaling")["$ref"].removeprefix("#/types/")]
     assert set(autoscaling["properties"]) == {"enabled", "minReplicas", "maxReplicas", "targetCPUUtilizationPercentage",
-                                              "scaleDownStabilizationSeconds"}
+                                              "targetMemoryUtilizationPercentage", "scaleDownStabilizationSeconds"}
     rule = schema["types"][_property(schema, "mcpServer.rbac.rules")["items"]["$ref"].removeprefix("#/types/")]
     assert "nonResourceURLs" in rule["properties"]
 

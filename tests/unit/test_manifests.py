@@ -139,8 +139,9 @@ def volumes_refer_to_objects_that_exist(objs):
     for d, t in _pods(objs):
         ns = d["metadata"]["namespace"]
         for v in t["spec"]["volumes"]:
-            # kube-root-ca.crt is published into every namespace by the controller-manager.
-            if "configMap" in v and v["configMap"]["name"] != "kube-root-ca.crt" \
+            # kube-root-ca.crt is published into every namespace by the controller-manager; kiali-ca is the user's
+            # own (mcpServer.toolsetConfigs.kiali.caConfigMap).
+            if "configMap" in v and v["configMap"]["name"] != "kube-root-ca.crt" and v["name"] != "kiali-ca" \
                     and ("ConfigMap", ns, v["configMap"]["name"]) not in keys:
                 wrong.append(f"ConfigMap {v['configMap']['name']}")
             if "persistentVolumeClaim" in v and ("PersistentVolumeClaim", ns,
