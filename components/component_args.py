@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 
 import pulumi
 
-__all__ = ["Affinity", "Autoscaling", "DeniedResource", "DisruptionBudget", "ExtraMcpServer", "Fleet", "FleetMember", "HelmReleases", "HelmToolset", "Inference", "KialiToolset", "LabelSelector", "LabelSelectorRequirement", "LlamaStack", "LlamaStackAuth", "LlamaStackMcpArgs", "LlamaStackRoute", "McpHttp", "McpRoute", "McpServer", "McpTls", "MemberRbac", "Migration", "Monitoring", "Namespace", "NetworkPolicy", "NodeAffinity", "NodeSelector", "NodeSelectorRequirement", "NodeSelectorTerm", "OAuth", "Oidc", "PodAffinity", "PodAffinityTerm", "PolicyRule", "Postgres", "PreferredSchedulingTerm", "Rbac", "ResourceAmounts", "Resources", "Scc", "Storage", "Target", "Telemetry", "Tls", "Toleration", "ToolsetConfigs", "TopologySpreadConstraint", "WeightedPodAffinityTerm"]
+__all__ = ["Affinity", "Autoscaling", "CaBundle", "DeniedResource", "DisruptionBudget", "ExtraEnv", "ExtraInference", "ExtraMcpServer", "ExtraVolume", "Fleet", "FleetMember", "HelmReleases", "HelmToolset", "Inference", "KeyRef", "KialiToolset", "LabelSelector", "LabelSelectorRequirement", "LlamaStack", "LlamaStackAuth", "LlamaStackMcpArgs", "LlamaStackRoute", "McpHttp", "McpRoute", "McpServer", "McpTls", "MemberRbac", "Migration", "Monitoring", "Namespace", "NetworkPolicy", "NodeAffinity", "NodeSelector", "NodeSelectorRequirement", "NodeSelectorTerm", "OAuth", "Oidc", "PodAffinity", "PodAffinityTerm", "PolicyRule", "Postgres", "PreferredSchedulingTerm", "Proxy", "Rbac", "ResourceAmounts", "Resources", "Scc", "SecretKeyRef", "Storage", "Target", "Telemetry", "Tls", "Toleration", "ToolsetConfigs", "TopologySpreadConstraint", "Trust", "WeightedPodAffinityTerm"]
 
 
 class Target(TypedDict, total=False):
@@ -188,6 +188,40 @@ class TopologySpreadConstraint(TypedDict, total=False):
     """With DoNotSchedule: how many domains count as the minimum."""
 
 
+class KeyRef(TypedDict, total=False):
+    """One key of a Secret or ConfigMap of the stack's namespace."""
+    name: str
+    """The Secret's or ConfigMap's name. Required."""
+    key: str
+    """The key. Required."""
+
+
+class ExtraEnv(TypedDict, total=False):
+    """An environment variable of the server's container (`<server>.extraEnv[]`): one of value, secretKeyRef, configMapKeyRef."""
+    name: str
+    """The variable's name; not one the program sets. Required."""
+    value: str
+    """A plain value, written in the Deployment: never a secret (a name like *KEY*, *TOKEN*, *PASSWORD*, *SECRET* is refused a plain value)."""
+    secret_key_ref: KeyRef
+    """A Secret's key (name, key): for anything secret."""
+    config_map_key_ref: KeyRef
+    """A ConfigMap's key (name, key)."""
+
+
+class ExtraVolume(TypedDict, total=False):
+    """A volume mounted into the server's container (`<server>.extraVolumes[]`): one of configMap, secret, emptyDir."""
+    name: str
+    """The volume's name; not one the program uses. Required."""
+    mount_path: str
+    """Where the container sees it; not where the program mounts something. Required."""
+    config_map: str
+    """A ConfigMap of the stack's namespace (read-only). Default: `""`."""
+    secret: str
+    """A Secret of the stack's namespace (read-only). Default: `""`."""
+    empty_dir: bool
+    """A scratch directory that lives as long as the pod. Default: `false`."""
+
+
 class McpTls(TypedDict, total=False):
     """The MCP server's own certificate, served when it forwards callers' tokens (passthrough)."""
     secret_name: str
@@ -336,6 +370,10 @@ class McpServer(TypedDict, total=False):
     """Secrets (kubernetes.io/dockerconfigjson) for pulling the image from a private registry."""
     image_pull_policy: str
     """When the kubelet pulls the image. Allowed: `IfNotPresent`, `Always`, `Never`. Default: `"IfNotPresent"`."""
+    extra_env: list[ExtraEnv]
+    """More environment variables of the server's container: {name, value | secretKeyRef | configMapKeyRef}; secret values only by reference, and none the program sets."""
+    extra_volumes: list[ExtraVolume]
+    """More volumes in the server's container: {name, mountPath, configMap | secret | emptyDir}; none where the program mounts something."""
     image: pulumi.Input[str]
     """The server image (release-defining: promoted from dev to prod); pin a tag or a digest. Default: `"quay.io/containers/kubernetes_mcp_server:v0.0.67"`. May be an Output (another resource's), checked once known."""
     passthrough: bool
@@ -460,6 +498,54 @@ class ExtraMcpServer(TypedDict, total=False):
     """The MCP server's Streamable HTTP URL. Required."""
 
 
+class SecretKeyRef(TypedDict, total=False):
+    """A key of a Secret you create in the stack's namespace."""
+    name: str
+    """The Secret's name. Required."""
+    key: str
+    """The key holding the value. Required."""
+
+
+class ExtraInference(TypedDict, total=False):
+    """One more model endpoint with its own models and key (`llamaStack.extraInference[]`), beside `inference`."""
+    id: str
+    """The provider's id in Llama Stack (lower case, digits, -): a model is served as `<id>/<model>`. Required."""
+    provider: str
+    """The endpoint's kind: vllm, ollama or openai (any OpenAI-compatible endpoint). Allowed: `vllm`, `ollama`, `openai`. Default: `"openai"`."""
+    url: str
+    """The endpoint's base URL (no credentials in it). Required."""
+    models: list[str]
+    """The models to register from it (at least one). Required."""
+    api_key_secret: SecretKeyRef
+    """Its API key, only by reference: a Secret you create ({name, key}); none: no key is sent."""
+
+
+class CaBundle(TypedDict, total=False):
+    """PEM certificates in a ConfigMap of the stack's namespace (`llamaStack.trust.caBundles[]`)."""
+    config_map: str
+    """The ConfigMap's name (you create it; its content is public: CA certificates). Required."""
+    key: str
+    """The key holding the PEM certificates. Default: `"ca-bundle.crt"`."""
+
+
+class Trust(TypedDict, total=False):
+    """CAs Llama Stack trusts besides its image's public ones (`llamaStack.trust`): for a model endpoint, a trace collector or an MCP server whose certificate a private CA signed."""
+    ca_bundles: list[CaBundle]
+    """ConfigMaps of PEM CAs, added to the bundle the server's HTTP clients read (SSL_CERT_FILE and REQUESTS_CA_BUNDLE); the pods read them at start: restart them after changing one."""
+    openshift_trusted_ca_bundle: bool
+    """OpenShift only: also trust the cluster's trusted CA bundle (the proxy's trustedCA and the system's): the program creates a ConfigMap labelled `config.openshift.io/inject-trusted-cabundle`, which OpenShift fills. Default: `false`."""
+
+
+class Proxy(TypedDict, total=False):
+    """The proxy Llama Stack reaches the outside through (`llamaStack.proxy`): HTTP_PROXY, HTTPS_PROXY, NO_PROXY."""
+    http_proxy: str
+    """For http:// URLs: `http://proxy.example.com:3128`; empty: none. Default: `""`."""
+    https_proxy: str
+    """For https:// URLs (a model endpoint, a trace collector); empty: none. Default: `""`."""
+    no_proxy: list[str]
+    """Hosts reached directly, besides those always added: the cluster's own names (`.svc`, `.cluster.local`, the MCP server's Service), `localhost`, `127.0.0.1`."""
+
+
 class LlamaStack(TypedDict, total=False):
     """Llama Stack or OGX: distribution, version, image, inference, storage, auth, route, tls, extra MCP servers, scheduling."""
     replicas: int
@@ -492,6 +578,10 @@ class LlamaStack(TypedDict, total=False):
     """Secrets (kubernetes.io/dockerconfigjson) for pulling the image from a private registry."""
     image_pull_policy: str
     """When the kubelet pulls the image. Allowed: `IfNotPresent`, `Always`, `Never`. Default: `"IfNotPresent"`."""
+    extra_env: list[ExtraEnv]
+    """More environment variables of the server's container: {name, value | secretKeyRef | configMapKeyRef}; secret values only by reference, and none the program sets."""
+    extra_volumes: list[ExtraVolume]
+    """More volumes in the server's container: {name, mountPath, configMap | secret | emptyDir}; none where the program mounts something."""
     distribution: str
     """llama-stack or ogx (release-defining). Allowed: `llama-stack`, `ogx`. Default: `"llama-stack"`."""
     version: str
@@ -510,6 +600,12 @@ class LlamaStack(TypedDict, total=False):
     """The certificate the server serves: secretName, or OGX's insecure opt-out."""
     extra_mcp_servers: list[ExtraMcpServer]
     """More MCP connectors: a list of {id, url}."""
+    extra_inference: list[ExtraInference]
+    """More model endpoints, each with its models and its own key Secret: {id, provider, url, models, apiKeySecret}."""
+    trust: Trust
+    """CAs trusted besides the image's public ones: caBundles (ConfigMaps), openshiftTrustedCaBundle."""
+    proxy: Proxy
+    """The proxy to the outside: httpProxy, httpsProxy, noProxy (the cluster's own names always go direct)."""
 
 
 class NetworkPolicy(TypedDict, total=False):

@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional
 import pulumi
 
 from . import llama_stack_config as server_config
-from . import meta, telemetry, workload
+from . import meta, outbound, telemetry, workload
 from .facts import LLAMA_STACK_SERVING_CERT_SECRET, StackFacts
 from .meta import Manifest
 from .registry import public_url, register_all
@@ -34,30 +34,6 @@ def command(stack: LlamaStackSettings) -> list[str]:
     if stack.distribution == "ogx":
         return ["ogx", "run", server_config.config_path(), *port, *(["--insecure"] if stack.tls.insecure else [])]
     return ["llama", "stack", "run", server_config.config_path(), *port]
-
-
-# Trusting the MCP server's CA: Python's HTTP clients read one bundle (SSL_CERT_FILE), so an
-# init container writes the image's own public CAs plus that CA into it; public endpoints
-# (a hosted model) stay trusted.
-TRUST_DIR = "/etc/llama-stack/trust"
-TRUST_BUNDLE = f"{TRUST_DIR}/ca-bundle.crt"
-MCP_CA_DIR = "/etc/llama-stack/mcp-ca"
-TRUST_SCRIPT = ("import sys, certifi; out, extra = sys.argv[1:]; "
-                "open(out, 'w').write(open(certifi.where()).read() + '\\n' + open(extra).read())")
-
-
-def trust_bundle_container(stack: LlamaStackSettings, security_context: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": "trust-bundle",
-        "image": stack.image_ref,
-        "command": ["python3", "-c", TRUST_SCRIPT, TRUST_BUNDLE, f"{MCP_CA_DIR}/ca.crt"],
-        # It writes one bundle of ~250 KB into an emptyDir.
-        "resources": {"requests": {"cpu": "10m", "memory": "32Mi", "ephemeral-storage": "16Mi"},
-                      "limits": {"cpu": "100m", "memory": "64Mi", "ephemeral-storage": "64Mi"}},
-        "securityContext": security_context,
-        "volumeMounts": [{"name": "trust", "mountPath": TRUST_DIR},
-                         {"name": "mcp-ca", "mountPath": MCP_CA_DIR, "readOnly": True}],
-    }
 
 
 def config_map(facts: StackFacts, config_text: str) -> Manifest:
@@ -113,20 +89,22 @@ def deployment(facts: StackFacts, config_text: str, secrets: Mapping[str, Any]) 
                                                          "items": [{"key": "ca.crt", "path": "ca.crt"}]}})
         mounts.append({"name": "kube-ca", "mountPath": server_config.KUBE_CA_DIR, "readOnly": True})
 
-    init_containers = []
-    mcp_ca = facts.mcp.ca
-    if mcp_ca:
-        trust_volume, trust_mount = meta.empty_dir("trust", TRUST_DIR)
-        volumes += [trust_volume, {"name": "mcp-ca", **mcp_ca.volume()}]
-        mounts.append({**trust_mount, "readOnly": True})
-        init_containers.append(trust_bundle_container(stack, meta.container_security_context(uid)))
+    outside = outbound.pod_parts(facts, stack.image_ref, meta.container_security_context(uid))
+    volumes += outside.volumes
+    mounts += outside.mounts
+    init_containers = outside.init_containers
 
-    env: list[dict[str, Any]] = [{"name": "KUBERNETES_MCP_URL", "value": facts.mcp.url}]
-    if mcp_ca:
-        env.append({"name": "SSL_CERT_FILE", "value": TRUST_BUNDLE})
+    env: list[dict[str, Any]] = [{"name": "KUBERNETES_MCP_URL", "value": facts.mcp.url}, *outside.env]
     env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": name}}}
             for name in secret_env(secrets).values()]
+    env += [{"name": server_config.extra_key_env(e.id), "valueFrom": {"secretKeyRef": {
+        "name": e.api_key_secret.name, "key": e.api_key_secret.key}}}
+        for e in stack.extra_inference if e.api_key_secret is not None]
     env += telemetry.llama_stack_env(settings.telemetry, stack.distribution)
+    extra = workload.extras(stack)
+    env += extra.env
+    volumes += extra.volumes
+    mounts += extra.mounts
 
     container = {
         "name": CONTAINER,
@@ -154,7 +132,7 @@ def manifests(facts: StackFacts, secrets: Mapping[str, Any]) -> list[Manifest]:
     timeout = stack.route.timeout_seconds
     config_text = server_config.render_text(stack, facts.mcp.url)
     out = [workload.service_account(a, automount=False), config_map(facts, config_text)]
-    out += [m for m in (secret(facts, secrets), data_claim(facts)) if m]
+    out += [m for m in (secret(facts, secrets), data_claim(facts), outbound.trusted_ca_config_map(facts)) if m]
     out += [deployment(facts, config_text, secrets), workload.service(a, service_annotations),
             *workload.availability(a, stack)]
     out += workload.exposure(

@@ -38,14 +38,31 @@ def config_path() -> str:
     return f"{CONFIG_DIR}/{CONFIG_FILE}"
 
 
-def _inference_provider(stack: LlamaStackSettings) -> dict[str, Any]:
-    inference = stack.inference
-    config: dict[str, Any] = {"base_url": inference.url}
-    if inference.provider == "vllm":
-        config["api_token"] = f"${{env.{INFERENCE_API_KEY_ENV}:=fake}}"
-    elif inference.provider == "openai":
-        config["api_key"] = f"${{env.{INFERENCE_API_KEY_ENV}:=}}"
-    return {"provider_id": inference.provider, "provider_type": f"remote::{inference.provider}", "config": config}
+def extra_key_env(extra_id: str) -> str:
+    """The variable holding an extra endpoint's key (from its Secret): INFERENCE_API_KEY_<ID>."""
+    return f"{INFERENCE_API_KEY_ENV}_{extra_id.upper().replace('-', '_')}"
+
+
+def _provider(provider_id: str, kind: str, url: str, key_env: str) -> dict[str, Any]:
+    config: dict[str, Any] = {"base_url": url}
+    if kind == "vllm":
+        config["api_token"] = f"${{env.{key_env}:=fake}}"
+    elif kind == "openai":
+        config["api_key"] = f"${{env.{key_env}:=}}"
+    return {"provider_id": provider_id, "provider_type": f"remote::{kind}", "config": config}
+
+
+def _inference_providers(stack: LlamaStackSettings) -> list[dict[str, Any]]:
+    main = stack.inference
+    return [_provider(main.provider, main.provider, main.url, INFERENCE_API_KEY_ENV),
+            *(_provider(e.id, e.provider, e.url, extra_key_env(e.id)) for e in stack.extra_inference)]
+
+
+def _models(stack: LlamaStackSettings) -> list[dict[str, Any]]:
+    served = [(stack.inference.provider, stack.inference.model)] if stack.inference.model else []
+    served += [(e.id, model) for e in stack.extra_inference for model in e.models]
+    return [{"model_id": model, "provider_id": provider, "provider_model_id": model, "model_type": "llm",
+             "metadata": {}} for provider, model in served]
 
 
 def _backends(stack: LlamaStackSettings) -> dict[str, Any]:
@@ -153,7 +170,7 @@ def render(stack: LlamaStackSettings, mcp_url: str) -> dict[str, Any]:
         "distro_name": "llamastack-mcp",
         "apis": sorted(["inference", "tool_runtime", "files", "vector_io", agent_api(stack)]),
         "providers": {
-            "inference": [_inference_provider(stack)],
+            "inference": _inference_providers(stack),
             "tool_runtime": [{"provider_id": MCP_PROVIDER_ID, "provider_type": "remote::model-context-protocol",
                               "config": {}}],
             agent_api(stack): [_agent_provider(stack)],
@@ -163,10 +180,9 @@ def render(stack: LlamaStackSettings, mcp_url: str) -> dict[str, Any]:
         "server": server,
     }
     resources: dict[str, Any] = {}
-    if stack.inference.model:
-        resources["models"] = [{"model_id": stack.inference.model, "provider_id": stack.inference.provider,
-                                "provider_model_id": stack.inference.model, "model_type": "llm",
-                                "metadata": {}}]
+    models = _models(stack)
+    if models:
+        resources["models"] = models
     servers = mcp_servers(stack, mcp_url)
     if stack.dialect == "tool_groups":
         resources["tool_groups"] = [{"toolgroup_id": f"mcp::{sid}", "provider_id": MCP_PROVIDER_ID,

@@ -190,11 +190,14 @@ def deployment(facts: StackFacts, config_text: str, access: Optional[ClusterAcce
         volumes.append(access.volume)
         mounts.append(access.mount)
         annotations.update(access.annotations)
+    extra = workload.extras(mcp)
+    volumes += extra.volumes
+    mounts += extra.mounts
     container = {
         "name": CONTAINER,
         "image": mcp.image,
         "args": container_args(mcp) + (access.args if access else []),
-        **({"env": env} if (env := telemetry.mcp_env(settings.telemetry)) else {}),
+        **({"env": env} if (env := telemetry.mcp_env(settings.telemetry) + extra.env) else {}),
         "ports": [{"name": "http", "containerPort": meta.MCP_PORT, "protocol": "TCP"}],
         **meta.http_probes("/healthz", scheme="HTTPS" if mcp.passthrough else "HTTP", startup_seconds=30),
         "resources": workload.container_resources(mcp),

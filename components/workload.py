@@ -171,6 +171,33 @@ def container_resources(workload: WorkloadSettings) -> dict[str, Any]:
     return {"requests": amounts(r.requests), "limits": amounts(r.limits)}
 
 
+@dataclass
+class Extras:
+    """What `<server>.extraEnv` and `extraVolumes` add to the server's container and pod."""
+
+    env: list[dict[str, Any]]
+    volumes: list[dict[str, Any]]
+    mounts: list[dict[str, Any]]
+
+
+def extras(workload: WorkloadSettings) -> Extras:
+    env = []
+    for e in workload.extra_env:
+        if e.value is not None:
+            env.append({"name": e.name, "value": e.value})
+        else:
+            kind, ref = (("secretKeyRef", e.secret_key_ref) if e.secret_key_ref is not None
+                         else ("configMapKeyRef", e.config_map_key_ref))
+            env.append({"name": e.name, "valueFrom": {kind: {"name": ref.name, "key": ref.key}}})
+    volumes, mounts = [], []
+    for v in workload.extra_volumes:
+        source = ({"configMap": {"name": v.config_map}} if v.config_map else
+                  {"secret": {"secretName": v.secret}} if v.secret else {"emptyDir": {}})
+        volumes.append({"name": v.name, **source})
+        mounts.append({"name": v.name, "mountPath": v.mount_path, **({} if v.empty_dir else {"readOnly": True})})
+    return Extras(env, volumes, mounts)
+
+
 def availability(app: App, workload: WorkloadSettings) -> list[Manifest]:
     """HPA when autoscaling; a PDB whenever at least two replicas are meant to run."""
     out = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 from .base import Settings
 from ..deferred import Deferrable
 from .fields import DeferredHostname, DeferredHttpUrl, HttpUrl, ObjectName, Quantity, image_reference
+from .outbound import Proxy, Trust
 from .workload import Exposure, WorkloadSettings
 
 Distribution = Literal["llama-stack", "ogx"]
@@ -32,6 +33,30 @@ class Inference(Settings):
     """The endpoint's base URL (no credentials in it: use the secret inferenceApiKey)."""
     model: str = ""
     """Registered as the default LLM when set."""
+
+
+class SecretKeyRef(Settings):
+    """A key of a Secret you create in the stack's namespace."""
+
+    name: ObjectName
+    """The Secret's name."""
+    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]{1,253}$")]
+    """The key holding the value."""
+
+
+class ExtraInference(Settings):
+    """One more model endpoint with its own models and key (`llamaStack.extraInference[]`), beside `inference`."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
+    """The provider's id in Llama Stack (lower case, digits, -): a model is served as `<id>/<model>`."""
+    provider: Literal["vllm", "ollama", "openai"] = "openai"
+    """The endpoint's kind: vllm, ollama or openai (any OpenAI-compatible endpoint)."""
+    url: HttpUrl
+    """The endpoint's base URL (no credentials in it)."""
+    models: Annotated[list[Annotated[str, Field(min_length=1, max_length=253)]], Field(min_length=1)]
+    """The models to register from it (at least one)."""
+    api_key_secret: Optional[SecretKeyRef] = None
+    """Its API key, only by reference: a Secret you create ({name, key}); none: no key is sent."""
 
 
 class Postgres(Settings):
@@ -147,6 +172,13 @@ class LlamaStackSettings(WorkloadSettings):
     """The certificate the server serves: secretName, or OGX's insecure opt-out."""
     extra_mcp_servers: list[ExtraMcpServer] = []
     """More MCP connectors: a list of {id, url}."""
+    extra_inference: list[ExtraInference] = []
+    """More model endpoints, each with its models and its own key Secret: {id, provider, url, models,
+    apiKeySecret}."""
+    trust: Trust = Trust()
+    """CAs trusted besides the image's public ones: caBundles (ConfigMaps), openshiftTrustedCaBundle."""
+    proxy: Proxy = Proxy()
+    """The proxy to the outside: httpProxy, httpsProxy, noProxy (the cluster's own names always go direct)."""
 
     @field_validator("extra_mcp_servers")
     @classmethod

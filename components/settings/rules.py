@@ -21,6 +21,7 @@ from .fields import RELEASE_VERSION, dotted
 from .kubernetes import (Autoscaling, DisruptionBudget, LabelSelectorRequirement, NodeSelectorRequirement, Resources, Toleration,
                          TopologySpreadConstraint)
 from .llama_stack import GROUP_NAME, SUPPORTED_VERSIONS, LlamaStackAuth, LlamaStackSettings
+from .extras import PROXY_ENV, RESERVED, SECRET_LOOKING, ExtraEnv, ExtraVolume
 from .mcp_server import KialiToolset, McpServerSettings, OAuth
 from .rbac import MemberRbac, PolicyRule, RbacSettings, system_namespace
 from .stack import StackSettings
@@ -214,7 +215,80 @@ def toolset_configs_match_toolsets(m: McpServerSettings, problems: Problems, _: 
                      "configures a toolset mcpServer.toolsets does not offer: add helm to toolsets, or remove this")
 
 
+# ------------------------------------------------------- extra env and volumes
+
+@rule(ExtraEnv)
+def env_has_one_source(e: ExtraEnv, problems: Problems, _: Context) -> None:
+    sources = [s for s, v in (("value", e.value), ("secretKeyRef", e.secret_key_ref),
+                              ("configMapKeyRef", e.config_map_key_ref)) if v is not None]
+    if len(sources) != 1:
+        problems.add("name", e.name, f"needs exactly one of value, secretKeyRef, configMapKeyRef (has "
+                                     f"{', '.join(sources) or 'none'})")
+    elif e.value is not None and SECRET_LOOKING.search(e.name):
+        problems.add("value", "(hidden)", f"{e.name} looks like a secret: a secret value comes only by reference "
+                                          "(secretKeyRef: {name, key}), never in clear in the stack file and the "
+                                          "Deployment")
+
+
+@rule(ExtraVolume)
+def volume_has_one_source(v: ExtraVolume, problems: Problems, _: Context) -> None:
+    sources = [s for s, on in (("configMap", v.config_map), ("secret", v.secret), ("emptyDir", v.empty_dir)) if on]
+    if len(sources) != 1:
+        problems.add("name", v.name, f"needs exactly one of configMap, secret, emptyDir (has "
+                                     f"{', '.join(sources) or 'none'})")
+
+
+def _extras_clear(section: str, env: list[ExtraEnv], volumes: list[ExtraVolume], problems: Problems,
+                  also_taken: frozenset[str] = frozenset()) -> None:
+    reserved = RESERVED[section]
+    names = [e.name for e in env]
+    for i, e in enumerate(env):
+        if reserved.env_taken(e.name) or e.name in also_taken:
+            problems.add(f"/{section}.extraEnv[{i}].name", e.name, "is set by the program itself: use the setting "
+                                                                    "that governs it")
+        elif names.count(e.name) > 1 and names.index(e.name) != i:
+            problems.add(f"/{section}.extraEnv[{i}].name", e.name, "is listed twice")
+    vnames = [v.name for v in volumes]
+    for i, v in enumerate(volumes):
+        if v.name in reserved.volumes or vnames.index(v.name) != i:
+            problems.add(f"/{section}.extraVolumes[{i}].name", v.name,
+                         "is a volume the program uses" if v.name in reserved.volumes else "is listed twice")
+        if reserved.path_taken(v.mount_path):
+            problems.add(f"/{section}.extraVolumes[{i}].mountPath", v.mount_path,
+                         f"overlaps where the program mounts its own files ({', '.join(reserved.paths)})")
+
+
+@rule(StackSettings)
+def extras_clear_of_the_program(s: StackSettings, problems: Problems, _: Context) -> None:
+    _extras_clear("mcpServer", s.mcp_server.extra_env, s.mcp_server.extra_volumes, problems)
+    _extras_clear("llamaStack", s.llama_stack.extra_env, s.llama_stack.extra_volumes, problems,
+                  frozenset(PROXY_ENV) if s.llama_stack.proxy.enabled else frozenset())
+
+
+@rule(StackSettings)
+def openshift_bundle_on_openshift(s: StackSettings, problems: Problems, _: Context) -> None:
+    if s.llama_stack.trust.openshift_trusted_ca_bundle and s.platform != "openshift":
+        problems.add("/llamaStack.trust.openshiftTrustedCaBundle", True,
+                     "only OpenShift fills that bundle (platform is kubernetes): list your CAs in trust.caBundles")
+
+
 # ----------------------------------------------------------------- Llama Stack
+
+@rule(LlamaStackSettings)
+def inference_ids_distinct(s: LlamaStackSettings, problems: Problems, _: Context) -> None:
+    ids = [s.inference.provider] + [e.id for e in s.extra_inference]
+    served = [s.inference.model] if s.inference.model else []
+    for i, extra in enumerate(s.extra_inference):
+        if extra.id in ids[:i + 1]:
+            problems.add(f"extraInference[{i}].id", extra.id,
+                         f"is already a provider's id ({'inference.provider' if extra.id == ids[0] else 'above'}): "
+                         "each endpoint needs its own")
+        for j, model in enumerate(extra.models):
+            if model in served:
+                problems.add(f"extraInference[{i}].models[{j}]", model, "is registered already: a model name "
+                                                                         "names one endpoint's model")
+            served.append(model)
+
 
 @rule(LlamaStackAuth)
 def agent_auth_complete(a: LlamaStackAuth, problems: Problems, _: Context) -> None:

@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from .base import Settings
 from .fields import Count, DeferredHostname, Labels, ObjectName, dns_subdomain_name, is_label_key, object_name
+from .extras import ExtraEnv, ExtraVolume
 from .kubernetes import Affinity, Autoscaling, DisruptionBudget, Resources, Toleration, TopologySpreadConstraint
 
 
@@ -75,6 +76,12 @@ class WorkloadSettings(Settings):
     """Secrets (kubernetes.io/dockerconfigjson) for pulling the image from a private registry."""
     image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
     """When the kubelet pulls the image."""
+    extra_env: list[ExtraEnv] = []
+    """More environment variables of the server's container: {name, value | secretKeyRef | configMapKeyRef};
+    secret values only by reference, and none the program sets."""
+    extra_volumes: list[ExtraVolume] = []
+    """More volumes in the server's container: {name, mountPath, configMap | secret | emptyDir}; none where the
+    program mounts something."""
 
     @field_validator("pod_labels")
     @classmethod

@@ -28,7 +28,7 @@ from typing import Any, Iterator, Optional
 import yaml
 
 from ops import offline
-from components import llama_stack_config, telemetry
+from components import llama_stack_config, outbound, telemetry
 from components.mcp_server import KIALI_CA_FILE
 from components.settings import image_tag
 from ops import verify
@@ -236,11 +236,17 @@ def self_signed_cert(directory: Path, ip: Optional[str] = None) -> None:
 def start_llama_stack(run: Any, mcp_url: str, procs: Processes, venv: str,
                       postgres_port: Optional[int] = None, postgres_password: str = "",
                       inference_url: Optional[str] = None,
-                      kube_api: Optional[tuple[str, str]] = None) -> str:
+                      kube_api: Optional[tuple[str, str]] = None,
+                      ca_files: Optional[dict[str, Path]] = None,
+                      provider_urls: Optional[dict[str, str]] = None,
+                      secret_env: Optional[dict[str, str]] = None) -> str:
     """Start the server from the rendered config, in-cluster addresses replaced by local ones.
 
     kube_api: (API server URL, CA file) for the `kubernetes` auth provider; without it the
     rendered `server.auth` is left out (those tests are about tools, not identities).
+    ca_files: the local file of each CA the pod reads from llamaStack.trust (by its path in the pod).
+    provider_urls: a local base URL per inference provider id (llamaStack.extraInference); secret_env: the values
+    the pod's Secret references would give (an extra endpoint's key).
     """
     c = _container(run, "llama-stack")
     text = run.one("ConfigMap", "llama-stack-config")["data"]["config.yaml"]
@@ -255,9 +261,10 @@ def start_llama_stack(run: Any, mcp_url: str, procs: Processes, venv: str,
             backend["db_path"] = backend["db_path"].replace(data_dir, str(state))
         if postgres_port is not None and "host" in backend:
             backend["host"], backend["port"] = "127.0.0.1", postgres_port
-    if inference_url:  # the in-cluster model endpoint, replaced like the MCP host
-        for provider in config["providers"]["inference"]:
-            provider["config"]["base_url"] = inference_url
+    for provider in config["providers"]["inference"]:  # the model endpoints, replaced like the MCP host
+        url = (provider_urls or {}).get(provider["provider_id"], inference_url)
+        if url:
+            provider["config"]["base_url"] = url
     server = config["server"]
     auth = server.get("auth", {}).get("provider_config", {})
     if auth.get("type") == "kubernetes" and kube_api:
@@ -286,8 +293,10 @@ def start_llama_stack(run: Any, mcp_url: str, procs: Processes, venv: str,
     env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
     env["KUBERNETES_MCP_URL"] = env["KUBERNETES_MCP_URL"].replace(IN_CLUSTER_MCP, local_mcp)
     env["TIKTOKEN_CACHE_DIR"] = tiktoken_cache(venv)
-    if "SSL_CERT_FILE" in env:  # run the pod's init container: public CAs plus the MCP server's CA
-        env["SSL_CERT_FILE"] = trust_bundle(run, procs, venv)
+    if "SSL_CERT_FILE" in env:  # run the pod's init container: public CAs plus the MCP server's and the others
+        bundle = trust_bundle(run, procs, venv, ca_files or {})
+        env.update({name: bundle for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE") if name in env})
+    env.update(secret_env or {})
     env.update(HOME=str(state), POSTGRES_PASSWORD=postgres_password, OGX_LOGGING="all=warning",
                LLAMA_STACK_LOGGING="all=warning")
     proc = procs.start("llama-stack", command, env)
@@ -297,14 +306,16 @@ def start_llama_stack(run: Any, mcp_url: str, procs: Processes, venv: str,
     return base
 
 
-def trust_bundle(run: Any, procs: Processes, venv: str) -> str:
+def trust_bundle(run: Any, procs: Processes, venv: str, ca_files: dict[str, Path]) -> str:
     """The init container's command, its paths and python rewritten to run here."""
     pod = run.one("Deployment", "llama-stack")["spec"]["template"]["spec"]
     init = next(c for c in pod["initContainers"] if c["name"] == "trust-bundle")
     command = list(init["command"])
     bundle = procs.workdir / "ca-bundle.crt"
     command[0] = str(Path(venv) / "bin" / "python")
-    command[-2:] = [str(bundle), str(mcp_ca_file(procs))]
+    command[3] = str(bundle)
+    command[4:] = [str(mcp_ca_file(procs)) if path.startswith(outbound.MCP_CA_DIR) else str(ca_files[path])
+                   for path in command[4:]]
     subprocess.run(command, check=True, capture_output=True)
     return str(bundle)
 
@@ -365,10 +376,13 @@ def tool_names(mcp_url: str) -> set[str]:
     return {t["name"] for t in verify.mcp_tools(mcp_url)}
 
 
-def start_stub_model(procs: Processes, model: str, tool: str) -> str:
-    """A scripted OpenAI-compatible model (testbed/e2e/stub_model.py); returns its /v1 base URL."""
+def start_stub_model(procs: Processes, model: str, tool: str, tls: Optional[Path] = None) -> str:
+    """A scripted OpenAI-compatible model (testbed/e2e/stub_model.py); returns its /v1 base URL. tls: a directory
+    with tls.crt and tls.key for 127.0.0.1, to serve HTTPS."""
     port = free_port()
-    proc = procs.start("model", [sys.executable, str(ROOT / "testbed" / "e2e" / "stub_model.py"), "--port", str(port),
-                                 "--model", model, "--tool", tool])
-    procs.wait_http(proc, f"http://127.0.0.1:{port}/v1/models", 20)
-    return f"http://127.0.0.1:{port}/v1"
+    https = ["--tls-cert", str(tls / "tls.crt"), "--tls-key", str(tls / "tls.key")] if tls else []
+    proc = procs.start(f"model-{model}", [sys.executable, str(ROOT / "testbed" / "e2e" / "stub_model.py"), "--port", str(port),
+                                 "--model", model, "--tool", tool, *https])
+    scheme = "https" if tls else "http"
+    procs.wait_http(proc, f"{scheme}://127.0.0.1:{port}/v1/models", 20)
+    return f"{scheme}://127.0.0.1:{port}/v1"

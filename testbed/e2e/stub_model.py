@@ -15,6 +15,8 @@ standard library only.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import ssl
 import json
 import re
 import time
@@ -77,6 +79,10 @@ class Handler(BaseHTTPRequestHandler):
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._json(404, {"error": {"message": f"no {self.path}"}})
             return
+        # One line per completion, for a test to see which endpoint answered, with which key (its digest).
+        bearer = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        print(f"completion model={request.get('model')} key-sha256={hashlib.sha256(bearer.encode()).hexdigest()[:16]}",
+              flush=True)
         message = reply(request, self.tool)
         finish = "tool_calls" if message.get("tool_calls") else "stop"
         base = {"id": "chatcmpl-stub", "created": int(time.time()), "model": request.get("model", self.model)}
@@ -106,9 +112,16 @@ def main() -> None:
     parser.add_argument("--model", default="stub-model")
     parser.add_argument("--tool", default="namespaces_list")
     parser.add_argument("--bind", default="127.0.0.1", help="0.0.0.0 in a pod (its address is the pod's own)")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM) ...")
+    parser.add_argument("--tls-key", help="... and this key")
     args = parser.parse_args()
     Handler.model, Handler.tool = args.model, args.tool
-    ThreadingHTTPServer((args.bind, args.port), Handler).serve_forever()
+    server = ThreadingHTTPServer((args.bind, args.port), Handler)
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

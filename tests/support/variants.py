@@ -110,6 +110,28 @@ VARIANTS: list[Variant] = [
     Variant("kiali-insecure", "dev", {"mcpServer": {"toolsets": ["core", "kiali"], "toolsetConfigs": {
         "kiali": {"url": "https://kiali.istio-system.svc:20001", "insecure": True}}}}, {},
         "Kiali over https without verifying its certificate (a test installation): no CA mounted"),
+    Variant("outbound", "dev", {
+        "llamaStack": {"trust": {"caBundles": [{"configMap": "corp-ca", "key": "ca.crt"}, {"configMap": "lab-ca"}],
+                                 "openshiftTrustedCaBundle": True},
+                       "proxy": {"httpProxy": "http://proxy.corp.example.com:3128",
+                                 "httpsProxy": "http://proxy.corp.example.com:3128", "noProxy": [".corp.example.com"]},
+                       "extraEnv": [{"name": "LLAMA_STACK_LOGGING", "value": "all=info"},
+                                    {"name": "VENDOR_API_TOKEN", "secretKeyRef": {"name": "vendor", "key": "token"}},
+                                    {"name": "REGION", "configMapKeyRef": {"name": "site", "key": "region"}}],
+                       "extraVolumes": [{"name": "plugins", "mountPath": "/opt/plugins", "configMap": "plugins"},
+                                        {"name": "vendor", "mountPath": "/var/run/vendor", "secret": "vendor"},
+                                        {"name": "scratch", "mountPath": "/scratch", "emptyDir": True}]},
+        "mcpServer": {"extraEnv": [{"name": "GOMAXPROCS", "value": "2"}],
+                      "extraVolumes": [{"name": "notes", "mountPath": "/var/run/notes", "configMap": "notes"}]}}, {},
+        "OpenShift's trusted bundle and two CA ConfigMaps, a proxy that keeps in-cluster names direct, extra env "
+        "(plain, from a Secret, from a ConfigMap) and volumes on both servers"),
+    Variant("several-models", "dev", {"llamaStack": {
+        "inference": {"model": "local-model"},
+        "extraInference": [{"id": "hosted", "provider": "openai", "url": "https://models.example.com/v1",
+                            "models": ["big-model", "small-model"], "apiKeySecret": {"name": "hosted-key", "key": "token"}},
+                           {"id": "lab", "provider": "ollama", "url": "http://ollama.lab.svc:11434/v1",
+                            "models": ["lab-model"]}]}}, {},
+        "three model endpoints: the local vLLM, a hosted one with its key Secret, a keyless Ollama"),
     Variant("cluster-admin-opt-in", "dev", {"mcpServer": {"rbac": {
         "preset": "custom", "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
                                       {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}],

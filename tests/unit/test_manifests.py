@@ -11,6 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from components.settings.extras import RESERVED
 from support import ROOT, run_variant
 from testbed.localcluster import crds
 from support.variants import VARIANTS
@@ -134,14 +135,17 @@ def mounts_have_volumes(objs):
             for m in c["volumeMounts"] if m["name"] not in {v["name"] for v in t["spec"]["volumes"]}]
 
 
+USERS_OWN = {"kiali-ca", "plugins", "notes"}  # volumes of ConfigMaps the user creates
+
+
 def volumes_refer_to_objects_that_exist(objs):
     keys, wrong = _keys(objs), []
     for d, t in _pods(objs):
         ns = d["metadata"]["namespace"]
         for v in t["spec"]["volumes"]:
-            # kube-root-ca.crt is published into every namespace by the controller-manager; kiali-ca is the user's
-            # own (mcpServer.toolsetConfigs.kiali.caConfigMap).
-            if "configMap" in v and v["configMap"]["name"] != "kube-root-ca.crt" and v["name"] != "kiali-ca" \
+            # kube-root-ca.crt is published into every namespace by the controller-manager; kiali-ca and the extra
+            # volumes are the user's own (toolsetConfigs.kiali.caConfigMap, extraVolumes).
+            if "configMap" in v and v["configMap"]["name"] != "kube-root-ca.crt" and v["name"] not in USERS_OWN \
                     and ("ConfigMap", ns, v["configMap"]["name"]) not in keys:
                 wrong.append(f"ConfigMap {v['configMap']['name']}")
             if "persistentVolumeClaim" in v and ("PersistentVolumeClaim", ns,
@@ -154,6 +158,8 @@ def secret_refs_have_keys(objs):
     secrets = {s["metadata"]["name"]: s for s in _by_kind(objs, "Secret")}
     return [f"{ref['name']}/{ref['key']}" for _, t in _pods(objs) for c in t["spec"]["containers"]
             for env in c.get("env", []) if (ref := env.get("valueFrom", {}).get("secretKeyRef"))
+            # The program's own variables; any other is extraEnv's, naming the user's own Secret.
+            and env["name"] in RESERVED["llamaStack"].env
             and ref["key"] not in secrets.get(ref["name"], {}).get("stringData", {})]
 
 
