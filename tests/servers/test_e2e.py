@@ -18,6 +18,7 @@ import yaml
 
 from ops import offline
 from support import TEST_SECRETS, run_variant
+from support.agent_clients import connector_turn
 from ops import verify
 from testbed.e2e.servers import (DESTRUCTIVE, LEGACY, OGX, deps, free_port, processes, start_llama_stack, start_mcp, start_postgres,
                            start_stub_model, tool_names)
@@ -130,10 +131,7 @@ def test_agent_turn_calls_the_mcp_tool_through_the_connector(python312, procs, l
     base = start_llama_stack(run, mcp_url, procs, deps(venv_item), inference_url=model_url)
     models = [m["id"] for m in yaml.safe_load(verify.http("GET", f"{base}/v1/models", insecure=True)[1])["data"]]
     model = next(m for m in models if m.endswith("stub-model"))
-    status, text, _ = verify.http("POST", f"{base}/v1/responses", {
-        "model": model, "input": "Which namespaces exist?", "stream": False,
-        "tools": [{"type": "mcp", "server_label": "kubernetes", "connector_id": "kubernetes"}]},
-        {"Content-Type": "application/json"}, insecure=True, timeout=120)
+    status, text = connector_turn(base, model)
     assert status == 200, text[:2000]
     calls = [item for item in yaml.safe_load(text)["output"] if item.get("type") == "mcp_call"]
     assert [c["name"] for c in calls] == ["namespaces_list"], text[:2000]

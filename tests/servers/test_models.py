@@ -11,6 +11,7 @@ import yaml
 
 from ops import verify
 from support import run_variant
+from support.agent_clients import connector_turn
 from testbed.e2e.servers import deps, processes, start_llama_stack, start_mcp, start_stub_model
 
 SECOND_KEY = "sk-second-0123456789"
@@ -32,10 +33,7 @@ def test_each_model_is_answered_by_its_own_endpoint_with_its_own_key():
         served = [m["id"] for m in yaml.safe_load(verify.http("GET", f"{base}/v1/models", insecure=True)[1])["data"]]
         assert {"vllm/local-model", "hosted/hosted-model"} <= set(served), served
         for model in ("vllm/local-model", "hosted/hosted-model"):
-            status, text, _ = verify.http("POST", f"{base}/v1/responses", {
-                "model": model, "input": "Which namespaces exist?", "stream": False,
-                "tools": [{"type": "mcp", "server_label": "kubernetes", "connector_id": "kubernetes"}]},
-                {"Content-Type": "application/json"}, insecure=True, timeout=120)
+            status, text = connector_turn(base, model)
             assert status == 200, text[:2000]
             calls = [i for i in yaml.safe_load(text)["output"] if i.get("type") == "mcp_call"]
             assert [c["name"] for c in calls] == ["namespaces_list"], text[:2000]

@@ -4,7 +4,7 @@ container, run here as rendered). Every request goes to 127.0.0.1. On real pods:
 
 from __future__ import annotations
 
-from ops import verify
+from support.agent_clients import connector_turn
 from testbed.e2e.servers import deps, processes, self_signed_cert, start_llama_stack, start_mcp, start_stub_model
 
 CA_IN_POD = "/etc/llama-stack/extra-ca/0-model-ca.crt"
@@ -23,10 +23,7 @@ def agent_turn(trusted: bool) -> tuple[int, str]:
         mcp_url = start_mcp(run, procs)
         base = start_llama_stack(run, mcp_url, procs, deps("llama-stack"), inference_url=model_url,
                                  ca_files={CA_IN_POD: tls / "tls.crt"})
-        status, _, _ = verify.http("POST", f"{base}/v1/responses", {
-            "model": "vllm/stub-model", "input": "Which namespaces exist?", "stream": False,
-            "tools": [{"type": "mcp", "server_label": "kubernetes", "connector_id": "kubernetes"}]},
-            {"Content-Type": "application/json"}, insecure=True, timeout=120)
+        status, _ = connector_turn(base, "vllm/stub-model")
         log = "".join(path.read_text(errors="replace") for path in procs.workdir.glob("*.log"))
     return status, log
 

@@ -85,3 +85,13 @@ def call(tool: str, **arguments: Any) -> str:
     return f"call {tool} {json.dumps(arguments)}"
 
 
+
+
+def connector_turn(base: str, model: str, prompt: str = "Which namespaces exist?") -> tuple[int, str]:
+    """A plain Responses request to a Llama Stack on loopback with the `kubernetes` connector as its tool:
+    (status, body)."""
+    status, text, _ = verify.http("POST", f"{base}/v1/responses", {
+        "model": model, "input": prompt, "stream": False,
+        "tools": [{"type": "mcp", "server_label": "kubernetes", "connector_id": "kubernetes"}]},
+        {"Content-Type": "application/json"}, insecure=True, timeout=120)
+    return status, text
