@@ -125,9 +125,10 @@ ci-deploy: setup  ## pulumi up on STACK as CI runs it: policy pack, checkpoints 
 ci-diff: setup  ## the Kubernetes objects of dev and prod at BASE (default origin/main) and here, as one diff
 	$(BIN)/python -m ops.ci.diff --base $(BASE)
 
+# FROM and TO reach the script through the environment, never as text of the recipe (they come from a workflow's inputs).
 ci-promote: setup  ## promote FROM to TO on a branch, push it, open its pull request and start its checks (gh)
-	@[ -n "$(FROM)" ] && [ -n "$(TO)" ] || { echo "usage: make ci-promote FROM=dev TO=prod" >&2; exit 2; }
-	$(BIN)/python -m ops.ci.promotion --from $(FROM) --to $(TO)
+	@[ -n "$$FROM" ] && [ -n "$$TO" ] || { echo "usage: make ci-promote FROM=dev TO=prod" >&2; exit 2; }
+	$(BIN)/python -m ops.ci.promotion --from "$$FROM" --to "$$TO"
 
 release-tag:  ## tag this commit v<pyproject.toml's version> for `pulumi package add <git URL>/provider@vX.Y.Z` (docs/component.md)
 	$(PYTHON) -m ops.release

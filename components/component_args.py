@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 
 import pulumi
 
-__all__ = ["Affinity", "Autoscaling", "CaBundle", "DeniedResource", "DisruptionBudget", "ExtraEnv", "ExtraInference", "ExtraMcpServer", "ExtraVolume", "Fleet", "FleetMember", "HelmReleases", "HelmToolset", "Inference", "KeyRef", "KialiToolset", "LabelSelector", "LabelSelectorRequirement", "LlamaStack", "LlamaStackAuth", "LlamaStackMcpArgs", "LlamaStackRoute", "McpHttp", "McpRoute", "McpServer", "McpTls", "MemberRbac", "Migration", "Monitoring", "Namespace", "NetworkPolicy", "NodeAffinity", "NodeSelector", "NodeSelectorRequirement", "NodeSelectorTerm", "OAuth", "Oidc", "PodAffinity", "PodAffinityTerm", "PolicyRule", "Postgres", "PreferredSchedulingTerm", "Proxy", "Rbac", "ResourceAmounts", "Resources", "Scc", "SecretKeyRef", "Storage", "Target", "Telemetry", "Tls", "Toleration", "ToolsetConfigs", "TopologySpreadConstraint", "Trust", "WeightedPodAffinityTerm"]
+__all__ = ["Affinity", "Autoscaling", "CaBundle", "DeniedResource", "DisruptionBudget", "ExtraEnv", "ExtraInference", "ExtraMcpServer", "ExtraVolume", "Fleet", "FleetMember", "HelmReleases", "HelmToolset", "Inference", "KeyRef", "KialiToolset", "LabelSelector", "LabelSelectorRequirement", "LlamaStack", "LlamaStackAuth", "LlamaStackMcpArgs", "LlamaStackRoute", "McpHttp", "McpRoute", "McpServer", "McpTls", "MemberRbac", "Migration", "Monitoring", "Namespace", "NetworkPolicy", "NodeAffinity", "NodeSelector", "NodeSelectorRequirement", "NodeSelectorTerm", "OAuth", "Oidc", "PodAffinity", "PodAffinityTerm", "PolicyRule", "Postgres", "PreferredSchedulingTerm", "Proxy", "Rbac", "ResourceAmounts", "Resources", "Scc", "SecretKeyRef", "Storage", "Target", "Telemetry", "Tls", "TokenExchange", "Toleration", "ToolsetConfigs", "TopologySpreadConstraint", "Trust", "WeightedPodAffinityTerm"]
 
 
 class Target(TypedDict, total=False):
@@ -306,14 +306,40 @@ class McpHttp(TypedDict, total=False):
     """How long a client may take to send its request headers: a slow client cannot hold connections open. Default: `10`."""
 
 
+class TokenExchange(TypedDict, total=False):
+    """The token the server exchanges a caller's for before calling the cluster (`mcpServer.oauth.tokenExchange`: the server's `[token_exchange]`). Its client secret never appears here: a drop-in of mcpServer.configSecretName holds it (`[token_exchange.client_auth]` / `client_secret = "..."`)."""
+    strategy: str
+    """How the issuer exchanges tokens: rfc8693 (RFC 8693), keycloak-v1, entra-obo (Entra ID on-behalf-of); empty: no exchange, the caller's token is used as it is. Allowed: `""`, `rfc8693`, `keycloak-v1`, `entra-obo`. Default: `""`."""
+    audience: str
+    """The audience of the exchanged token (the cluster's, e.g. `kubernetes` or your OIDC client for it). Default: `""`."""
+    scopes: list[str]
+    """Scopes asked for the exchanged token."""
+    client_id: str
+    """The OAuth client the server authenticates as to exchange tokens (required with a strategy). Default: `""`."""
+    client_auth_method: str
+    """How it sends its client secret: HTTP Basic (the old built-in STS's way) or in the form. Allowed: `client_secret_basic`, `client_secret_post`. Default: `"client_secret_basic"`."""
+
+
 class OAuth(TypedDict, total=False):
-    """OAuth/OIDC bearer tokens the MCP server requires of its callers (`mcpServer.oauth`)."""
+    """OAuth/OIDC bearer tokens the MCP server requires of its callers (`mcpServer.oauth`): for clients that call it directly (its route), not through Llama Stack."""
     enabled: bool
     """The server requires an OAuth/OIDC bearer token (`--require-oauth`). Default: `false`."""
     authorization_url: str
-    """The https:// URL of the OAuth/OIDC issuer (`--authorization-url`). Default: `""`."""
+    """The https:// URL of the OAuth/OIDC issuer (`--authorization-url`); the server reads its discovery document and keys when it starts and refuses to start without them. Default: `""`."""
     audience: str
     """The audience tokens must carry (`--oauth-audience`); empty: not checked. Default: `""`."""
+    server_url: str
+    """The server's public https:// URL as OAuth clients reach it (`server_url`, in its OAuth metadata). Default: `https://<route.host>` when the route has a host; required for a route whose host OpenShift generates. Default: `""`."""
+    scopes: list[str]
+    """The scopes clients ask for in their OAuth flow (`oauth_scopes`)."""
+    ca_config_map: str
+    """A ConfigMap of the stack's namespace holding the CA of the issuer's certificate, under caKey (`certificate_authority`); for the cluster's own ServiceAccount issuer, `kube-root-ca.crt`. Empty: the image's public CAs. Default: `""`."""
+    ca_key: str
+    """The key of caConfigMap holding the CA (PEM). Default: `"ca.crt"`."""
+    disable_dynamic_client_registration: bool
+    """Publish no registration endpoint in the server's OAuth metadata: clients are registered with the issuer beforehand. Default: `false`."""
+    token_exchange: TokenExchange
+    """Exchange the caller's token for one the cluster accepts: strategy, audience, scopes, clientId, clientAuthMethod (the secret from configSecretName)."""
 
 
 class McpRoute(TypedDict, total=False):

@@ -25,6 +25,8 @@ TLS_DIR = f"{CONFIG_DIR}/tls"
 DROP_IN_DIR = f"{CONFIG_DIR}.d"  # beside the ConfigMap's mount, not inside it
 KIALI_CA_DIR = f"{CONFIG_DIR}-kiali-ca"  # mcpServer.toolsetConfigs.kiali.caConfigMap
 KIALI_CA_FILE = f"{KIALI_CA_DIR}/ca.crt"
+OAUTH_CA_DIR = f"{CONFIG_DIR}-oauth-ca"  # mcpServer.oauth.caConfigMap: the issuer's CA
+OAUTH_CA_FILE = f"{OAUTH_CA_DIR}/ca.crt"
 INJECT_CA = "service.beta.openshift.io/inject-cabundle"
 
 
@@ -72,13 +74,38 @@ def config_toml(mcp: McpServerSettings, traces: TelemetrySettings) -> str:
             # Safe only because the NetworkPolicy lets nothing but Llama Stack reach the server.
             keys["skip_jwt_verification"] = True
         keys["tls_min_version"] = mcp.tls.min_version
+    keys.update(oauth_keys(mcp))
     http = {"max_body_bytes": mcp.http.max_body_bytes, "read_header_timeout": f"{mcp.http.read_header_timeout_seconds}s"}
-    tables = {"http": http, "telemetry": telemetry.mcp_config(traces), **toolset_tables(mcp)}
+    tables = {"http": http, "telemetry": telemetry.mcp_config(traces), **toolset_tables(mcp),
+              **token_exchange_tables(mcp)}
     lines = [f"{k} = {_toml(v)}" for k, v in keys.items()]
     for table, values in tables.items():
         if values:
             lines += ["", f"[{table}]"] + [f"{k} = {_toml(v)}" for k, v in values.items()]
     return "\n".join(lines) + "\n"
+
+
+def oauth_keys(mcp: McpServerSettings) -> dict[str, Any]:
+    """OAuth settings that have no flag (mcpServer.oauth: the flags carry enabled, authorizationUrl, audience)."""
+    o = mcp.oauth
+    if not o.enabled:
+        return {}
+    server_url = o.server_url or (f"https://{mcp.route.host}" if mcp.route.enabled and mcp.route.host else "")
+    return {**({"server_url": server_url} if server_url else {}),
+            **({"oauth_scopes": o.scopes} if o.scopes else {}),
+            **({"certificate_authority": OAUTH_CA_FILE} if o.ca_config_map else {}),
+            **({"disable_dynamic_client_registration": True} if o.disable_dynamic_client_registration else {})}
+
+
+def token_exchange_tables(mcp: McpServerSettings) -> dict[str, dict[str, Any]]:
+    """`[token_exchange]` and its client (the client secret comes from a drop-in of configSecretName)."""
+    exchange = mcp.oauth.token_exchange
+    if not mcp.oauth.enabled or not exchange.strategy:
+        return {}
+    return {"token_exchange": {"strategy": exchange.strategy, **({"audience": exchange.audience}
+                                                                 if exchange.audience else {}),
+                               **({"scopes": exchange.scopes} if exchange.scopes else {})},
+            "token_exchange.client_auth": {"method": exchange.client_auth_method, "client_id": exchange.client_id}}
 
 
 def toolset_tables(mcp: McpServerSettings) -> dict[str, dict[str, Any]]:
@@ -181,6 +208,10 @@ def deployment(facts: StackFacts, config_text: str, access: Optional[ClusterAcce
     if mcp.passthrough:
         volumes.append({"name": "tls", "secret": {"secretName": facts.mcp.tls_secret}})
         mounts.append({"name": "tls", "mountPath": TLS_DIR, "readOnly": True})
+    if mcp.oauth.enabled and mcp.oauth.ca_config_map:  # the issuer's CA, read from a file
+        volumes.append({"name": "oauth-ca", "configMap": {"name": mcp.oauth.ca_config_map,
+                                                          "items": [{"key": mcp.oauth.ca_key, "path": "ca.crt"}]}})
+        mounts.append({"name": "oauth-ca", "mountPath": OAUTH_CA_DIR, "readOnly": True})
     kiali = mcp.toolset_configs.kiali
     if "kiali" in mcp.toolsets and kiali.ca_config_map:  # the server reads the CA from a file
         volumes.append({"name": "kiali-ca", "configMap": {"name": kiali.ca_config_map,

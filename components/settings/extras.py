@@ -88,9 +88,10 @@ class Reserved:
 PROXY_ENV = {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"}
 RESERVED = {
     "mcpServer": Reserved(env=set(), env_prefixes=("OTEL_",),
-                          volumes={"config", "config-secret", "fleet", "kiali-ca", "tls", "tmp"},
+                          volumes={"config", "config-secret", "fleet", "kiali-ca", "oauth-ca", "tls", "tmp"},
                           paths=("/etc/kubernetes-mcp-server", "/etc/kubernetes-mcp-server-fleet",
-                                 "/etc/kubernetes-mcp-server-kiali-ca", "/etc/kubernetes-mcp-server.d", "/tmp",
+                                 "/etc/kubernetes-mcp-server-kiali-ca", "/etc/kubernetes-mcp-server-oauth-ca",
+                                 "/etc/kubernetes-mcp-server.d", "/tmp",
                                  "/app")),
     # The proxy variables are the program's only when llamaStack.proxy is set (rules.py).
     "llamaStack": Reserved(env={"INFERENCE_API_KEY", "KUBERNETES_MCP_URL", "POSTGRES_PASSWORD", "SSL_CERT_FILE",

@@ -100,15 +100,52 @@ class McpRoute(Exposure):
     """Expose the MCP server, which has no authentication of its own, without oauth: an explicit opt-in."""
 
 
+class TokenExchange(Settings):
+    """The token the server exchanges a caller's for before calling the cluster (`mcpServer.oauth.tokenExchange`:
+    the server's `[token_exchange]`). Its client secret never appears here: a drop-in of mcpServer.configSecretName
+    holds it (`[token_exchange.client_auth]` / `client_secret = "..."`)."""
+
+    strategy: Literal["", "rfc8693", "keycloak-v1", "entra-obo"] = ""
+    """How the issuer exchanges tokens: rfc8693 (RFC 8693), keycloak-v1, entra-obo (Entra ID on-behalf-of);
+    empty: no exchange, the caller's token is used as it is."""
+    audience: str = ""
+    """The audience of the exchanged token (the cluster's, e.g. `kubernetes` or your OIDC client for it)."""
+    scopes: list[Annotated[str, Field(pattern=r"^\S+$")]] = []
+    """Scopes asked for the exchanged token."""
+    client_id: str = ""
+    """The OAuth client the server authenticates as to exchange tokens (required with a strategy)."""
+    client_auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
+    """How it sends its client secret: HTTP Basic (the old built-in STS's way) or in the form."""
+
+
 class OAuth(Settings):
-    """OAuth/OIDC bearer tokens the MCP server requires of its callers (`mcpServer.oauth`)."""
+    """OAuth/OIDC bearer tokens the MCP server requires of its callers (`mcpServer.oauth`): for clients that call it
+    directly (its route), not through Llama Stack."""
 
     enabled: bool = False
     """The server requires an OAuth/OIDC bearer token (`--require-oauth`)."""
     authorization_url: str = ""
-    """The https:// URL of the OAuth/OIDC issuer (`--authorization-url`)."""
+    """The https:// URL of the OAuth/OIDC issuer (`--authorization-url`); the server reads its discovery document
+    and keys when it starts and refuses to start without them."""
     audience: str = ""
     """The audience tokens must carry (`--oauth-audience`); empty: not checked."""
+    server_url: OptionalHttpUrl = ""
+    """The server's public https:// URL as OAuth clients reach it (`server_url`, in its OAuth metadata). Default:
+    `https://<route.host>` when the route has a host; required for a route whose host OpenShift generates."""
+    scopes: list[Annotated[str, Field(pattern=r"^\S+$")]] = []
+    """The scopes clients ask for in their OAuth flow (`oauth_scopes`)."""
+    ca_config_map: ObjectName = ""
+    """A ConfigMap of the stack's namespace holding the CA of the issuer's certificate, under caKey
+    (`certificate_authority`); for the cluster's own ServiceAccount issuer, `kube-root-ca.crt`. Empty: the
+    image's public CAs."""
+    ca_key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]{1,253}$")] = "ca.crt"
+    """The key of caConfigMap holding the CA (PEM)."""
+    disable_dynamic_client_registration: bool = False
+    """Publish no registration endpoint in the server's OAuth metadata: clients are registered with the issuer
+    beforehand."""
+    token_exchange: TokenExchange = TokenExchange()
+    """Exchange the caller's token for one the cluster accepts: strategy, audience, scopes, clientId,
+    clientAuthMethod (the secret from configSecretName)."""
 
 
 class Scc(Settings):

@@ -171,6 +171,36 @@ def oauth_complete(o: OAuth, problems: Problems, _: Context) -> None:
     if o.enabled and not re.fullmatch(r"https://\S+", o.authorization_url):
         problems.add("authorizationUrl", o.authorization_url, "must be the https:// URL of the OAuth/OIDC issuer "
                                                               "when oauth.enabled")
+    if not o.enabled:
+        for name, value, default in (
+                ("serverUrl", o.server_url, ""), ("scopes", o.scopes, []), ("caConfigMap", o.ca_config_map, ""),
+                ("disableDynamicClientRegistration", o.disable_dynamic_client_registration, False),
+                ("tokenExchange.strategy", o.token_exchange.strategy, "")):
+            if value != default:
+                problems.add(name, value, "has no effect with oauth.enabled: false")
+    if o.server_url and not o.server_url.startswith("https://"):
+        problems.add("serverUrl", o.server_url, "must be https://: OAuth clients send their tokens to it")
+    exchange = o.token_exchange
+    if exchange.strategy and not exchange.client_id:
+        problems.add("tokenExchange.clientId", "", f"required with tokenExchange.strategy {exchange.strategy}: the "
+                                                   "OAuth client the server exchanges tokens as")
+    if not exchange.strategy and exchange != type(exchange)():
+        problems.add("tokenExchange.strategy", "", "required when any tokenExchange setting is given: rfc8693, "
+                                                   "keycloak-v1 or entra-obo")
+
+
+@rule(StackSettings)  # beside the stack's other MCP exposure rules, so all of them are reported at once
+def oauth_fits_exposure(s: StackSettings, problems: Problems, _: Context) -> None:
+    m = s.mcp_server
+    if not m.oauth.enabled:
+        return
+    if m.route.enabled and not m.oauth.server_url and not m.route.host:
+        problems.add("/mcpServer.oauth.serverUrl", "", "required when the route's host is generated: OAuth clients "
+                                                       "discover the server by this URL (or set route.host)")
+    if m.oauth.token_exchange.strategy and not m.config_secret_name:
+        problems.add("/mcpServer.configSecretName", "", "required with oauth.tokenExchange: a Secret you create "
+                                                        "whose key (e.g. 50-token-exchange.toml) holds the client "
+                                                        "secret as [token_exchange.client_auth] client_secret = \"...\"")
 
 
 @rule(McpServerSettings)

@@ -38,7 +38,7 @@ def summary(markdown: str) -> None:
 
 
 def kubeconfig_from_env() -> Optional[str]:
-    """$KUBECONFIG_DATA (a repository or environment secret's text) as a private file that is removed at exit,
+    """$KUBECONFIG_DATA (an environment secret's text) as a private file that is removed at exit,
     named in $KUBECONFIG for this process and its children; nothing is written to ~/.kube. Returns its path."""
     data = os.environ.pop("KUBECONFIG_DATA", None)
     if not data:
@@ -50,6 +50,16 @@ def kubeconfig_from_env() -> Optional[str]:
     atexit.register(lambda: Path(path).unlink(missing_ok=True))
     os.environ["KUBECONFIG"] = path
     return path
+
+
+def require_cluster() -> Optional[str]:
+    """The kubeconfig CI uses: $KUBECONFIG_DATA's (written to a private file), else $KUBECONFIG as given. With
+    neither, an error message: a CI command never falls back to the local cluster (ops/pulumi.sh's default when no
+    kubeconfig is given), which on a runner would be a throwaway cluster, not yours."""
+    if kubeconfig_from_env() or os.environ.get("KUBECONFIG"):
+        return None
+    return ("refused: no cluster credential: KUBECONFIG_DATA is empty or unset (is the secret set in this job's "
+            "environment?) and KUBECONFIG is unset; nothing was run")
 
 
 def pulumi_sh(stack: str, command: str, *args: str) -> list[str]:

@@ -30,7 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True, help="the stack (Pulumi.STACK.yaml)")
     args = parser.parse_args(argv)
-    actions.kubeconfig_from_env()
+    refused = actions.require_cluster()
+    if refused:
+        actions.say(refused)
+        return 2
     if os.environ.get("PULUMI_SKIP_CHECKPOINTS", "false") != "false":
         actions.say("PULUMI_SKIP_CHECKPOINTS is ignored here: a CI deploy keeps Pulumi's checkpoints")
     os.environ["PULUMI_SKIP_CHECKPOINTS"] = "false"

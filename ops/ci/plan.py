@@ -57,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, help="the stack (Pulumi.STACK.yaml)")
     parser.add_argument("--drift", action="store_true", help="refresh first and fail when anything differs")
     args = parser.parse_args(argv)
-    actions.kubeconfig_from_env()
+    refused = actions.require_cluster()
+    if refused:
+        actions.say(refused)
+        return 2
     extra = ["--expect-no-changes"] if args.drift else []
     proc = subprocess.run(actions.pulumi_sh(args.stack, "preview", "--refresh", "--json", "--policy-pack", "policy",
                                           *extra),
@@ -79,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.stack}: no {what}: the cluster matches what this commit declares")
         actions.summary(f"### {args.stack}: no {what}")
         return 0
-    heading = (f"{args.stack}: {len(found)} object(s) differ from what the stack declares (changed outside Pulumi)"
+    heading = (f"{args.stack}: {len(found)} object(s) differ from what this commit declares (changed by hand, or a "
+               "change not deployed yet)"
                if args.drift else f"{args.stack}: `pulumi up` would change {len(found)} object(s)")
     print(heading + ":")
     for change in found:

@@ -10,8 +10,8 @@
    starts no `pull_request` workflow (GitHub's rule against recursive runs), so it then starts the checks itself:
    `gh workflow run pull-request.yml --ref <branch>`, a workflow_dispatch run whose checks land on the branch's commit,
    the commit the pull request shows. Nothing beyond the job's own token is needed; the repository must allow
-   GitHub Actions to create pull requests (docs/operations.md#promotion). Without that setting the branch is still
-   pushed and the compare link is printed, to open the pull request by hand: its checks then run as for any PR.
+   GitHub Actions to create pull requests (docs/operations.md#promotion-pr--dev--prod). Without that setting the
+   branch is still pushed and the link to open its pull request by hand is printed: its checks then run as for any.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import re
 import subprocess
 import sys
 
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", default="main", help="the branch the pull request goes to")
     parser.add_argument("--remote", default="origin")
     args = parser.parse_args(argv)
+    for name, value in (("--from", args.source), ("--to", args.target), ("--base", args.base)):
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,62}", value):
+            actions.say(f"refused: {name} {value!r} is not a stack or branch name (a-z, 0-9, . _ -); nothing was done")
+            return 2
     py = [sys.executable, "-m"]
     promoted = subprocess.run([*py, "ops.promote", "--from", args.source, "--to", args.target],
                               cwd=actions.ROOT, capture_output=True, text=True)
@@ -67,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         git("checkout", "--", stack_file)
         return 1
     title = f"Promote {args.source} to {args.target}"
-    branch = f"promote/{args.source}-to-{args.target}-{git('rev-parse', '--short=8', 'HEAD', capture=True)}"
+    run = os.environ.get("GITHUB_RUN_ID", "")  # a re-run on the same commit gets a branch of its own
+    branch = (f"promote/{args.source}-to-{args.target}-{git('rev-parse', '--short=8', 'HEAD', capture=True)}"
+              + (f"-{run}" if run.isdigit() else ""))
     git("switch", "--quiet", "-c", branch)
     git("-c", "user.name=github-actions[bot]", "-c",
         "user.email=41898282+github-actions[bot]@users.noreply.github.com",
@@ -79,10 +86,11 @@ def main(argv: list[str] | None = None) -> int:
                              "--body", body], capture_output=True, text=True)
     if opened.returncode != 0:
         sys.stderr.write(opened.stderr)
+        server, repository = os.environ.get("GITHUB_SERVER_URL", ""), os.environ.get("GITHUB_REPOSITORY", "")
+        where = f"{server}/{repository}/compare/{args.base}...{branch}?expand=1" if server and repository else branch
         actions.say("could not open the pull request (does the repository allow GitHub Actions to create pull "
-                    "requests? Settings > Actions > General). Open it by hand from the branch; its checks run "
-                    "as for any pull request")
-        actions.summary(f"### {title}: branch `{branch}` pushed; open its pull request by hand")
+                    f"requests? Settings > Actions > General). Open it by hand: {where}; its checks run as for any")
+        actions.summary(f"### {title}: branch `{branch}` pushed; open its pull request by hand: {where}")
         return 1
     url = opened.stdout.strip()
     checks = subprocess.run(["gh", "workflow", "run", CHECKS_WORKFLOW, "--ref", branch])

@@ -119,10 +119,11 @@ EOF_POLICY
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
     --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
     --client-ca-file "$p/ca.crt" --token-auth-file "$p/tokens.csv" \
-    --authorization-mode Node,RBAC --anonymous-auth=false \
+    --authorization-mode Node,RBAC --authentication-config "$here/apiserver-authentication.yaml" \
     --kubelet-client-certificate "$p/apiserver-kubelet-client.crt" --kubelet-client-key "$p/apiserver-kubelet-client.key" \
     --kubelet-certificate-authority "$p/ca.crt" --kubelet-preferred-address-types InternalIP \
     --service-account-issuer "https://kubernetes.default.svc.cluster.local" \
+    --service-account-jwks-uri "https://kubernetes.default.svc.cluster.local/openid/v1/jwks" \
     --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
     --api-audiences "https://kubernetes.default.svc.cluster.local" \
     --service-cluster-ip-range 10.96.0.0/16 \
@@ -204,6 +205,7 @@ cluster_objects() {
     kc delete storageclass standard --ignore-not-found >/dev/null
   fi
   apply_manifest storageclass.yaml
+  apply_manifest issuer-discovery.yaml
   crds
   restricted_uid
   if [[ "$NODE" == real ]]; then never_pull; fi

@@ -10,6 +10,7 @@ pull request; a deploy cancelled midway as GitHub cancels, and the next one conv
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
@@ -28,7 +29,9 @@ ROOT_CI = ROOT / "ops" / "ci"
 def reader_kubeconfig(cluster) -> str:
     """ops/ci/reader.yaml applied as a cluster admin would, and a kubeconfig with its ServiceAccount's token."""
     cluster.kubectl("apply", "-f", str(ROOT_CI / "reader.yaml"))
-    token = cluster.kubectl("-n", "llamastack-mcp-ci", "create", "token", "preview", "--duration=2h").stdout.strip()
+    # The long-lived token the docs have you put in the kubeconfig (the token controller fills the Secret).
+    token = cluster.wait_until("the reader's token", lambda: base64.b64decode(cluster.kubectl(
+        "get", "secret", "preview-token", "-n", "llamastack-mcp-ci", "-o", "jsonpath={.data.token}").stdout).decode())
     config = yaml.safe_load(cluster.kubeconfig.read_text())
     config["users"] = [{"name": "ci-reader", "user": {"token": token}}]
     for context in config["contexts"]:

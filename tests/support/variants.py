@@ -132,6 +132,15 @@ VARIANTS: list[Variant] = [
                            {"id": "lab", "provider": "ollama", "url": "http://ollama.lab.svc:11434/v1",
                             "models": ["lab-model"]}]}}, {},
         "three model endpoints: the local vLLM, a hosted one with its key Secret, a keyless Ollama"),
+    Variant("oauth-direct-clients", "dev", {"mcpServer": {
+        "configSecretName": "mcp-oauth",
+        "route": {"enabled": True, "host": "mcp.apps.example.com"},
+        "oauth": {"enabled": True, "authorizationUrl": "https://sso.example.com/realms/ops", "audience": "mcp",
+                  "serverUrl": "https://mcp.example.com", "scopes": ["openid", "mcp:tools"],
+                  "caConfigMap": "sso-ca", "caKey": "ca.pem", "disableDynamicClientRegistration": True,
+                  "tokenExchange": {"strategy": "keycloak-v1", "audience": "openshift", "scopes": ["openid"],
+                                    "clientId": "mcp-server", "clientAuthMethod": "client_secret_post"}}}}, {},
+        "OAuth for direct clients: public URL, scopes, the issuer's CA, no dynamic registration, token exchange"),
     Variant("cluster-admin-opt-in", "dev", {"mcpServer": {"rbac": {
         "preset": "custom", "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
                                       {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}],

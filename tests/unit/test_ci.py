@@ -67,3 +67,11 @@ def test_the_readers_secret_access_is_get_in_one_namespace():
     role = next(d for d in docs if d["kind"] == "Role")
     assert "namespace" not in role["metadata"], "applied into the stack's namespace (-n)"
     assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+
+
+def test_the_readers_long_lived_token_is_a_secret_of_its_service_account():
+    docs = list(yaml.safe_load_all((ROOT / "ops" / "ci" / "reader.yaml").read_text()))
+    token = next(d for d in docs if d["kind"] == "Secret")
+    assert token["type"] == "kubernetes.io/service-account-token"
+    assert token["metadata"]["annotations"]["kubernetes.io/service-account.name"] == "preview"
+    assert token["metadata"]["namespace"] == "llamastack-mcp-ci"

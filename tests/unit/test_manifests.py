@@ -135,7 +135,7 @@ def mounts_have_volumes(objs):
             for m in c["volumeMounts"] if m["name"] not in {v["name"] for v in t["spec"]["volumes"]}]
 
 
-USERS_OWN = {"kiali-ca", "plugins", "notes"}  # volumes of ConfigMaps the user creates
+USERS_OWN = {"kiali-ca", "oauth-ca", "plugins", "notes"}  # volumes of ConfigMaps the user creates
 
 
 def volumes_refer_to_objects_that_exist(objs):
