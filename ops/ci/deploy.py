@@ -12,7 +12,8 @@ A cancelled job: GitHub sends SIGINT to the step's own process, SIGTERM 7.5 s la
 tree 2.5 s after that. Neither bash nor make passes a signal on, so the workflow `exec`s this module and this module
 passes the first signal to Pulumi as an interrupt (Ctrl-C: Pulumi cancels the steps in flight, saves its state and
 releases its lock), and only that one, since a second interrupt makes Pulumi stop at once. The next deploy then
-converges from that state (tests/cluster/test_cluster_ci.py).
+converges from that state: it compares the cluster with the state first, so a create that was in flight at the
+cancel, on the cluster but not recorded, is taken over or deleted (tests/cluster/test_cluster_ci.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import subprocess
 import sys
 
 from ops.ci import actions
+from ops.recovery import guard
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("PULUMI_SKIP_CHECKPOINTS", "false") != "false":
         actions.say("PULUMI_SKIP_CHECKPOINTS is ignored here: a CI deploy keeps Pulumi's checkpoints")
     os.environ["PULUMI_SKIP_CHECKPOINTS"] = "false"
+    # Even with checkpoints, a create in flight when a deploy was cancelled can land on the cluster unrecorded:
+    # every CI deploy compares the cluster with the state, takes over what the program declares and, once it
+    # succeeded, deletes the rest (ops/recovery/guard.py).
+    os.environ[guard.ALWAYS_COMPARE] = "1"
     # --yes: CI cannot answer a prompt; the guard may then also remove a lock whose process is gone.
     command = actions.pulumi_sh(args.stack, "up", "--yes", "--skip-preview", "--refresh", "--non-interactive",
                                 "--policy-pack", "policy")

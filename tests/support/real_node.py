@@ -17,7 +17,7 @@ from components import meta
 from testbed.localcluster import model as model_endpoint
 from testbed.localcluster.harness import TOOLCHAIN_BIN, LocalCluster, Project
 from ops import reach
-from support import LLAMA, MCP, NS, ROOT, TEST_SECRETS, namespace_gone
+from support import LLAMA, MCP, NS, ROOT, TEST_SECRETS, namespace_gone, pulumi_sh
 from support import provided
 
 # Its own control plane and ports: the kwok cluster of the other cluster tests runs beside it.
@@ -137,3 +137,24 @@ def conversation(url: str, token: str, topic: str) -> str:
 def recalled(url: str, token: str, conversation_id: str) -> str:
     client = openai.OpenAI(base_url=f"{url}/v1", api_key=token, max_retries=0, timeout=60)
     return (client.conversations.retrieve(conversation_id).metadata or {}).get("topic", "")
+
+
+def dev_with(real: LocalCluster, tmp_path_factory, name: str, **sections: dict) -> Iterator:
+    """dev through `make up` on the local cluster (no kubeconfig: its scripted model too), each section named
+    (`mcpServer={...}`) merged one level deep over the stack file's; yields `make(command, *args)`, and destroys it
+    after. Whatever the caller put in the namespace first (a CA's ConfigMap) stays for the deploy."""
+    work = tmp_path_factory.mktemp(name)
+    project = Project(real, work / "project", "dev")
+    for key, values in sections.items():
+        project.set_setting(key, {**project.settings()[f"llamastack-mcp:{key}"], **values})
+    home = work / "home"
+
+    def make(*args: str):
+        return pulumi_sh(real, project, "dev", *args, home=home, kubeconfig=False)
+
+    make.project = project
+    up = make("up", "--yes")
+    assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+    yield make
+    assert make("destroy", "--yes").returncode == 0
+    namespace_gone(real)

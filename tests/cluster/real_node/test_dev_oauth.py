@@ -10,9 +10,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from testbed.localcluster.harness import Project
-from support import MCP, namespace_gone, pulumi_sh
-from support.real_node import pods, port_forward
+from support import MCP, namespace_gone
+from support.real_node import dev_with, pods, port_forward
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 AUDIENCE = "kubernetes-mcp-server"
@@ -22,17 +21,8 @@ LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
 @pytest.fixture(scope="module")
 def oauth_dev(real, tmp_path_factory):
     namespace_gone(real)
-    work = tmp_path_factory.mktemp("real-oauth")
-    project = Project(real, work / "project", "dev")
-    mcp = project.settings()["llamastack-mcp:mcpServer"]
-    project.set_setting("mcpServer", {**mcp, "oauth": {"enabled": True, "authorizationUrl": ISSUER,
-                                                       "audience": AUDIENCE, "caConfigMap": "kube-root-ca.crt"}})
-    home = work / "home"
-    up = pulumi_sh(real, project, "dev", "up", "--yes", home=home, kubeconfig=False)
-    assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
-    yield
-    assert pulumi_sh(real, project, "dev", "destroy", "--yes", home=home, kubeconfig=False).returncode == 0
-    namespace_gone(real)
+    yield from dev_with(real, tmp_path_factory, "real-oauth", mcpServer={"oauth": {
+        "enabled": True, "authorizationUrl": ISSUER, "audience": AUDIENCE, "caConfigMap": "kube-root-ca.crt"}})
 
 
 def tools_list(url: str, token: str | None) -> httpx.Response:

@@ -83,7 +83,15 @@ def set_inference(project: Project, trust: dict) -> None:
                                                               "model": MODEL}, **trust})
 
 
+def settled(real) -> bool:
+    """One Llama Stack pod, Ready and not on its way out: a port-forward to the Service picks any pod it selects."""
+    found = pods(real, LLAMA)
+    return len(found) == 1 and not found[0]["metadata"].get("deletionTimestamp") and all(
+        s["ready"] for s in found[0]["status"].get("containerStatuses", [{"ready": False}]))
+
+
 def turn(real, model: str = MODEL) -> dict:
+    real.wait_until("Llama Stack's one pod ready", lambda: settled(real), timeout=120)
     with port_forward(real, LLAMA, 8321) as url:
         return ask.agent_turn(url, real.developer_token(), call("pods_list_in_namespace", namespace=NS),
                               forward=False, model=model)

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from testbed.localcluster.harness import Project
-from support import MCP, NS, namespace_gone, pulumi_sh
-from support.real_node import pods, port_forward
+from support import MCP, NS, namespace_gone
+from support.real_node import dev_with, pods, port_forward
 from testbed.e2e.servers import self_signed_cert, tool_names
 
 ONE_TOOL = {"config": "configuration_view", "helm": "helm_install", "kcp": "kcp_workspaces_list",
@@ -22,21 +21,14 @@ CA_FILE = "/etc/kubernetes-mcp-server-kiali-ca/ca.crt"
 def every_toolset(real, tmp_path_factory):
     """dev, through `make up` on the local cluster, with every toolset; Kiali's CA put in place first."""
     namespace_gone(real)
-    work = tmp_path_factory.mktemp("real-toolsets")
+    work = tmp_path_factory.mktemp("real-toolsets-ca")
     self_signed_cert(work / "ca")
     real.kubectl("create", "namespace", NS)
     real.kubectl("create", "configmap", "kiali-ca", "-n", NS, f"--from-file=ca.crt={work / 'ca' / 'tls.crt'}")
-    project = Project(real, work / "project", "dev")
-    mcp = project.settings()["llamastack-mcp:mcpServer"]
-    project.set_setting("mcpServer", {**mcp, "toolsets": sorted(ONE_TOOL), "toolsetConfigs": {
-        "kiali": {"url": "https://kiali.istio-system.svc:20001", "caConfigMap": "kiali-ca"},
-        "helm": {"allowedRegistries": ["oci://registry.example.com"]}}})
-    home = work / "home"
-    up = pulumi_sh(real, project, "dev", "up", "--yes", home=home, kubeconfig=False)
-    assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
-    yield
-    assert pulumi_sh(real, project, "dev", "destroy", "--yes", home=home, kubeconfig=False).returncode == 0
-    namespace_gone(real)
+    yield from dev_with(real, tmp_path_factory, "real-toolsets", mcpServer={
+        "toolsets": sorted(ONE_TOOL), "toolsetConfigs": {
+            "kiali": {"url": "https://kiali.istio-system.svc:20001", "caConfigMap": "kiali-ca"},
+            "helm": {"allowedRegistries": ["oci://registry.example.com"]}}})
 
 
 def test_the_mcp_server_with_every_toolset_is_ready_and_lists_a_tool_of_each(real, every_toolset):
