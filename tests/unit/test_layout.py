@@ -120,3 +120,9 @@ def test_every_cluster_manifest_renders_to_named_objects():
         assert documents, path.name
         for doc in documents:
             assert doc["apiVersion"] and doc["kind"] and doc["metadata"]["name"], (path.name, doc)
+
+
+def test_every_test_module_has_a_name_of_its_own():
+    """pytest imports test modules by their base name (the folders are not packages): two alike fail collection."""
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []

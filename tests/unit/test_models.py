@@ -1,6 +1,6 @@
 """Several model endpoints (llamaStack.extraInference beside inference), each with its models and its own key
 Secret: rendered in every config dialect, refused when ids or model names collide. With the real server:
-tests/servers/test_models.py; on real pods: tests/cluster/real_node/test_dev_outbound.py."""
+tests/servers/test_llama_stack_models.py; on real pods: tests/cluster/real_node/test_dev_outbound.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """mcpServer.toolsets and toolsetConfigs: every offered toolset either gets what it needs or is refused before
-anything registers, named as written. (The real v0.0.67 binary starts with each: tests/servers/test_toolsets.py.)"""
+anything registers, named as written. (The real v0.0.67 binary starts with each: tests/servers/test_mcp_toolsets.py.)"""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ scripted model, `vllm-tls` in `models`): the agent's turn fails on the certifica
 llamaStack.trust.caBundles names the ConfigMap holding that CA, then runs. Judged by the agent's answer through
 the pods and Llama Stack's own log. Then a second endpoint beside it (llamaStack.extraInference: the plain scripted
 model under another name, its key from a Secret): one agent turn per model, each answered by its own endpoint with
-its own key. (With the servers as processes: tests/servers/test_outbound.py, tests/servers/test_models.py.)"""
+its own key. (With the servers as processes: tests/servers/test_llama_stack_outbound.py, tests/servers/test_llama_stack_models.py.)"""
 
 from __future__ import annotations
 

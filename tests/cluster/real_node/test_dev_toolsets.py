@@ -1,7 +1,7 @@
 """Every toolset the settings offer, on a real node: dev with all eight, Kiali's URL and its CA (a ConfigMap the
 pod reads as a file), Helm's allowed registries. The MCP server's pod becomes Ready by its probes and lists a tool
 of each toolset through the API server's port-forward. (Each toolset alone, with the real binary as a process:
-tests/servers/test_toolsets.py.)"""
+tests/servers/test_mcp_toolsets.py.)"""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_the_mcp_server_with_every_toolset_is_ready_and_lists_a_tool_of_each(rea
     with port_forward(real, MCP, 8080) as url:
         names = tool_names(f"{url}/mcp")
     assert {tool for tool in ONE_TOOL.values()} <= names, sorted(set(ONE_TOOL.values()) - names)
-    # The server checks at start that certificate_authority is a readable file (tests/servers/test_toolsets.py):
+    # The server checks at start that certificate_authority is a readable file (tests/servers/test_mcp_toolsets.py):
     # Ready with no restart is the mounted ConfigMap, at the path the config names.
     volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "kiali-ca")
     assert volume["configMap"]["name"] == "kiali-ca"
