@@ -12,8 +12,19 @@ from pydantic_core import PydanticCustomError
 from .base import Settings
 from .fields import DnsLabel, ObjectName
 
-# A value named like one of these is a secret: it comes from a Secret, never from the stack file in clear.
-SECRET_LOOKING = re.compile(r"(KEY|TOKEN|PASSWORD|PASSWD|SECRET|CREDENTIAL)", re.I)
+# A variable with one of these words in its name holds a secret: it comes from a Secret, never from the stack file in
+# clear. Whole words between underscores: API_KEY and VENDOR_TOKEN are secrets, MAX_TOKENS and KEYCLOAK_URL are not.
+SECRET_LOOKING = re.compile(r"(^|_)(KEY|TOKEN|PASSWORD|PASSWD|SECRET|CREDENTIALS?)(_|$)", re.I)
+# Which setting governs each variable the program sets, for the refusal of an extraEnv that names one.
+GOVERNED_BY = {"SSL_CERT_FILE": "llamaStack.trust", "REQUESTS_CA_BUNDLE": "llamaStack.trust",
+               "KUBERNETES_MCP_URL": "the MCP server's Service", "POSTGRES_PASSWORD": "the secret postgresPassword",
+               "INFERENCE_API_KEY": "the secret inferenceApiKey, or extraInference[].apiKeySecret",
+               "OTEL_": "telemetry", "HTTP": "llamaStack.proxy", "NO_PROXY": "llamaStack.proxy",
+               "no_proxy": "llamaStack.proxy", "http": "llamaStack.proxy"}
+
+
+def governed_by(name: str) -> str:
+    return next((setting for prefix, setting in GOVERNED_BY.items() if name.startswith(prefix)), "its own setting")
 
 
 def _env_name(value: str) -> str:

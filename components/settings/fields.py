@@ -121,8 +121,8 @@ def _http_url(value: str) -> str:
         raise PydanticCustomError("url", "must be an http:// or https:// URL")
     if "@" in value.split("/")[2]:
         raise PydanticCustomError("url_credentials", "must not hold credentials (user:password@): the URL is "
-                                  "written in clear into the server's ConfigMap; put the key in the secret "
-                                  "inferenceApiKey (pulumi config set --secret inferenceApiKey ...)")
+                                  "written in clear into a ConfigMap; a key goes in a secret (inference.url: "
+                                  "pulumi config set --secret inferenceApiKey ...; extraInference: apiKeySecret)")
     return value
 
 

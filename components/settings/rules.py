@@ -21,7 +21,7 @@ from .fields import RELEASE_VERSION, dotted
 from .kubernetes import (Autoscaling, DisruptionBudget, LabelSelectorRequirement, NodeSelectorRequirement, Resources, Toleration,
                          TopologySpreadConstraint)
 from .llama_stack import GROUP_NAME, SUPPORTED_VERSIONS, LlamaStackAuth, LlamaStackSettings
-from .extras import PROXY_ENV, RESERVED, SECRET_LOOKING, ExtraEnv, ExtraVolume
+from .extras import PROXY_ENV, RESERVED, SECRET_LOOKING, ExtraEnv, ExtraVolume, governed_by
 from .mcp_server import KialiToolset, McpServerSettings, OAuth
 from .rbac import MemberRbac, PolicyRule, RbacSettings, system_namespace
 from .stack import StackSettings
@@ -256,8 +256,8 @@ def env_has_one_source(e: ExtraEnv, problems: Problems, _: Context) -> None:
                                      f"{', '.join(sources) or 'none'})")
     elif e.value is not None and SECRET_LOOKING.search(e.name):
         problems.add("value", "(hidden)", f"{e.name} looks like a secret: a secret value comes only by reference "
-                                          "(secretKeyRef: {name, key}), never in clear in the stack file and the "
-                                          "Deployment")
+                                          "(secretKeyRef: {name, key}; configMapKeyRef for what is not secret), "
+                                          "never in clear in the stack file and the Deployment")
 
 
 @rule(ExtraVolume)
@@ -274,15 +274,17 @@ def _extras_clear(section: str, env: list[ExtraEnv], volumes: list[ExtraVolume],
     names = [e.name for e in env]
     for i, e in enumerate(env):
         if reserved.env_taken(e.name) or e.name in also_taken:
-            problems.add(f"/{section}.extraEnv[{i}].name", e.name, "is set by the program itself: use the setting "
-                                                                    "that governs it")
+            problems.add(f"/{section}.extraEnv[{i}].name", e.name, f"is set by the program itself (whether or not "
+                                                                    f"this stack sets it now): use "
+                                                                    f"{governed_by(e.name)}")
         elif names.count(e.name) > 1 and names.index(e.name) != i:
             problems.add(f"/{section}.extraEnv[{i}].name", e.name, "is listed twice")
     vnames = [v.name for v in volumes]
     for i, v in enumerate(volumes):
         if v.name in reserved.volumes or vnames.index(v.name) != i:
             problems.add(f"/{section}.extraVolumes[{i}].name", v.name,
-                         "is a volume the program uses" if v.name in reserved.volumes else "is listed twice")
+                         f"is a volume the program uses (it uses {', '.join(sorted(reserved.volumes))})"
+                         if v.name in reserved.volumes else "is listed twice")
         if reserved.path_taken(v.mount_path):
             problems.add(f"/{section}.extraVolumes[{i}].mountPath", v.mount_path,
                          f"overlaps where the program mounts its own files ({', '.join(reserved.paths)})")
@@ -293,6 +295,13 @@ def extras_clear_of_the_program(s: StackSettings, problems: Problems, _: Context
     _extras_clear("mcpServer", s.mcp_server.extra_env, s.mcp_server.extra_volumes, problems)
     _extras_clear("llamaStack", s.llama_stack.extra_env, s.llama_stack.extra_volumes, problems,
                   frozenset(PROXY_ENV) if s.llama_stack.proxy.enabled else frozenset())
+
+
+@rule(StackSettings)
+def no_proxy_needs_a_proxy(s: StackSettings, problems: Problems, _: Context) -> None:
+    proxy = s.llama_stack.proxy
+    if proxy.no_proxy and not proxy.enabled:
+        problems.add("/llamaStack.proxy.noProxy", proxy.no_proxy, "has no effect without httpProxy or httpsProxy")
 
 
 @rule(StackSettings)

@@ -87,7 +87,11 @@ def test_extra_env_and_volumes_on_both_servers(preview):
     ({"llamaStack": {"extraEnv": [{"name": "VENDOR_API_TOKEN", "value": "sk-123"}]}},
      ['llamaStack.extraEnv[0].value = "(hidden)": VENDOR_API_TOKEN looks like a secret']),
     ({"llamaStack": {"extraEnv": [{"name": "SSL_CERT_FILE", "value": "/x"}]}},
-     ['llamaStack.extraEnv[0].name = "SSL_CERT_FILE": is set by the program itself']),
+     ['llamaStack.extraEnv[0].name = "SSL_CERT_FILE": is set by the program itself', "use llamaStack.trust"]),
+    ({"llamaStack": {"extraEnv": [{"name": "OPENAI_API_KEY", "value": "sk-1"}]}},
+     ['llamaStack.extraEnv[0].value = "(hidden)": OPENAI_API_KEY looks like a secret']),
+    ({"llamaStack": {"proxy": {"noProxy": [".corp.example.com"]}}},
+     ['llamaStack.proxy.noProxy = [".corp.example.com"]: has no effect without httpProxy or httpsProxy']),
     ({"llamaStack": {"extraEnv": [{"name": "OTEL_SERVICE_NAME", "value": "x"}]}},
      ['llamaStack.extraEnv[0].name = "OTEL_SERVICE_NAME": is set by the program itself']),
     ({"llamaStack": {"extraEnv": [{"name": "A", "value": "1", "configMapKeyRef": {"name": "c", "key": "k"}}]}},
@@ -149,3 +153,11 @@ def test_the_reserved_names_cover_everything_the_program_puts_in_a_pod(section, 
                 assert m["mountPath"] in paths or reserved.path_taken(m["mountPath"]), (variant.id, m["mountPath"])
         for v in spec["volumes"]:
             assert v["name"] in extra or v["name"] in reserved.volumes, (variant.id, v["name"])
+
+
+def test_a_name_merely_containing_a_secret_word_keeps_its_plain_value():
+    result = run_variant(llamaStack={"extraEnv": [{"name": "MAX_TOKENS", "value": "4096"},
+                                                  {"name": "TOKENIZERS_PARALLELISM", "value": "false"},
+                                                  {"name": "KEYCLOAK_URL", "value": "https://sso.example.com"}]})
+    assert result.error is None, result.error
+    assert env(result)["MAX_TOKENS"] == "4096"
