@@ -75,3 +75,15 @@ def test_the_readers_long_lived_token_is_a_secret_of_its_service_account():
     assert token["type"] == "kubernetes.io/service-account-token"
     assert token["metadata"]["annotations"]["kubernetes.io/service-account.name"] == "preview"
     assert token["metadata"]["namespace"] == "llamastack-mcp-ci"
+
+
+def test_a_promotion_input_never_runs_as_shell(tmp_path):
+    """FROM/TO come from a workflow's inputs: they reach the script through the environment, and it refuses them."""
+    import os
+    import subprocess
+    marker = tmp_path / "ran"
+    hostile = f'dev"; touch {marker}; echo "'
+    proc = subprocess.run(["make", "--no-print-directory", "-o", "venv/bin/.installed", "ci-promote"], cwd=ROOT,
+                          env={**os.environ, "FROM": hostile, "TO": "prod"}, capture_output=True, text=True)
+    assert proc.returncode != 0 and "is not a stack or branch name" in proc.stderr, proc.stderr
+    assert not marker.exists()
