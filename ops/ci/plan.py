@@ -6,8 +6,8 @@
 `pulumi preview --refresh --json` with the policy pack, through ops/pulumi.sh (the cluster named and checked, the recovery
 guard around it). A preview changes nothing: it runs with a credential that can only read (docs/operations.md).
 Prints one line per object that would change; in GitHub Actions also writes `changes=N` and `deploy=true|false`
-to the step's outputs and a table to the job summary. A failed preview (a policy violation, a cluster that
-refuses) exits 2 with Pulumi's own message.
+to the step's outputs and a table to the job summary. A failed preview (a policy pack's mandatory rule, a cluster
+that refuses) exits 2 with Pulumi's own messages, whatever steps it printed.
 
 The refresh reads the cluster first, so an object someone changed by hand shows as a change back to what the stack
 declares: the gate then asks for prod's deploy, which refreshes too and puts it back. --drift adds
@@ -76,6 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         actions.summary(f"### {args.stack}: the preview failed (exit {proc.returncode}); see the job's log")
         return 2
     found = changes(preview)
+    # A failed preview (a policy pack's mandatory rule, a refused request) still prints its steps: only a drift
+    # check's own --expect-no-changes may end non-zero, and then only because something would change.
+    if proc.returncode != 0 and not (args.drift and found):
+        # `--json` leaves the policy pack's findings out: the same rules, offline, say which broke.
+        subprocess.run([sys.executable, "-m", "ops.policy_check", "--stack", args.stack], stdout=sys.stderr,
+                       cwd=actions.ROOT)
+        actions.say(f"the preview of stack {args.stack} failed (exit {proc.returncode}); nothing was decided")
+        actions.summary(f"### {args.stack}: the preview failed (exit {proc.returncode}); see the job's log")
+        return 2
     what = "drift" if args.drift else "changes"
     actions.set_output(changes=len(found), deploy=bool(found))
     if not found:

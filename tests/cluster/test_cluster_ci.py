@@ -122,6 +122,17 @@ def test_a_pull_request_shows_the_objects_diff_and_previews_with_a_credential_th
     assert not annotated(cluster, PROD_NS) and not annotated(cluster, DEV_NS), "the API server has no change"
 
 
+def test_a_pull_request_breaking_the_policy_pack_fails_its_prod_preview(cluster, ci):
+    ci.git("switch", "--quiet", "-c", "mutable-image", "main")
+    ci.edit_stack("prod", lambda config: config["llamastack-mcp:mcpServer"].update(
+        image="quay.io/containers/kubernetes_mcp_server:latest"))
+    ci.commit("prod on a mutable tag")
+    plan, outputs = ci.make("ci-plan", "STACK=prod", credential="read")
+    ci.git("switch", "--quiet", "feature")
+    assert plan.returncode != 0 and outputs == {}, plan.stdout + plan.stderr
+    assert "no-mutable-images" in plan.stdout + plan.stderr and "the preview of stack prod failed" in plan.stderr
+
+
 def test_the_merge_deploys_dev_and_the_gate_finds_prods_code_only_change(cluster, ci):
     ci.git("switch", "--quiet", "main")
     ci.git("merge", "--quiet", "--ff-only", "feature")
