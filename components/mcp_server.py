@@ -9,7 +9,7 @@ from typing import Any, Optional
 import pulumi
 
 from . import meta, rbac, telemetry, workload
-from .facts import MCP_CA_CONFIG_MAP, MCP_SERVING_CERT_SECRET, StackFacts
+from .facts import MCP_CA_CONFIG_MAP, MCP_SERVING_CERT_SECRET, CaSource, StackFacts
 from .meta import Manifest
 from .registry import public_url, register_all
 from .settings import McpServerSettings
@@ -209,13 +209,11 @@ def deployment(facts: StackFacts, config_text: str, access: Optional[ClusterAcce
         volumes.append({"name": "tls", "secret": {"secretName": facts.mcp.tls_secret}})
         mounts.append({"name": "tls", "mountPath": TLS_DIR, "readOnly": True})
     if mcp.oauth.enabled and mcp.oauth.ca_config_map:  # the issuer's CA, read from a file
-        volumes.append({"name": "oauth-ca", "configMap": {"name": mcp.oauth.ca_config_map,
-                                                          "items": [{"key": mcp.oauth.ca_key, "path": "ca.crt"}]}})
+        volumes.append({"name": "oauth-ca", **CaSource("configMap", mcp.oauth.ca_config_map, mcp.oauth.ca_key).volume()})
         mounts.append({"name": "oauth-ca", "mountPath": OAUTH_CA_DIR, "readOnly": True})
     kiali = mcp.toolset_configs.kiali
     if "kiali" in mcp.toolsets and kiali.ca_config_map:  # the server reads the CA from a file
-        volumes.append({"name": "kiali-ca", "configMap": {"name": kiali.ca_config_map,
-                                                          "items": [{"key": kiali.ca_key, "path": "ca.crt"}]}})
+        volumes.append({"name": "kiali-ca", **CaSource("configMap", kiali.ca_config_map, kiali.ca_key).volume()})
         mounts.append({"name": "kiali-ca", "mountPath": KIALI_CA_DIR, "readOnly": True})
     if access is not None:
         volumes.append(access.volume)
