@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional
 import pulumi
 
 from . import llama_stack_config as server_config
-from . import meta, outbound, telemetry, workload
+from . import exposure, meta, outbound, telemetry, workload
 from .facts import LLAMA_STACK_SERVING_CERT_SECRET, StackFacts
 from .meta import Manifest
 from .registry import public_url, register_all
@@ -129,21 +129,14 @@ def manifests(facts: StackFacts, secrets: Mapping[str, Any]) -> list[Manifest]:
     service_annotations = None
     if facts.llama_stack.openshift_serving_cert:
         service_annotations = workload.serving_cert(LLAMA_STACK_SERVING_CERT_SECRET)
-    timeout = stack.route.timeout_seconds
     config_text = server_config.render_text(stack, facts.mcp.url)
     out = [workload.service_account(a, automount=False), config_map(facts, config_text)]
     out += [m for m in (secret(facts, secrets), data_claim(facts), outbound.trusted_ca_config_map(facts)) if m]
     out += [deployment(facts, config_text, secrets), workload.service(a, service_annotations),
             *workload.availability(a, stack)]
-    out += workload.exposure(
-        a, settings.platform, stack.route,
-        termination="reencrypt" if stack.serves_tls else "edge",
-        # Streamed answers outlast the router's 30 s default.
-        route_annotations={"haproxy.router.openshift.io/timeout": f"{timeout}s"},
-        ingress_annotations={"nginx.ingress.kubernetes.io/proxy-read-timeout": str(timeout),
-                             "nginx.ingress.kubernetes.io/proxy-send-timeout": str(timeout),
-                             **({"nginx.ingress.kubernetes.io/backend-protocol": "HTTPS"}
-                                if stack.serves_tls else {})})
+    backend = exposure.Backend(timeout_seconds=stack.route.timeout_seconds, tls=stack.serves_tls,
+                               ca_config_map=stack.route.backend_ca_config_map)
+    out += exposure.objects(a, settings.platform, stack.route, backend)
     return out
 
 
@@ -159,8 +152,7 @@ class LlamaStack(pulumi.ComponentResource):
         created = register_all(manifests(facts, secrets), pulumi.ResourceOptions(parent=self))
         a = facts.llama_stack.app
         self.internal_url = pulumi.Output.from_input(facts.llama_stack.internal_url)
-        self.url = public_url(created.get(("Route", a.namespace, a.name)),
-                              created.get(("Ingress", a.namespace, a.name)))
+        self.url = public_url(created, a.namespace, a.name)
         outputs: dict[str, Any] = {"internalUrl": self.internal_url}
         if self.url is not None:
             outputs["url"] = self.url

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import pulumi
 
-from . import meta, rbac, telemetry, workload
+from . import exposure, meta, rbac, telemetry, workload
 from .facts import MCP_CA_CONFIG_MAP, MCP_SERVING_CERT_SECRET, CaSource, StackFacts
 from .meta import Manifest
 from .registry import public_url, register_all
@@ -276,7 +276,7 @@ def manifests(facts: StackFacts, access: Optional[ClusterAccess] = None) -> list
     out += [deployment(facts, config_text, access), workload.service(a, service_annotations), *workload.availability(a, mcp)]
     # The policy gate refuses an MCP route without OAuth unless this marks it deliberate.
     marker = {ALLOW_UNAUTHENTICATED: "true"} if mcp.route.allow_unauthenticated and not mcp.oauth.enabled else None
-    out += workload.exposure(a, settings.platform, mcp.route, route_annotations=marker, ingress_annotations=marker)
+    out += exposure.objects(a, settings.platform, mcp.route, exposure.Backend(marker=marker or {}))
     return out
 
 
@@ -302,8 +302,7 @@ class KubernetesMcpServer(pulumi.ComponentResource):
         self.namespace = pulumi.Output.from_input(a.namespace)
         self.service_account = created[("ServiceAccount", a.namespace, a.name)].metadata.apply(
             lambda m: m["name"])
-        self.route_url = public_url(created.get(("Route", a.namespace, a.name)),
-                                     created.get(("Ingress", a.namespace, a.name)), "/mcp")
+        self.route_url = public_url(created, a.namespace, a.name, "/mcp")
         outputs = {"url": self.url, "namespace": self.namespace, "serviceAccount": self.service_account}
         if self.route_url is not None:
             outputs["routeUrl"] = self.route_url

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import os
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import pulumi
 
@@ -132,10 +132,13 @@ def register_all(manifests: list[Manifest], opts: pulumi.ResourceOptions,
     return created
 
 
-def public_url(route: Any, ingress: Any, path: str = "") -> Optional[pulumi.Output[str]]:
-    """https URL of a Route (host as admitted, possibly generated) or an Ingress."""
-    if route is not None:
+def public_url(created: Mapping[tuple[str, Optional[str], str], Any], namespace: str, name: str,
+               path: str = "") -> Optional[pulumi.Output[str]]:
+    """https URL of the server's way in: a Route (host as admitted, possibly generated), an Ingress or an HTTPRoute."""
+    if (route := created.get(("Route", namespace, name))) is not None:
         return route.spec.apply(lambda spec: f"https://{(spec or {}).get('host') or '<generated>'}{path}")
-    if ingress is not None:
+    if (ingress := created.get(("Ingress", namespace, name))) is not None:
         return ingress.spec.apply(lambda spec: f"https://{spec['rules'][0]['host']}{path}")
+    if (http_route := created.get(("HTTPRoute", namespace, name))) is not None:
+        return http_route.spec.apply(lambda spec: f"https://{spec['hostnames'][0]}{path}")
     return None

@@ -1,4 +1,4 @@
-"""The objects every served workload has: Deployment, Service, HPA, PDB, Route or Ingress.
+"""The objects every served workload has: Deployment, Service, HPA, PDB (the way in: exposure.py).
 
 Pure functions from settings to manifests; both components call them.
 """
@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from . import deferred, meta
 from .meta import Manifest
-from .settings import Exposure, WorkloadSettings
+from .settings import WorkloadSettings
 
 
 @dataclass(frozen=True)
@@ -223,39 +223,3 @@ def availability(app: App, workload: WorkloadSettings) -> list[Manifest]:
         out.append(meta.manifest("policy/v1", "PodDisruptionBudget", app.metadata(), spec={
             **allowed, "selector": {"matchLabels": app.selector}}))
     return out
-
-
-def route(app: App, exposure: Exposure, termination: str = "edge",
-          annotations: Optional[dict[str, str]] = None) -> Manifest:
-    spec: dict[str, Any] = {
-        "to": {"kind": "Service", "name": app.name, "weight": 100},
-        "port": {"targetPort": "http"},
-        "tls": {"termination": termination, "insecureEdgeTerminationPolicy": "Redirect"},
-        "wildcardPolicy": "None",
-    }
-    if exposure.host:
-        spec["host"] = exposure.host
-    return meta.manifest("route.openshift.io/v1", "Route", app.metadata(annotations=annotations), spec=spec)
-
-
-def ingress(app: App, exposure: Exposure, annotations: Optional[dict[str, str]] = None) -> Manifest:
-    spec: dict[str, Any] = {
-        "tls": [{"hosts": [exposure.host], "secretName": exposure.tls_secret_name or f"{app.name}-ingress-tls"}],
-        "rules": [{"host": exposure.host, "http": {"paths": [{
-            "path": "/", "pathType": "Prefix",
-            "backend": {"service": {"name": app.name, "port": {"name": "http"}}}}]}}],
-    }
-    if exposure.ingress_class_name:
-        spec["ingressClassName"] = exposure.ingress_class_name
-    return meta.manifest("networking.k8s.io/v1", "Ingress", app.metadata(annotations=annotations), spec=spec)
-
-
-def exposure(app: App, platform: str, settings: Exposure, termination: str = "edge",
-             route_annotations: Optional[dict[str, str]] = None,
-             ingress_annotations: Optional[dict[str, str]] = None) -> list[Manifest]:
-    """A Route on OpenShift, an Ingress on plain Kubernetes; nothing when not enabled."""
-    if not settings.enabled:
-        return []
-    if platform == "openshift":
-        return [route(app, settings, termination, route_annotations)]
-    return [ingress(app, settings, ingress_annotations)]

@@ -148,7 +148,7 @@ def tls_everywhere(m: Manifest) -> list[str]:
 
 
 def mcp_not_exposed_without_oauth(manifests: list[Manifest]) -> list[str]:
-    """A Route/Ingress to the MCP Service needs the server to require OAuth, or an explicit opt-out."""
+    """A Route, Ingress or HTTPRoute to the MCP Service needs the server to require OAuth, or an explicit opt-out."""
     oauth = any("--require-oauth" in (c.get("args") or []) for m in manifests
                 if m.get("kind") == "Deployment" and (m.get("metadata") or {}).get("name") == MCP_SERVICE
                 for c in _containers(m))
@@ -160,6 +160,9 @@ def mcp_not_exposed_without_oauth(manifests: list[Manifest]) -> list[str]:
         elif m.get("kind") == "Ingress":
             targets = {p["backend"]["service"]["name"] for r in spec.get("rules") or []
                        for p in (r.get("http") or {}).get("paths") or [] if "service" in p.get("backend", {})}
+        elif m.get("kind") == "HTTPRoute":
+            targets = {b.get("name") for r in spec.get("rules") or [] for b in r.get("backendRefs") or []
+                       if b.get("kind", "Service") == "Service" and not b.get("group")}
         else:
             continue
         allowed = ((m.get("metadata") or {}).get("annotations") or {}).get(ALLOW_UNAUTHENTICATED) == "true"

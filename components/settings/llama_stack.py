@@ -89,15 +89,20 @@ class Storage(Settings):
 
 
 class LlamaStackRoute(Exposure):
-    """A Route or Ingress in front of the agent API (`llamaStack.route`)."""
+    """A Route, Ingress or HTTPRoute in front of the agent API (`llamaStack.route`)."""
 
     enabled: bool = True
-    """Expose the agent API: a Route on OpenShift, an Ingress on Kubernetes."""
+    """Expose the agent API: by default a Route on OpenShift, an Ingress on Kubernetes (see kind)."""
     timeout_seconds: Annotated[int, Field(ge=1, le=86400)] = 300
-    """How long the router waits for a (streamed) answer: haproxy.router.openshift.io/timeout, or nginx's proxy
-    timeouts."""
+    """How long the way in waits for a (streamed) answer: the Route's haproxy.router.openshift.io/timeout, the
+    HTTPRoute's timeouts.request and backendRequest, ingress-nginx's proxy timeouts. Traefik's is its entry point's
+    readTimeout, which this cannot set (docs/operations.md)."""
     allow_unauthenticated: bool = False
     """Expose the agent API with auth.provider: none anyway: an explicit opt-in."""
+    backend_ca_config_map: ObjectName = ""
+    """HTTPRoute only, when the server serves TLS: a ConfigMap whose `ca.crt` holds the CA of its certificate; a
+    BackendTLSPolicy then has the Gateway verify the server by the name in-cluster clients use
+    (`<service>.<namespace>.svc.cluster.local`)."""
 
 
 class Oidc(Settings):

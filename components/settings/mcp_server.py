@@ -94,7 +94,8 @@ class McpHttp(Settings):
 
 
 class McpRoute(Exposure):
-    """A Route or Ingress in front of the MCP server (`mcpServer.route`); needs OAuth or an explicit opt-in."""
+    """A Route, Ingress or HTTPRoute in front of the MCP server (`mcpServer.route`); needs OAuth or an explicit
+    opt-in."""
 
     allow_unauthenticated: bool = False
     """Expose the MCP server, which has no authentication of its own, without oauth: an explicit opt-in."""

@@ -20,7 +20,7 @@ from .cluster import MonitoringSettings
 from .fields import RELEASE_VERSION, dotted
 from .kubernetes import (Autoscaling, DisruptionBudget, LabelSelectorRequirement, NodeSelectorRequirement, Resources, Toleration,
                          TopologySpreadConstraint)
-from .llama_stack import GROUP_NAME, SUPPORTED_VERSIONS, LlamaStackAuth, LlamaStackSettings
+from .llama_stack import GROUP_NAME, SUPPORTED_VERSIONS, LlamaStackAuth, LlamaStackRoute, LlamaStackSettings
 from .extras import PROXY_ENV, RESERVED, SECRET_LOOKING, ExtraEnv, ExtraVolume, governed_by
 from .mcp_server import KialiToolset, McpServerSettings, OAuth
 from .rbac import MemberRbac, PolicyRule, RbacSettings, system_namespace
@@ -406,24 +406,66 @@ def alerts_need_a_scrape(m: MonitoringSettings, problems: Problems, _: Context) 
 
 # --------------------------------------------------------- across the sections
 
+def _a(kind: str) -> str:
+    """The way in, named for a message: OpenShift's Route says whose it is."""
+    return {"Route": "a Route (OpenShift's router)", "Ingress": "an Ingress", "HTTPRoute": "an HTTPRoute"}[kind]
+
+
 def _exposure_fits_platform(section: str, platform: str, route: Exposure, problems: Problems) -> None:
-    if platform == "kubernetes":
-        if route.enabled and not route.host:
-            problems.add(f"{section}.route.host", "", "is required on platform: kubernetes (an Ingress needs a host)")
-        return
-    for field, value in (("ingressClassName", route.ingress_class_name), ("tlsSecretName", route.tls_secret_name)):
-        if value:
-            problems.add(f"{section}.route.{field}", value, "applies to an Ingress (platform: kubernetes); "
-                                                            "OpenShift's Route ignores it: remove it")
+    kind = route.object_kind(platform)
+    where = f"{section}.route"
+    if route.kind == "Route" and platform != "openshift":
+        problems.add(f"{where}.kind", "Route", "exists only on platform: openshift (its router): use Ingress or "
+                                                "HTTPRoute")
+    if route.enabled and kind != "Route" and not route.host:
+        problems.add(f"{where}.host", "", f"is required for an {kind} (only OpenShift's router generates one)")
+    ingress_fields = (("ingressClassName", route.ingress_class_name, ""), ("tlsSecretName", route.tls_secret_name, ""),
+                      ("ingressController", route.ingress_controller, "ingress-nginx"))
+    for field, value, default in ingress_fields:
+        if kind != "Ingress" and value != default:
+            problems.add(f"{where}.{field}", value, f"applies to an Ingress; this stack exposes the server with "
+                                                    f"{_a(kind)}, which ignores it: remove it")
+    gateway = route.gateway
+    for field, value in (("name", gateway.name), ("namespace", gateway.namespace),
+                         ("sectionName", gateway.section_name)):
+        if kind != "HTTPRoute" and value:
+            problems.add(f"{where}.gateway.{field}", value, f"applies to an HTTPRoute (kind: HTTPRoute); {_a(kind)} "
+                                                            "attaches to no Gateway: remove it")
+    if kind == "HTTPRoute" and route.enabled and not gateway.name:
+        problems.add(f"{where}.gateway.name", "", "is required with kind: HTTPRoute: the Gateway whose (HTTPS) "
+                                                  "listener serves the route")
 
 
 def _generated_host_fits(section: str, name: str, namespace: str, platform: str, route: Exposure,
                          problems: Problems) -> None:
     generated = f"{name}-{namespace}"
-    if platform != "kubernetes" and route.enabled and not route.host and len(generated) > 63:
+    if route.object_kind(platform) == "Route" and route.enabled and not route.host and len(generated) > 63:
         problems.add(f"{section}.route.host", "", f"OpenShift would generate a host starting with {generated!r} "
                                                   f"({len(generated)} characters; a DNS label holds 63): set "
                                                   "route.host or use a shorter namespace")
+
+
+TRAEFIK_SERVERS_TRANSPORT = "traefik.ingress.kubernetes.io/service.serverstransport"
+
+
+def _backend_tls_fits(section: str, platform: str, route: LlamaStackRoute, serves_tls: bool,
+                      problems: Problems) -> None:
+    """The way in must be able to verify a server that serves TLS, and is told only then."""
+    kind, where = route.object_kind(platform), f"{section}.route"
+    if route.backend_ca_config_map and (kind != "HTTPRoute" or not serves_tls):
+        problems.add(f"{where}.backendCaConfigMap", route.backend_ca_config_map,
+                     "applies to an HTTPRoute in front of a server that serves TLS (tls.secretName, or OGX): "
+                     "remove it")
+    if not (route.enabled and serves_tls):
+        return
+    if kind == "HTTPRoute" and not route.backend_ca_config_map:
+        problems.add(f"{where}.backendCaConfigMap", "", "is required with kind: HTTPRoute when the server serves "
+                                                       "TLS: name a ConfigMap whose ca.crt is its certificate's CA, "
+                                                       "so the Gateway can verify it")
+    if kind == "Ingress" and route.ingress_controller == "traefik" and TRAEFIK_SERVERS_TRANSPORT not in route.annotations:
+        problems.add(f"{where}.annotations", route.annotations,
+                     f"needs {TRAEFIK_SERVERS_TRANSPORT}: the server serves TLS, and Traefik verifies it only with "
+                     "a ServersTransport holding its CA (<namespace>-<name>@kubernetescrd)")
 
 
 @rule(StackSettings)
@@ -442,6 +484,7 @@ def mcp_generated_host_fits(s: StackSettings, problems: Problems, _: Context) ->
 def llama_stack_fits_platform(s: StackSettings, problems: Problems, _: Context) -> None:
     stack = s.llama_stack
     _exposure_fits_platform("llamaStack", s.platform, stack.route, problems)
+    _backend_tls_fits("llamaStack", s.platform, stack.route, stack.serves_tls, problems)
     if stack.distribution == "ogx":
         if s.platform == "kubernetes" and not stack.tls.secret_name and not stack.tls.insecure:
             problems.add("llamaStack.tls.secretName", "", "OGX serves only TLS: on platform: kubernetes name a TLS "

@@ -16,7 +16,7 @@ from components.meta import KEEP_ON_DESTROY
 NAMESPACED = ("deployments", "services", "serviceaccounts", "configmaps", "secrets", "persistentvolumeclaims",
               # roles: what stacks rendered before RBAC moved to one ClusterRole bound per namespace
               "roles", "rolebindings", "horizontalpodautoscalers", "poddisruptionbudgets", "networkpolicies",
-              "ingresses", "routes", "servicemonitors", "prometheusrules")
+              "ingresses", "routes", "httproutes", "backendtlspolicies", "servicemonitors", "prometheusrules")
 CLUSTER_SCOPED = ("clusterroles", "clusterrolebindings", "securitycontextconstraints")
 PART_OF, MANAGED_BY = "app.kubernetes.io/part-of=llamastack-mcp", "app.kubernetes.io/managed-by=pulumi"
 # What may hold user data: kept by destroy, so never an orphan to delete.

@@ -62,6 +62,10 @@ for i in "${!pids[@]}"; do
   (( status == 0 && rc != 0 )) && status=$rc
 done
 printf '==> both lanes in %d s (logs: %s/)\n' $((SECONDS - start)) "$logs"
+# Repeated last, so the end of the output (often all a CI page keeps) names what failed in either lane.
+for name in "${names[@]}"; do
+  grep -E '^(FAILED|ERROR) ' "$logs/$name.log" | cut -c1-400 | sed "s/^/==> [$name] /"
+done
 # One plain closing line for both lanes (each lane's own is prefixed with its name above).
 line="tests: $passed passed, $failed failed"
 (( skipped )) && line+=", $skipped skipped"

@@ -193,6 +193,38 @@ VARIANTS: list[Variant] = [
                                               "networkPolicy": {"ingressNamespace": "traefik"},
                                               "monitoring": {"serviceMonitor": True}}, {},
             "the MCP server behind an Ingress by explicit opt-in, scraped on plain Kubernetes"),
+    Variant("httproute-kubernetes", "dev", {
+        "platform": "kubernetes",
+        "llamaStack": {"route": {"kind": "HTTPRoute", "host": "agents.example.com", "timeoutSeconds": 900,
+                                 "gateway": {"name": "edge", "namespace": "gateways", "sectionName": "https"},
+                                 "annotations": {"example.com/owner": "platform team"}}},
+        "mcpServer": {"route": {"enabled": True, "kind": "HTTPRoute", "host": "mcp.example.com",
+                                "allowUnauthenticated": True,
+                                "gateway": {"name": "edge", "namespace": "gateways", "sectionName": "tools"}},
+                      "rbac": {"preset": "read-only"}},
+        "networkPolicy": {"ingressNamespace": "gateways"}}, KEY,
+        "both servers behind a Gateway API HTTPRoute on a Gateway in another namespace, with the agent's timeout"),
+    Variant("httproute-ogx-backend-tls", "dev", {
+        "platform": "kubernetes",
+        "llamaStack": {**OGX, "tls": {"secretName": "ls-cert"},
+                       "route": {"kind": "HTTPRoute", "host": "agents.example.com", "backendCaConfigMap": "ls-ca",
+                                 "gateway": {"name": "edge"}}}}, {},
+        "OGX serving TLS behind an HTTPRoute: a BackendTLSPolicy has the Gateway verify it by its Service's name"),
+    Variant("httproute-openshift", "dev", {
+        "llamaStack": {"route": {"kind": "HTTPRoute", "host": "agents.apps.example.com",
+                                 "gateway": {"name": "openshift-gateway", "namespace": "openshift-ingress"}}}}, {},
+        "OpenShift 4.19+'s Gateway API instead of a Route"),
+    Variant("ingress-traefik", "dev", {
+        "platform": "kubernetes",
+        "llamaStack": {**OGX, "tls": {"secretName": "ls-cert"},
+                       "route": {"host": "agents.example.com", "ingressController": "traefik",
+                                 "annotations": {"traefik.ingress.kubernetes.io/service.serverstransport":
+                                                 "llama-stack-ls-ca@kubernetescrd"}}},
+        "mcpServer": {"route": {"enabled": True, "host": "mcp.example.com", "allowUnauthenticated": True,
+                                "ingressController": "other",
+                                "annotations": {"example.com/timeout": "600"}},
+                      "rbac": {"preset": "read-only"}}}, {},
+        "Ingresses for Traefik (its scheme annotation, a ServersTransport named) and for another controller"),
     Variant("open-in-cluster", "dev", {"networkPolicy": {"enabled": False, "allowUnauthenticatedMcp": True},
                                        "namespace": {"name": "agents", "create": False},
                                        "llamaStack": {"route": {"enabled": False}, "resources": {
