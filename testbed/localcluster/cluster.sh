@@ -234,10 +234,10 @@ restricted_uid() {
 crds() {
   local files=()
   mapfile -t files < <(python3 "$here/crds.py") || die "could not fetch the CRDs' modules"
-  (( ${#files[@]} == 4 )) || die "could not fetch the CRDs' modules"
+  (( ${#files[@]} == 10 )) || die "could not fetch the CRDs' modules"
   kc apply --server-side --field-manager local-cluster --force-conflicts "${files[@]/#/-f}" >/dev/null
   kc wait --for=condition=Established crd --all --timeout=60s >/dev/null
-  log "CRDs: Route, SecurityContextConstraints (openshift/api $OPENSHIFT_API_VERSION), ServiceMonitor, PrometheusRule (prometheus-operator $PROMETHEUS_OPERATOR_VERSION)"
+  log "CRDs: Route, SecurityContextConstraints (openshift/api $OPENSHIFT_API_VERSION), ServiceMonitor, PrometheusRule (prometheus-operator $PROMETHEUS_OPERATOR_VERSION), Gateway API's standard channel (gateway-api $GATEWAY_API_VERSION)"
 }
 
 write_env() {
@@ -252,6 +252,8 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
 export LOCAL_CLUSTER_DIR="$DIR"
+# The real node's edge (Traefik): HTTPS on loopback for the cluster's Ingresses and Gateway API routes.
+export EDGE_PORT=$EDGE_PORT
 EOF
 }
 

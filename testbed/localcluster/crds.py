@@ -3,7 +3,8 @@
 The same files serve the API server (cluster.sh applies them) and the offline
 schema checks (tests): Route and SecurityContextConstraints from
 github.com/openshift/api, ServiceMonitor and PrometheusRule from the Prometheus
-Operator, Pulumi's project schema from the Pulumi SDK, each at the version
+Operator, HTTPRoute, BackendTLSPolicy and the rest of Gateway API's standard channel
+from sigs.k8s.io/gateway-api, Pulumi's project schema from the Pulumi SDK, each at the version
 pinned in versions.env and fetched through the Go module cache. Nothing is
 copied into this repository.
 """
@@ -42,6 +43,17 @@ CRDS = {
                        "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml"),
     "PrometheusRule": ("github.com/prometheus-operator/prometheus-operator", "PROMETHEUS_OPERATOR_VERSION",
                        "example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml"),
+    # Gateway API's standard channel, at the release the local gateway (Traefik) is built against.
+    "HTTPRoute": ("sigs.k8s.io/gateway-api", "GATEWAY_API_VERSION",
+                  "config/crd/standard/gateway.networking.k8s.io_httproutes.yaml"),
+    "BackendTLSPolicy": ("sigs.k8s.io/gateway-api", "GATEWAY_API_VERSION",
+                         "config/crd/standard/gateway.networking.k8s.io_backendtlspolicies.yaml"),
+}
+# Installed for the gateway's sake (it watches them, and the tests create a Gateway), never rendered by the program.
+GATEWAY_CRDS = {
+    kind: ("sigs.k8s.io/gateway-api", "GATEWAY_API_VERSION", f"config/crd/standard/gateway.networking.k8s.io_{plural}.yaml")
+    for kind, plural in (("Gateway", "gateways"), ("GatewayClass", "gatewayclasses"), ("GRPCRoute", "grpcroutes"),
+                         ("ReferenceGrant", "referencegrants"))
 }
 
 
@@ -65,7 +77,7 @@ def module_dir(module: str, version: str) -> Path:
 
 
 def crd_path(kind: str) -> Path:
-    module, key, path = CRDS[kind]
+    module, key, path = {**CRDS, **GATEWAY_CRDS}[kind]
     return module_dir(module, versions()[key]) / path
 
 
@@ -131,5 +143,5 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["module"]:  # cluster.sh: `crds.py module MODULE VERSION` -> its directory
         print(module_dir(sys.argv[2], sys.argv[3]))
     else:  # cluster.sh: the CRD files to apply, one per line
-        for name in CRDS:
+        for name in (*CRDS, *GATEWAY_CRDS):
             print(crd_path(name))
