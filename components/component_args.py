@@ -365,7 +365,7 @@ class McpRoute(TypedDict, total=False):
     tls_secret_name: str
     """Ingress only: the Ingress's TLS Secret (default `<name>-ingress-tls`). Default: `""`."""
     ingress_controller: str
-    """Ingress only: which controller serves it, so its own annotations carry the timeouts and the backend's TLS: ingress-nginx (`nginx.ingress.kubernetes.io/*`), traefik (`traefik.ingress.kubernetes.io/*`; its timeouts are its entry point's, see docs/operations.md), or other (nothing controller-specific: set the timeouts in annotations yourself). Allowed: `ingress-nginx`, `traefik`, `other`. Default: `"ingress-nginx"`."""
+    """Ingress only: which controller serves it, so its own annotations carry the timeouts and the backend's TLS: ingress-nginx (`nginx.ingress.kubernetes.io/*`), traefik (`traefik.ingress.kubernetes.io/*`; it has no per-route timeout, and by default cuts no streamed answer: docs/operations.md), or other (nothing controller-specific: set the timeouts in annotations yourself). Allowed: `ingress-nginx`, `traefik`, `other`. Default: `"ingress-nginx"`."""
     gateway: GatewayParent
     """HTTPRoute only: the Gateway (name, namespace, sectionName) it attaches to; TLS is that listener's."""
     annotations: dict[str, str]
@@ -523,13 +523,13 @@ class LlamaStackRoute(TypedDict, total=False):
     tls_secret_name: str
     """Ingress only: the Ingress's TLS Secret (default `<name>-ingress-tls`). Default: `""`."""
     ingress_controller: str
-    """Ingress only: which controller serves it, so its own annotations carry the timeouts and the backend's TLS: ingress-nginx (`nginx.ingress.kubernetes.io/*`), traefik (`traefik.ingress.kubernetes.io/*`; its timeouts are its entry point's, see docs/operations.md), or other (nothing controller-specific: set the timeouts in annotations yourself). Allowed: `ingress-nginx`, `traefik`, `other`. Default: `"ingress-nginx"`."""
+    """Ingress only: which controller serves it, so its own annotations carry the timeouts and the backend's TLS: ingress-nginx (`nginx.ingress.kubernetes.io/*`), traefik (`traefik.ingress.kubernetes.io/*`; it has no per-route timeout, and by default cuts no streamed answer: docs/operations.md), or other (nothing controller-specific: set the timeouts in annotations yourself). Allowed: `ingress-nginx`, `traefik`, `other`. Default: `"ingress-nginx"`."""
     gateway: GatewayParent
     """HTTPRoute only: the Gateway (name, namespace, sectionName) it attaches to; TLS is that listener's."""
     annotations: dict[str, str]
     """Extra annotations on the Route, Ingress or HTTPRoute (e.g. `cert-manager.io/cluster-issuer`); not the ones the program sets."""
     timeout_seconds: int
-    """How long the way in waits for a (streamed) answer: the Route's haproxy.router.openshift.io/timeout, the HTTPRoute's timeouts.request and backendRequest, ingress-nginx's proxy timeouts. Traefik's is its entry point's readTimeout, which this cannot set (docs/operations.md). Default: `300`."""
+    """How long the way in waits for a (streamed) answer: the Route's haproxy.router.openshift.io/timeout, the HTTPRoute's timeouts.request and backendRequest, ingress-nginx's proxy timeouts. Traefik has no per-route timeout to set (docs/operations.md). Default: `300`."""
     allow_unauthenticated: bool
     """Expose the agent API with auth.provider: none anyway: an explicit opt-in. Default: `false`."""
     backend_ca_config_map: str

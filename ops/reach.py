@@ -1,5 +1,5 @@
-"""How the operator commands (`make verify`, `make ask`) reach a deployed stack: its outputs, a
-port-forward to a Service, curl-style address mapping, and a token when none is given."""
+"""How the operator commands (`make verify`, `make ask`) reach a deployed stack: its outputs, its public URL
+(on the local cluster connected at its edge), a port-forward to a Service, curl-style address mapping."""
 
 from __future__ import annotations
 
@@ -13,13 +13,53 @@ import time
 import urllib.parse
 from typing import Any, Iterator, Optional
 
-# Set by `make verify/ask` on the local cluster, whose Routes and Ingresses have no router: the
-# servers are reached through their Services instead.
+# Set by `make verify/ask` on the local cluster, whose Routes have no router: a server without an Ingress or
+# HTTPRoute (which its edge serves) is reached through its Service instead.
 PORT_FORWARD_ENV = "LLAMASTACK_MCP_PORT_FORWARD"
+
+
+# Set on the local cluster (real node): the loopback address where its edge (Traefik) serves every Ingress and
+# HTTPRoute. A stack exposed through one is reached at its real URL, connected there.
+EDGE_ENV = "LLAMASTACK_MCP_EDGE"
 
 
 def port_forward_by_default() -> bool:
     return os.environ.get(PORT_FORWARD_ENV, "") not in ("", "0", "false")
+
+
+def edge_address() -> Optional[str]:
+    return os.environ.get(EDGE_ENV) or None
+
+
+def served_by_edge(namespace: str, name: str, kubectl: str = "kubectl") -> bool:
+    """Whether the server's way in is one the edge serves (an Ingress or an HTTPRoute; not a Route)."""
+    if edge_address() is None or not shutil.which(kubectl):
+        return False
+    found = subprocess.run([kubectl, "get", "-n", namespace, "ingresses.networking.k8s.io,"
+                            "httproutes.gateway.networking.k8s.io", "-o", "name",
+                            "--field-selector", f"metadata.name={name}"],
+                           capture_output=True, text=True).stdout
+    return bool(found.strip())
+
+
+@contextlib.contextmanager
+def connected_at(url: str, address: str) -> Iterator[str]:
+    """Connections to URL's host go to ADDRESS instead, on the URL's own port (curl's --resolve): the request keeps
+    its URL, so its Host header and TLS server name, and the name is never looked up."""
+    host = urllib.parse.urlsplit(url).hostname
+    real = socket.getaddrinfo
+
+    def getaddrinfo(name, *args, **kwargs):
+        # anyio (httpx's async clients, the MCP SDK's) asks with the name as bytes.
+        if (name.decode() if isinstance(name, bytes) else name) == host:
+            return real(address, *args, **kwargs)
+        return real(name, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield url
+    finally:
+        socket.getaddrinfo = real
 
 
 @contextlib.contextmanager

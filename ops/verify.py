@@ -6,8 +6,9 @@
         --mcp-url http://127.0.0.1:8080/mcp      # URLs given directly
 
 A server without a public URL (or every server, with --port-forward: the
-default on the local cluster, whose routes have no router) is reached through a
-kubectl port-forward of its Service;
+default on the local cluster, whose Routes have no router) is reached through a
+kubectl port-forward of its Service; on the local cluster an Ingress or HTTPRoute
+is reached at its real URL, connected at the cluster's edge (Traefik, on loopback);
 `--resolve HOST:PORT=ADDR:PORT` instead maps the stack's in-cluster URLs to an
 address you forwarded yourself. It talks to the servers with the clients agents
 use: the official MCP SDK and the OpenAI client. Prints one PASS/FAIL line per
@@ -261,9 +262,12 @@ def main(argv: Optional[list[str]] = None) -> int:
                 return reach.resolve(given, mapping), False
             if _resolved(in_cluster, mapping):
                 return reach.resolve(in_cluster, mapping), False
+            service, namespace, port, scheme = reach.service_of(in_cluster)
             if public and not args.port_forward:
                 return public, False
-            service, namespace, port, scheme = reach.service_of(in_cluster)
+            edge = reach.edge_address()
+            if public and edge and reach.served_by_edge(namespace, service):  # the real URL, at the local edge
+                return forwards.enter_context(reach.connected_at(public, edge)), False
             return forwards.enter_context(reach.port_forward(namespace, service, port, scheme)), scheme == "https"
 
         # A forwarded https is not verified: the certificate names the Service, not 127.0.0.1.

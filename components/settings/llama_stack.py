@@ -95,8 +95,8 @@ class LlamaStackRoute(Exposure):
     """Expose the agent API: by default a Route on OpenShift, an Ingress on Kubernetes (see kind)."""
     timeout_seconds: Annotated[int, Field(ge=1, le=86400)] = 300
     """How long the way in waits for a (streamed) answer: the Route's haproxy.router.openshift.io/timeout, the
-    HTTPRoute's timeouts.request and backendRequest, ingress-nginx's proxy timeouts. Traefik's is its entry point's
-    readTimeout, which this cannot set (docs/operations.md)."""
+    HTTPRoute's timeouts.request and backendRequest, ingress-nginx's proxy timeouts. Traefik has no per-route timeout
+    to set (docs/operations.md)."""
     allow_unauthenticated: bool = False
     """Expose the agent API with auth.provider: none anyway: an explicit opt-in."""
     backend_ca_config_map: ObjectName = ""

@@ -146,9 +146,9 @@ class Exposure(Settings):
     """Ingress only: the Ingress's TLS Secret (default `<name>-ingress-tls`)."""
     ingress_controller: IngressController = "ingress-nginx"
     """Ingress only: which controller serves it, so its own annotations carry the timeouts and the backend's TLS:
-    ingress-nginx (`nginx.ingress.kubernetes.io/*`), traefik (`traefik.ingress.kubernetes.io/*`; its timeouts are
-    its entry point's, see docs/operations.md), or other (nothing controller-specific: set the timeouts in
-    annotations yourself)."""
+    ingress-nginx (`nginx.ingress.kubernetes.io/*`), traefik (`traefik.ingress.kubernetes.io/*`; it has no per-route
+    timeout, and by default cuts no streamed answer: docs/operations.md), or other (nothing controller-specific: set
+    the timeouts in annotations yourself)."""
     gateway: GatewayParent = GatewayParent()
     """HTTPRoute only: the Gateway (name, namespace, sectionName) it attaches to; TLS is that listener's."""
     annotations: Annotated[dict[str, str], AfterValidator(_route_annotations)] = {}

@@ -7,7 +7,8 @@ It plays the vLLM endpoint Llama Stack is configured with. On a conversation
 that has no tool result yet it asks for `--tool` (when the request offers it),
 or, when the user's message reads `call TOOL {"json": "arguments"}`, for that
 tool with those arguments; once a tool result is present it answers with a
-sentence quoting it. Serves
+sentence quoting it; `stream slowly for N seconds` gets an answer streamed one word a
+second. Serves
 /v1/models and /v1/chat/completions (plain or streamed). Loopback only;
 standard library only.
 """
@@ -30,9 +31,22 @@ def _text(content: Any) -> str:
     return str(content or "")
 
 
+# "stream slowly for 70 seconds": an answer streamed one word a second, for a way in's timeouts (at most 300).
+SLOW = re.compile(r"\s*stream slowly for (\d{1,3}) seconds\s*")
+
+
+def _last_user(messages: list[dict[str, Any]]) -> str:
+    return next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+
+
+def _slow_seconds(messages: list[dict[str, Any]]) -> int:
+    match = SLOW.fullmatch(_last_user(messages))
+    return min(int(match.group(1)), 300) if match else 0
+
+
 def scripted_call(messages: list[dict[str, Any]], tool: str) -> tuple[str, str]:
     """(tool, JSON arguments): what the last user message scripts, else `tool` without arguments."""
-    said = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+    said = _last_user(messages)
     match = re.fullmatch(r"\s*call (\w+)\s*(\{.*\})?\s*", said, re.DOTALL)
     if match:
         return match.group(1), match.group(2) or "{}"
@@ -45,6 +59,8 @@ def reply(request: dict[str, Any], tool: str) -> dict[str, Any]:
     results = [m for m in messages if m.get("role") == "tool"]
     offered = {t.get("function", {}).get("name") for t in request.get("tools") or []}
     tool, arguments = scripted_call(messages, tool)
+    if SLOW.fullmatch(_last_user(messages)):  # a long answer: streamed word by word (Handler)
+        return {"role": "assistant", "content": " ".join(f"word{i}" for i in range(_slow_seconds(messages)))}
     if not results and tool in offered:
         return {"role": "assistant", "content": None, "tool_calls": [
             {"id": "call_1", "type": "function", "function": {"name": tool, "arguments": arguments}}]}
@@ -94,15 +110,21 @@ class Handler(BaseHTTPRequestHandler):
         delta = dict(message)
         if delta.get("tool_calls"):
             delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(delta["tool_calls"])]
+        slow = _slow_seconds(request.get("messages") or [])
+        # A slow answer: one word a second (the first at once), so the stream lasts `slow` seconds.
+        deltas = [{"role": "assistant", "content": f"{w} "} for w in delta["content"].split()] if slow else [delta]
         chunks = [{**base, "object": "chat.completion.chunk",
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
-                  {**base, "object": "chat.completion.chunk",
-                   "choices": [{"index": 0, "delta": {}, "finish_reason": finish}], "usage": usage}]
+                   "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+        chunks.append({**base, "object": "chat.completion.chunk",
+                       "choices": [{"index": 0, "delta": {}, "finish_reason": finish}], "usage": usage})
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        for chunk in chunks:
+        for i, chunk in enumerate(chunks):
+            if slow and i > 0:
+                time.sleep(1)
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.flush()
         self.wfile.write(b"data: [DONE]\n\n")
 
 

@@ -252,8 +252,8 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
 export LOCAL_CLUSTER_DIR="$DIR"
-# The real node's edge (Traefik): HTTPS on loopback for the cluster's Ingresses and Gateway API routes.
-export EDGE_PORT=$EDGE_PORT
+# The real node's edge (Traefik): HTTPS on this loopback address for the cluster's Ingresses and Gateway routes.
+export EDGE_ADDRESS=$EDGE_ADDRESS
 EOF
 }
 

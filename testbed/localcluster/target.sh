@@ -25,8 +25,12 @@ if [[ "$(cat "$cluster_dir/node-mode" 2>/dev/null)" == real && "$cmd" == up ]]; 
   "${PYTHON:-$root/venv/bin/python}" -m testbed.localcluster.model apply "$KUBECONFIG"
   say "model: a scripted stand-in at vllm.models.svc (testbed/localcluster/model.py), not a language model"
 fi
-# Its Routes have no router: make verify/ask reach the servers through their Services.
+# Its Routes have no router: make verify/ask reach the servers through their Services, except what the real
+# node's edge (Traefik on loopback, node/node.sh) serves: an Ingress or HTTPRoute, at its real URL.
 export LLAMASTACK_MCP_PORT_FORWARD=1
+if [[ "$(cat "$cluster_dir/node-mode" 2>/dev/null)" == real && -n "${EDGE_ADDRESS:-}" ]]; then
+  export LLAMASTACK_MCP_EDGE="$EDGE_ADDRESS"
+fi
 if [[ "$cmd" == exec && -z "${LLAMA_STACK_TOKEN:-}" ]]; then
   # Its one person with a token: developer, of the group dev names (llama-stack-developers).
   LLAMA_STACK_TOKEN="$(cut -d, -f1 "$cluster_dir/pki/tokens.csv")"

@@ -239,6 +239,18 @@ build_actionlint() {
     github.com/rhysd/actionlint/cmd/actionlint
 }
 
+# Traefik: the local cluster's gateway (Ingress and Gateway API) on the real node. Built inside its own module:
+# its go.mod's replace directives (forks of go-http-auth and mux, a local dynamic/ext) apply only there.
+# v3.7's own dependencies are not all served here (lego v5's DNS providers' SDKs); v3.6 builds.
+build_traefik() {
+  local out="$1" src="$WORK/traefik-$TRAEFIK_VERSION"
+  local dir
+  dir="$(go mod download -json "github.com/traefik/traefik/v3@$TRAEFIK_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
+  rm -rf "$src" && cp -r "$dir" "$src" && chmod -R u+w "$src" && cd "$src"
+  go build -o "$out/traefik" -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" ./cmd/traefik
+  cd / && rm -rf "$src"
+}
+
 # name  version  builder  binaries...
 STEPS=(
   "etcd|$ETCD_VERSION|build_etcd|etcd"
@@ -255,6 +267,7 @@ STEPS=(
   "metrics-server|$METRICS_SERVER_VERSION|build_metrics_server|metrics-server"
   "kube-router|$KUBE_ROUTER_VERSION|build_kube_router|kube-router"
   "actionlint|$ACTIONLINT_VERSION|build_actionlint|actionlint"
+  "traefik|$TRAEFIK_VERSION|build_traefik|traefik"
 )
 # Only `make bench-deploy` needs Helm: the tests, the cluster and `make up` do without its build.
 (( BENCH )) && STEPS+=("helm|$HELM_VERSION|build_helm|helm")

@@ -74,6 +74,31 @@ def serving_certificate(directory: Path, service: str, namespace: str) -> dict[s
     return {name: (directory / name).read_text() for name in ("tls.crt", "tls.key", "ca.crt")}
 
 
+def edge_certificate(directory: Path, domain: str) -> dict[str, str]:
+    """A CA and a wildcard certificate for `*.DOMAIN` (the way in's hosts): {tls.crt, tls.key, ca.crt} as text."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=edge-test-issuer",
+            "-keyout", "ca.key", "-out", "ca.crt")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN=*.{domain}", "-keyout", "tls.key", "-out", "tls.csr")
+    (directory / "ext").write_text(f"subjectAltName=DNS:*.{domain}\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-extfile", "ext", "-out", "tls.crt")
+    return {name: (directory / name).read_text() for name in ("tls.crt", "tls.key", "ca.crt")}
+
+
+def gateway(name: str, namespace: str, domain: str, secret: str, listeners: dict[str, int]) -> dict:
+    """A Gateway of the local edge's class: one HTTPS listener per (name, port), for `*.DOMAIN`, TLS from
+    `secret`, admitting routes from every namespace."""
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"gatewayClassName": "traefik", "listeners": [
+                {"name": listener, "protocol": "HTTPS", "port": port, "hostname": f"*.{domain}",
+                 "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": secret}]},
+                 "allowedRoutes": {"namespaces": {"from": "All"}}} for listener, port in listeners.items()]}}
+
+
 def tls_secret(name: str, namespace: str, files: dict[str, str]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
                        "metadata": {"name": name, "namespace": namespace}, "stringData": files})

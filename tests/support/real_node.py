@@ -65,9 +65,12 @@ def record(key: str, value) -> None:
 # ------------------------------------------------------------------------------------------ prod
 # Prod's stack file with only what plain Kubernetes needs instead of OpenShift's (no service CA, no
 # router): the serving certificate comes from a Secret the test issues and the Route becomes an
-# Ingress. Its PostgreSQL, which a user provides, runs as a pod under the host name the file uses.
+# Ingress for the local edge (Traefik), with a certificate the test issues too. Its PostgreSQL, which a user provides, runs as a pod under the host name the file uses.
 
 MCP_SERVING_SECRET = "mcp-serving"
+EDGE_DOMAIN = "edge.test"  # the ways in's hosts: a reserved name (RFC 2606), never looked up, connected at the edge
+PROD_HOST = f"prod-agents.{EDGE_DOMAIN}"
+PROD_EDGE_CA = "prod-edge-ca.crt"  # under REAL_CLUSTER_DIR: the CA of prod's Ingress certificate
 PEOPLE = {"alice": "view", "bob": None}  # alice may read the namespace; bob may read nothing
 
 
@@ -89,6 +92,11 @@ def deploy_prod(real, tmp_path_factory) -> Project:
     real.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": provided.collector()}))
     files = provided.serving_certificate(tmp_path_factory.mktemp("tls"), MCP, NS)
     real.kubectl("apply", "-f", "-", input=provided.tls_secret(MCP_SERVING_SECRET, NS, files))
+    # The way in: an Ingress for the local edge (Traefik), its certificate from the test's own CA.
+    edge = tmp_path_factory.mktemp("edge-tls")
+    real.kubectl("apply", "-f", "-", input=provided.tls_secret(f"{LLAMA}-ingress-tls", NS,
+                                                             provided.edge_certificate(edge, EDGE_DOMAIN)))
+    (REAL_CLUSTER_DIR / PROD_EDGE_CA).write_text((edge / "ca.crt").read_text())
     for person, role in PEOPLE.items():
         real.kubectl("create", "serviceaccount", person, "-n", "default")
         if role:
@@ -101,8 +109,8 @@ def deploy_prod(real, tmp_path_factory) -> Project:
     project.set_setting("mcpServer", {**settings["llamastack-mcp:mcpServer"],
                                       "tls": {"secretName": MCP_SERVING_SECRET}})
     stack = settings["llamastack-mcp:llamaStack"]
-    # No Ingress controller here: an Ingress would never get an address, and `up` awaits one.
-    project.set_setting("llamaStack", {**stack, "route": {"enabled": False}})
+    project.set_setting("llamaStack", {**stack, "route": {**stack["route"], "host": PROD_HOST,
+                                                          "ingressController": "traefik"}})
     # Every trace kept (prod keeps a tenth of new ones), so one agent turn is enough to see.
     project.set_setting("telemetry", {"otlpEndpoint": provided.COLLECTOR_URL, "samplingRatio": 1})
     up = project.up(check=False)
@@ -141,16 +149,18 @@ def recalled(url: str, token: str, conversation_id: str) -> str:
 
 def dev_with(real: LocalCluster, tmp_path_factory, name: str, **sections: dict) -> Iterator:
     """dev through `make up` on the local cluster (no kubeconfig: its scripted model too), each section named
-    (`mcpServer={...}`) merged one level deep over the stack file's; yields `make(command, *args)`, and destroys it
+    (`mcpServer={...}`) merged one level deep over the stack file's (a value that is not a section, such as
+`platform=`, replaces it); yields `make(command, *args)`, and destroys it
     after. Whatever the caller put in the namespace first (a CA's ConfigMap) stays for the deploy."""
     work = tmp_path_factory.mktemp(name)
     project = Project(real, work / "project", "dev")
     for key, values in sections.items():
-        project.set_setting(key, {**project.settings()[f"llamastack-mcp:{key}"], **values})
+        current = project.settings().get(f"llamastack-mcp:{key}")
+        project.set_setting(key, {**current, **values} if isinstance(current, dict) else values)
     home = work / "home"
 
-    def make(*args: str):
-        return pulumi_sh(real, project, "dev", *args, home=home, kubeconfig=False)
+    def make(*args: str, extra_env: dict[str, str] | None = None):
+        return pulumi_sh(real, project, "dev", *args, home=home, kubeconfig=False, extra_env=extra_env)
 
     make.project = project
     up = make("up", "--yes")

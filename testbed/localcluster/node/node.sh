@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real node for the local cluster: containerd + runc, Debian's CNI plugins, the kubelet,
-# kube-proxy (iptables), CoreDNS, a NetworkPolicy agent (kube-router's policy controller) and
-# metrics-server, all as processes of this machine with their state under
+# kube-proxy (iptables), CoreDNS, a NetworkPolicy agent (kube-router's policy controller),
+# metrics-server and an edge (Traefik: Ingress and Gateway API on loopback), all as processes of this machine with their state under
 # $CLUSTER_DIR/node. Called by testbed/localcluster/cluster.sh (NODE=real); by hand:
 #
 #   bash testbed/localcluster/node/node.sh up|down|status|add-node|remove-node
@@ -353,6 +353,24 @@ policy_agent() {
   wait_for "the policy agent" 60 curl -sf "http://127.0.0.1:$ROUTER_HEALTH_PORT/healthz"
 }
 
+# The edge: Traefik serves the cluster's Ingresses and Gateway API routes on loopback only, reaching pods
+# over the bridge: one HTTPS entry point, $EDGE_ADDRESS:443 (a loopback address of its own), with Traefik's own
+# timeouts (a stock Traefik), where an Ingress is served with its TLS Secret and a Gateway's listener on port 443
+# with its certificate. Its Ingresses' address is $EDGE_ADDRESS, so `pulumi up` sees them admitted.
+edge() {
+  [[ -f "$DIR/pki/traefik.crt" ]] || cert traefik system:traefik ""
+  kubeconfig "$NODE_DIR/traefik.kubeconfig" traefik
+  apply_manifest edge.yaml
+  # Traefik's Kubernetes providers read KUBECONFIG when they run outside a cluster.
+  start_supervised traefik env KUBECONFIG="$NODE_DIR/traefik.kubeconfig" traefik \
+    --global.checkNewVersion=false --global.sendAnonymousUsage=false --log.level=INFO --accessLog=true \
+    --entryPoints.websecure.address="$EDGE_ADDRESS:443" --entryPoints.websecure.http.tls=true \
+    --entryPoints.ping.address="127.0.0.1:$EDGE_PING_PORT" --ping=true --ping.entryPoint=ping \
+    --providers.kubernetesIngress=true --providers.kubernetesIngress.ingressEndpoint.ip="$EDGE_ADDRESS" \
+    --providers.kubernetesGateway=true
+  wait_for "the edge (Traefik; $DIR/logs/traefik.log)" 60 curl -sf "http://127.0.0.1:$EDGE_PING_PORT/ping"
+}
+
 # kube-router's chains and ipsets, removed when its node goes (it knows them: --cleanup-config).
 unpolicy() {
   [[ -x "$BIN/kube-router" ]] && "$BIN/kube-router" --cleanup-config >/dev/null 2>&1 || true
@@ -459,7 +477,7 @@ claim_machine() {
 }
 
 up() {
-  for b in kubelet kube-proxy coredns kubectl metrics-server kube-router; do
+  for b in kubelet kube-proxy coredns kubectl metrics-server kube-router traefik; do
     [[ -x "$BIN/$b" ]] || die "$BIN/$b is missing: run 'make toolchain' first"
   done
   for b in containerd runc ctr iptables nft ipset; do
@@ -488,13 +506,14 @@ up() {
   wait_for "kube-proxy's rules" 60 iptables -S KUBE-FORWARD
   policy_agent
   metrics_server
+  edge
   log "node $NODE_NAME Ready (kubelet on $NODE_IP:$KUBELET_PORT, pods in $POD_CIDR on $BRIDGE, DNS $DNS_SERVICE_IP)"
 }
 
 down() {
   local stopped
   ( remove_node )
-  stopped="$(stop metrics-server kube-router kube-proxy provisioner coredns)$(end_node_processes)"
+  stopped="$(stop traefik metrics-server kube-router kube-proxy provisioner coredns)$(end_node_processes)"
   if [[ "$(cat "$OWNER" 2>/dev/null)" == "$DIR" ]]; then
     unpolicy
     unproxy
@@ -506,7 +525,7 @@ down() {
 
 status() {
   local name rc=0
-  for name in containerd coredns provisioner kubelet kube-proxy kube-router metrics-server; do
+  for name in containerd coredns provisioner kubelet kube-proxy kube-router metrics-server traefik; do
     if pid_alive "$name"; then echo "$name running (pid $(cat "$DIR/pids/$name"))"; else echo "$name stopped"; rc=1; fi
   done
   for name in containerd-2 kubelet-2; do  # the second node's, when there is one

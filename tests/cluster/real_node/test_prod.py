@@ -1,19 +1,22 @@
 """prod on a real node (as `platform: kubernetes`: a serving certificate the test issues, its PostgreSQL
 as a pod under the host name the stack file uses): two Ready replicas of each server, its state in the
-provided database and across destroy, TLS between the pods, tool calls as the caller, one trace across both
-servers, Secrets refused to the agent.
+provided database and across destroy, TLS between the pods, tool calls as the caller through its Ingress on the
+local edge (Traefik) over HTTPS, one trace across both servers, Secrets refused to the agent.
 """
 
 from __future__ import annotations
 
 import json
 
+import pytest
 
+from ops import reach, verify
 from support import LLAMA, MCP, NS, TEST_SECRETS
 from support import provided
 from support.agent_clients import agent_turn, call
-from support.real_node import (conversation, DATA_NS, KEEP, pods, port_forward,
-                               REAL_NODE, recalled, token)
+from support.real_node import (conversation, DATA_NS, KEEP, PROD_EDGE_CA, PROD_HOST, REAL_CLUSTER_DIR, REAL_NODE,
+                               pods, port_forward, recalled, token)
+from testbed.localcluster.facts import EDGE_ADDRESS
 
 
 def test_prod_runs_two_ready_replicas_of_each_server_on_real_pods(real, prod):
@@ -62,12 +65,22 @@ def test_prod_llama_stack_reaches_the_mcp_server_over_tls_with_the_issued_certif
     assert out.startswith("TLSv1.3") and "test-issuer" in out, out
 
 
-def test_prod_tool_calls_run_with_the_callers_own_token(real, prod):
+@pytest.fixture
+def at_prods_url(monkeypatch):
+    """prod's real URL, connected at the local edge (Traefik on loopback), its certificate's CA trusted."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(REAL_CLUSTER_DIR / PROD_EDGE_CA))
+    with reach.connected_at(f"https://{PROD_HOST}", EDGE_ADDRESS) as url:
+        yield url
+
+
+def test_prod_tool_calls_run_with_the_callers_own_token_through_its_ingress(real, prod, at_prods_url):
     server = f"https://{MCP}.{NS}.svc.cluster.local:8080/mcp"
     prompt = call("pods_list_in_namespace", namespace=NS)
-    with port_forward(real, LLAMA, 8321) as url:
-        alice = agent_turn(url, token(real, "alice"), prompt, server_url=server)
-        bob = agent_turn(url, token(real, "bob"), prompt, server_url=server)
+    assert real.get("ingress", LLAMA, "-n", NS)["status"]["loadBalancer"]["ingress"] == [{"ip": EDGE_ADDRESS}]
+    alice = agent_turn(at_prods_url, token(real, "alice"), prompt, server_url=server)
+    bob = agent_turn(at_prods_url, token(real, "bob"), prompt, server_url=server)
+    status, _, _ = verify.http("GET", f"{at_prods_url}/v1/models")
+    assert status == 401, "a caller without a token is refused by Llama Stack"
     for pod in pods(real, MCP) + pods(real, LLAMA):
         assert pod["metadata"]["name"] in alice["output"], alice
     assert not alice["error"]

@@ -34,7 +34,7 @@ def test_after_every_scenario_and_down_nothing_is_left(real, sysctls_before):
         "kube-proxy's and the policy agent's rules go with their node"
     sets = subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True, check=True).stdout.split()
     assert not [s for s in sets if s.startswith(("KUBE-", "kube-router"))], sets
-    for process in ("kube-router", "metrics-server"):
+    for process in ("kube-router", "metrics-server", "traefik"):
         assert not (REAL_CLUSTER_DIR / "pids" / process).exists(), process
     assert not Path("/run/llamastack-mcp-node").exists()
     assert machine_sysctls() == sysctls_before, "every sysctl the node changed is back as it was"
