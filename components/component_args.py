@@ -365,11 +365,11 @@ class McpRoute(TypedDict, total=False):
     tls_secret_name: str
     """Ingress only: the Ingress's TLS Secret (default `<name>-ingress-tls`). Default: `""`."""
     ingress_controller: str
-    """Ingress only: which controller serves it, so its own annotations carry the timeouts and the backend's TLS: ingress-nginx (`nginx.ingress.kubernetes.io/*`), traefik (`traefik.ingress.kubernetes.io/*`; it has no per-route timeout, and by default cuts no streamed answer: docs/operations.md), or other (nothing controller-specific: set the timeouts in annotations yourself). Allowed: `ingress-nginx`, `traefik`, `other`. Default: `"ingress-nginx"`."""
+    """Ingress only: which controller serves it, so its own annotations carry the agent API's timeout and its TLS to the server: ingress-nginx (`nginx.ingress.kubernetes.io/*`), traefik (`traefik.ingress.kubernetes.io/*`; it has no per-route timeout, and by default cuts no streamed answer: docs/operations.md), or other (nothing controller-specific: set the timeouts in annotations yourself). The MCP server's way in has no timeout or TLS of its own to carry. Allowed: `ingress-nginx`, `traefik`, `other`. Default: `"ingress-nginx"`."""
     gateway: GatewayParent
     """HTTPRoute only: the Gateway (name, namespace, sectionName) it attaches to; TLS is that listener's."""
     annotations: dict[str, str]
-    """Extra annotations on the Route, Ingress or HTTPRoute (e.g. `cert-manager.io/cluster-issuer`); not the ones the program sets."""
+    """Extra annotations on the Route, Ingress or HTTPRoute (not a BackendTLSPolicy; e.g. `cert-manager.io/cluster-issuer`); not the ones the program sets."""
     allow_unauthenticated: bool
     """Expose the MCP server, which has no authentication of its own, without oauth: an explicit opt-in. Default: `false`."""
 
@@ -523,17 +523,17 @@ class LlamaStackRoute(TypedDict, total=False):
     tls_secret_name: str
     """Ingress only: the Ingress's TLS Secret (default `<name>-ingress-tls`). Default: `""`."""
     ingress_controller: str
-    """Ingress only: which controller serves it, so its own annotations carry the timeouts and the backend's TLS: ingress-nginx (`nginx.ingress.kubernetes.io/*`), traefik (`traefik.ingress.kubernetes.io/*`; it has no per-route timeout, and by default cuts no streamed answer: docs/operations.md), or other (nothing controller-specific: set the timeouts in annotations yourself). Allowed: `ingress-nginx`, `traefik`, `other`. Default: `"ingress-nginx"`."""
+    """Ingress only: which controller serves it, so its own annotations carry the agent API's timeout and its TLS to the server: ingress-nginx (`nginx.ingress.kubernetes.io/*`), traefik (`traefik.ingress.kubernetes.io/*`; it has no per-route timeout, and by default cuts no streamed answer: docs/operations.md), or other (nothing controller-specific: set the timeouts in annotations yourself). The MCP server's way in has no timeout or TLS of its own to carry. Allowed: `ingress-nginx`, `traefik`, `other`. Default: `"ingress-nginx"`."""
     gateway: GatewayParent
     """HTTPRoute only: the Gateway (name, namespace, sectionName) it attaches to; TLS is that listener's."""
     annotations: dict[str, str]
-    """Extra annotations on the Route, Ingress or HTTPRoute (e.g. `cert-manager.io/cluster-issuer`); not the ones the program sets."""
+    """Extra annotations on the Route, Ingress or HTTPRoute (not a BackendTLSPolicy; e.g. `cert-manager.io/cluster-issuer`); not the ones the program sets."""
     timeout_seconds: int
     """How long the way in waits for a (streamed) answer: the Route's haproxy.router.openshift.io/timeout, the HTTPRoute's timeouts.request and backendRequest, ingress-nginx's proxy timeouts. Traefik has no per-route timeout to set (docs/operations.md). Default: `300`."""
     allow_unauthenticated: bool
     """Expose the agent API with auth.provider: none anyway: an explicit opt-in. Default: `false`."""
     backend_ca_config_map: str
-    """HTTPRoute only, when the server serves TLS: a ConfigMap whose `ca.crt` holds the CA of its certificate; a BackendTLSPolicy then has the Gateway verify the server by the name in-cluster clients use (`<service>.<namespace>.svc.cluster.local`). Default: `""`."""
+    """HTTPRoute only, and then required when the server serves TLS: a ConfigMap in the stack's namespace whose `ca.crt` holds the CA of its certificate; a BackendTLSPolicy has the Gateway verify the server by the name in-cluster clients use (`<service>.<namespace>.svc.cluster.local`). Default: `""`."""
 
 
 class Tls(TypedDict, total=False):
@@ -667,7 +667,7 @@ class NetworkPolicy(TypedDict, total=False):
     enabled: bool
     """NetworkPolicies: the MCP server only from Llama Stack (and the router, Prometheus when used); Llama Stack from its namespace and the router. Default: `true`."""
     ingress_namespace: str
-    """Plain Kubernetes: where the ingress controller runs (OpenShift's router is found by its policy-group label). Default: `"ingress-nginx"`."""
+    """Plain Kubernetes: where the Ingress controller's or the Gateway's pods run (on OpenShift the router's and its Gateway's namespaces are found by their policy-group label). Default: `"ingress-nginx"`."""
     monitoring_namespace: str
     """Plain Kubernetes: where Prometheus runs (OpenShift's monitoring is found by its policy-group label). Default: `"monitoring"`."""
     allow_unauthenticated_mcp: bool

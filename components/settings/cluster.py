@@ -40,8 +40,8 @@ class NetworkPolicySettings(Settings):
     """NetworkPolicies: the MCP server only from Llama Stack (and the router, Prometheus when used); Llama
     Stack from its namespace and the router."""
     ingress_namespace: DnsLabel = "ingress-nginx"
-    """Plain Kubernetes: where the ingress controller runs (OpenShift's router is found by its policy-group
-    label)."""
+    """Plain Kubernetes: where the Ingress controller's or the Gateway's pods run (on OpenShift the router's and its
+    Gateway's namespaces are found by their policy-group label)."""
     monitoring_namespace: DnsLabel = "monitoring"
     """Plain Kubernetes: where Prometheus runs (OpenShift's monitoring is found by its policy-group label)."""
     allow_unauthenticated_mcp: bool = False

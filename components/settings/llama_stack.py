@@ -100,9 +100,9 @@ class LlamaStackRoute(Exposure):
     allow_unauthenticated: bool = False
     """Expose the agent API with auth.provider: none anyway: an explicit opt-in."""
     backend_ca_config_map: ObjectName = ""
-    """HTTPRoute only, when the server serves TLS: a ConfigMap whose `ca.crt` holds the CA of its certificate; a
-    BackendTLSPolicy then has the Gateway verify the server by the name in-cluster clients use
-    (`<service>.<namespace>.svc.cluster.local`)."""
+    """HTTPRoute only, and then required when the server serves TLS: a ConfigMap in the stack's namespace whose
+    `ca.crt` holds the CA of its certificate; a BackendTLSPolicy has the Gateway verify the server by the name
+    in-cluster clients use (`<service>.<namespace>.svc.cluster.local`)."""
 
 
 class Oidc(Settings):

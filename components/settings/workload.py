@@ -145,15 +145,16 @@ class Exposure(Settings):
     tls_secret_name: ObjectName = ""
     """Ingress only: the Ingress's TLS Secret (default `<name>-ingress-tls`)."""
     ingress_controller: IngressController = "ingress-nginx"
-    """Ingress only: which controller serves it, so its own annotations carry the timeouts and the backend's TLS:
-    ingress-nginx (`nginx.ingress.kubernetes.io/*`), traefik (`traefik.ingress.kubernetes.io/*`; it has no per-route
-    timeout, and by default cuts no streamed answer: docs/operations.md), or other (nothing controller-specific: set
-    the timeouts in annotations yourself)."""
+    """Ingress only: which controller serves it, so its own annotations carry the agent API's timeout and its TLS to
+    the server: ingress-nginx (`nginx.ingress.kubernetes.io/*`), traefik (`traefik.ingress.kubernetes.io/*`; it has
+    no per-route timeout, and by default cuts no streamed answer: docs/operations.md), or other (nothing
+    controller-specific: set the timeouts in annotations yourself). The MCP server's way in has no timeout or TLS
+    of its own to carry."""
     gateway: GatewayParent = GatewayParent()
     """HTTPRoute only: the Gateway (name, namespace, sectionName) it attaches to; TLS is that listener's."""
     annotations: Annotated[dict[str, str], AfterValidator(_route_annotations)] = {}
-    """Extra annotations on the Route, Ingress or HTTPRoute (e.g. `cert-manager.io/cluster-issuer`); not the
-    ones the program sets."""
+    """Extra annotations on the Route, Ingress or HTTPRoute (not a BackendTLSPolicy; e.g.
+    `cert-manager.io/cluster-issuer`); not the ones the program sets."""
 
     def object_kind(self, platform: str) -> str:
         """The object that exposes the server on this platform (kind, or the platform's own)."""

@@ -2,7 +2,7 @@
 serving TLS itself, through a Gateway API HTTPRoute on a Gateway the test makes (a BackendTLSPolicy has the edge
 verify it by its own CA), the MCP server through an Ingress for Traefik, both over
 HTTPS with a certificate the test's own CA issued. Judged by what answers at the real URLs (connected at the edge,
-never looked up): an agent turn, an MCP tools/list, a caller without a token refused by Llama Stack, a streamed answer
+never looked up): an agent turn, an MCP tools/list (`make verify`'s), a caller without a token refused by Llama Stack, a streamed answer
 longer than the usual 60 s defaults arriving whole, and `make verify` / `make ask` at the real URL, not through a
 port-forward. (prod's Ingress: test_prod.py.)"""
 
@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import re
+import ssl
 import time
 
 import httpx
 import openai
 import pytest
 
-from ops import reach, verify
+from ops import reach
 from support import LLAMA, NS, ROOT
 from support.agent_clients import MODEL, agent_turn
 from support.provided import edge_certificate, gateway, serving_certificate, tls_secret
@@ -56,7 +58,7 @@ def ca(real, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def make(real, ca, tmp_path_factory):
-    for run in dev_with(
+    yield from dev_with(
         real, tmp_path_factory, "real-edge", platform="kubernetes",
         llamaStack={"tls": {"secretName": SERVING_SECRET},
                     "route": {"enabled": True, "kind": "HTTPRoute", "host": AGENTS, "timeoutSeconds": 600,
@@ -64,14 +66,7 @@ def make(real, ca, tmp_path_factory):
                               "backendCaConfigMap": SERVING_CA}},
         mcpServer={"rbac": {"preset": "read-only"},
                    "route": {"enabled": True, "host": TOOLS, "allowUnauthenticated": True,
-                             "ingressController": "traefik", "tlsSecretName": "mcp-edge-tls"}}):
-        # Llama Stack reaches the MCP server once the policy agent has synced the new pods' rules (it may take its
-        # 30 s period): the connector's tools through the edge say so.
-        with reach.connected_at(f"https://{AGENTS}", EDGE), httpx.Client(verify=str(ca)) as http:
-            real.wait_until("the connector lists its tools through the edge", lambda: http.get(
-                f"https://{AGENTS}/v1beta/connectors/kubernetes/tools",
-                headers={"Authorization": f"Bearer {_developer(real)}"}).status_code == 200, timeout=90)
-        yield run
+                             "ingressController": "traefik", "tlsSecretName": "mcp-edge-tls"}})
 
 
 @pytest.fixture(scope="module")
@@ -91,14 +86,14 @@ def trusted(ca, monkeypatch):
 def client(ca, caller: str, base: str = f"https://{AGENTS}", timeout: float = 120) -> openai.OpenAI:
     """The official client at Llama Stack's real URL."""
     return openai.OpenAI(base_url=f"{base}/v1", api_key=caller, max_retries=0, timeout=timeout,
-                         http_client=httpx.Client(verify=str(ca)))
+                         http_client=httpx.Client(verify=ssl.create_default_context(cafile=str(ca))))
 
 
 @pytest.fixture(scope="module")
 def long_stream(real, make, ca, at_edge):
     """A streamed answer of STREAM_SECONDS through the HTTPRoute, started by the module's first test and judged by
     its last, so the checks between run while it streams: (how it ended, words received, seconds)."""
-    agent = client(ca, _developer(real), timeout=STREAM_SECONDS + 60)
+    agent = client(ca, real.developer_token(), timeout=STREAM_SECONDS + 60)
     model = next(m.id for m in agent.models.list() if m.id.split("/")[-1] == MODEL)
 
     def stream() -> tuple[str, int, float]:
@@ -129,26 +124,23 @@ def test_the_routes_are_accepted_by_the_edge_and_the_ingress_has_its_address(rea
 
 
 def test_an_agent_turn_runs_through_the_httproute_over_https(real, make, trusted, at_edge):
-    turn = agent_turn(f"https://{AGENTS}", _developer(real), "which namespaces are there?")
+    # dev's tools run as the server's own ServiceAccount: the caller's token stays with Llama Stack (as `make ask`).
+    turn = agent_turn(f"https://{AGENTS}", real.developer_token(), "which namespaces are there?", forward=False)
     assert turn["name"] == "namespaces_list" and not turn["error"], turn
     assert NS in turn["output"]
 
 
 def test_a_caller_without_a_token_is_refused_by_llama_stack_at_the_edge(make, ca, at_edge):
-    with httpx.Client(verify=str(ca)) as http:
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(ca))) as http:
         response = http.get(f"https://{AGENTS}/v1/models")
     assert response.status_code == 401, response.text
     assert "traefik" not in response.text.lower()  # Llama Stack's refusal, not the edge's 404
 
 
-def test_mcp_tools_list_runs_through_the_ingress_over_https(make, trusted, at_edge):
-    names = {tool["name"] for tool in verify.mcp_tools(f"https://{TOOLS}/mcp")}
-    assert {"namespaces_list", "pods_list"} <= names
-
-
-def test_make_verify_and_ask_go_to_the_real_url_not_a_port_forward(make, ca):
-    """Each command's own requests are in the edge's access log (a port-forward would bypass it): verify's health
-    check, ask's model listing (nothing else here asks either meanwhile)."""
+def test_make_verify_lists_mcp_tools_through_the_ingress_and_ask_goes_to_the_real_url(make, ca):
+    """`make verify`'s MCP tools/list (the official MCP client) at the Ingress's real URL over HTTPS, and each
+    command's own requests in the edge's access log (a port-forward would bypass it): verify's health check, ask's
+    model listing (nothing else here asks either meanwhile)."""
     log = REAL_CLUSTER_DIR / "logs" / "traefik.log"
 
     def seen(request: str) -> int:
@@ -159,6 +151,8 @@ def test_make_verify_and_ask_go_to_the_real_url_not_a_port_forward(make, ca):
     verified = make("exec", PYTHON, "-m", "ops.verify", "--stack", "dev", extra_env=env)
     assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-2000:]
     assert seen("GET /v1/health") > health
+    assert re.search(rf"PASS  MCP server lists tools: [1-9]\d* tools at https://{re.escape(TOOLS)}/mcp\n",
+                     verified.stdout), verified.stdout
     models = seen("GET /v1/models")
     ask = make("exec", PYTHON, "-m", "ops.ask", "--stack", "dev", "which namespaces are there?", extra_env=env)
     assert ask.returncode == 0, ask.stdout[-3000:] + ask.stderr[-2000:]
@@ -172,8 +166,3 @@ def test_a_streamed_answer_longer_than_the_usual_60_s_defaults_arrives_whole_thr
     ended, words, seconds = long_stream.result(timeout=STREAM_SECONDS + 120)
     assert (ended, words) == ("completed", STREAM_SECONDS)
     assert seconds >= STREAM_SECONDS - 2
-
-
-def _developer(real) -> str:
-    """The local cluster's one person with a token: developer, of the group dev names."""
-    return (REAL_CLUSTER_DIR / "pki" / "tokens.csv").read_text().split(",")[0]
