@@ -275,8 +275,8 @@ def manifests(facts: StackFacts, access: Optional[ClusterAccess] = None) -> list
     service_annotations = workload.serving_cert(MCP_SERVING_CERT_SECRET) if facts.mcp.openshift_serving_cert else None
     out += [deployment(facts, config_text, access), workload.service(a, service_annotations), *workload.availability(a, mcp)]
     # The policy gate refuses an MCP route without OAuth unless this marks it deliberate.
-    marker = {ALLOW_UNAUTHENTICATED: "true"} if mcp.route.allow_unauthenticated and not mcp.oauth.enabled else None
-    out += exposure.objects(a, settings.platform, mcp.route, exposure.Backend(marker=marker or {}))
+    marker = {ALLOW_UNAUTHENTICATED: "true"} if mcp.route.allow_unauthenticated and not mcp.oauth.enabled else {}
+    out += exposure.objects(a, settings.platform, mcp.route, exposure.Backend(marker=marker))
     return out
 
 

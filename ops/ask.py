@@ -81,12 +81,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     passthrough = str(outputs.get("mcpServerUrl", "")).startswith("https://")
     with contextlib.ExitStack() as forwards:
         base, insecure = args.llama_stack_url or outputs.get("llamaStackUrl"), args.insecure
-        service, namespace, _, _ = reach.service_of(outputs["llamaStackInternalUrl"])
-        edge = reach.edge_address()
-        if base and not args.llama_stack_url and args.port_forward and edge and reach.served_by_edge(namespace, service):
-            base = forwards.enter_context(reach.connected_at(base, edge))  # the real URL, at the local edge
+        service, namespace, port, scheme = reach.service_of(outputs["llamaStackInternalUrl"])
+        edge = base and not args.llama_stack_url and args.port_forward and reach.edge_serving(namespace, service)
+        if edge:  # the real URL, at the local edge
+            base = forwards.enter_context(reach.connected_at(base, edge))
         elif args.port_forward or not base:
-            service, namespace, port, scheme = reach.service_of(outputs["llamaStackInternalUrl"])
             base = forwards.enter_context(reach.port_forward(namespace, service, port, scheme))
             insecure = insecure or scheme == "https"  # its certificate names the Service, not 127.0.0.1
         try:

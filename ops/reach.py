@@ -31,15 +31,17 @@ def edge_address() -> Optional[str]:
     return os.environ.get(EDGE_ENV) or None
 
 
-def served_by_edge(namespace: str, name: str, kubectl: str = "kubectl") -> bool:
-    """Whether the server's way in is one the edge serves (an Ingress or an HTTPRoute; not a Route)."""
-    if edge_address() is None or not shutil.which(kubectl):
-        return False
+def edge_serving(namespace: str, name: str, kubectl: str = "kubectl") -> Optional[str]:
+    """The local cluster's edge address, when it serves this server's way in (an Ingress or an HTTPRoute; not a
+    Route, which has no router there); else None."""
+    address = edge_address()
+    if address is None or not shutil.which(kubectl):
+        return None
     found = subprocess.run([kubectl, "get", "-n", namespace, "ingresses.networking.k8s.io,"
                             "httproutes.gateway.networking.k8s.io", "-o", "name",
                             "--field-selector", f"metadata.name={name}"],
                            capture_output=True, text=True).stdout
-    return bool(found.strip())
+    return address if found.strip() else None
 
 
 @contextlib.contextmanager

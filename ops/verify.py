@@ -265,8 +265,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             service, namespace, port, scheme = reach.service_of(in_cluster)
             if public and not args.port_forward:
                 return public, False
-            edge = reach.edge_address()
-            if public and edge and reach.served_by_edge(namespace, service):  # the real URL, at the local edge
+            edge = public and reach.edge_serving(namespace, service)
+            if edge:  # the real URL, at the local edge
                 return forwards.enter_context(reach.connected_at(public, edge)), False
             return forwards.enter_context(reach.port_forward(namespace, service, port, scheme)), scheme == "https"
 

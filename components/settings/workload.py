@@ -3,11 +3,12 @@ exposed (a Route, an Ingress or an HTTPRoute)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Callable, Literal, Optional
 
 from pydantic import AfterValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from ..meta import OWNERSHIP
 from .base import Settings
 from .fields import (Count, DeferredHostname, Labels, ObjectName, dns_label, dns_subdomain_name, is_label_key,
                      object_name)
@@ -15,31 +16,25 @@ from .extras import ExtraEnv, ExtraVolume
 from .kubernetes import Affinity, Autoscaling, DisruptionBudget, Resources, Toleration, TopologySpreadConstraint
 
 
-def _annotations(value: dict[str, str]) -> dict[str, str]:
-    for key in value:
-        if not is_label_key(key):
-            raise PydanticCustomError("annotation", "{key} is not a valid annotation key", {"key": key})
-        if key.startswith("checksum/") or key in RESERVED_POD_ANNOTATIONS:
-            raise PydanticCustomError("annotation", "{key} is set by the program: choose another key",
-                                      {"key": key})
-    return value
+def _annotation_keys(owned: tuple[str, ...], advice: str) -> Callable[[dict[str, str]], dict[str, str]]:
+    """A validator of annotation keys: each a valid key, none starting as one the program sets (`owned`)."""
+    def check(value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not is_label_key(key):
+                raise PydanticCustomError("annotation", "{key} is not a valid annotation key", {"key": key})
+            if key.startswith(owned):
+                raise PydanticCustomError("annotation", "{key} is set by the program" + advice, {"key": key})
+        return value
+    return check
 
 
-RESERVED_POD_ANNOTATIONS = ("openshift.io/required-scc",)
-# Set on a Route/Ingress by the program: the router's timeouts, the backend's scheme, the policy gate's marker.
-ROUTE_ANNOTATION_PREFIXES = ("haproxy.router.openshift.io/timeout", "nginx.ingress.kubernetes.io/proxy-read-timeout",
+# Set on the pods by the program: the config checksums, the SCC it asks for.
+POD_ANNOTATION_PREFIXES = ("checksum/", "openshift.io/required-scc")
+# Set on a Route, Ingress or HTTPRoute by the program (components/exposure.py; test_exposure.py keeps the two in
+# step): Pulumi's ownership of every object, the router's timeouts, the backend's scheme, the policy gate's marker.
+ROUTE_ANNOTATION_PREFIXES = (*OWNERSHIP, "haproxy.router.openshift.io/timeout", "nginx.ingress.kubernetes.io/proxy-read-timeout",
                              "nginx.ingress.kubernetes.io/proxy-send-timeout", "nginx.ingress.kubernetes.io/backend-protocol",
                              "traefik.ingress.kubernetes.io/service.serversscheme", "llamastack-mcp.io/")
-
-
-def _route_annotations(value: dict[str, str]) -> dict[str, str]:
-    for key in value:
-        if not is_label_key(key):
-            raise PydanticCustomError("annotation", "{key} is not a valid annotation key", {"key": key})
-        if key.startswith(ROUTE_ANNOTATION_PREFIXES):
-            raise PydanticCustomError("annotation", "{key} is set by the program (from timeoutSeconds, the "
-                                                    "backend's TLS or allowUnauthenticated): remove it", {"key": key})
-    return value
 SYSTEM_PRIORITY_CLASSES = ("system-cluster-critical", "system-node-critical")
 
 
@@ -85,7 +80,8 @@ class WorkloadSettings(Settings):
     """A PriorityClass for the pods (not the system-* ones)."""
     pod_labels: Labels = {}
     """Extra labels on the pods (never in the Deployment's selector)."""
-    pod_annotations: Annotated[dict[str, str], AfterValidator(_annotations)] = {}
+    pod_annotations: Annotated[dict[str, str], AfterValidator(_annotation_keys(POD_ANNOTATION_PREFIXES,
+                                                                               ": choose another key"))] = {}
     """Extra annotations on the pods (not checksum/* nor the SCC one, which the program sets)."""
     image_pull_secrets: list[Annotated[str, AfterValidator(dns_subdomain_name)]] = []
     """Secrets (kubernetes.io/dockerconfigjson) for pulling the image from a private registry."""
@@ -152,7 +148,8 @@ class Exposure(Settings):
     of its own to carry."""
     gateway: GatewayParent = GatewayParent()
     """HTTPRoute only: the Gateway (name, namespace, sectionName) it attaches to; TLS is that listener's."""
-    annotations: Annotated[dict[str, str], AfterValidator(_route_annotations)] = {}
+    annotations: Annotated[dict[str, str], AfterValidator(_annotation_keys(
+        ROUTE_ANNOTATION_PREFIXES, " (from timeoutSeconds, the backend's TLS or allowUnauthenticated): remove it"))] = {}
     """Extra annotations on the Route, Ingress or HTTPRoute (not a BackendTLSPolicy; e.g.
     `cert-manager.io/cluster-issuer`); not the ones the program sets."""
 

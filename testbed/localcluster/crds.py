@@ -32,6 +32,11 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _gateway_api(plural: str) -> tuple[str, str, str]:
+    return ("sigs.k8s.io/gateway-api", "GATEWAY_API_VERSION",
+            f"config/crd/standard/gateway.networking.k8s.io_{plural}.yaml")
+
+
 # kind -> (module, version key in versions.env, path inside the module)
 CRDS = {
     "Route": ("github.com/openshift/api", "OPENSHIFT_API_VERSION",
@@ -44,17 +49,13 @@ CRDS = {
     "PrometheusRule": ("github.com/prometheus-operator/prometheus-operator", "PROMETHEUS_OPERATOR_VERSION",
                        "example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml"),
     # Gateway API's standard channel, at the release the local gateway (Traefik) is built against.
-    "HTTPRoute": ("sigs.k8s.io/gateway-api", "GATEWAY_API_VERSION",
-                  "config/crd/standard/gateway.networking.k8s.io_httproutes.yaml"),
-    "BackendTLSPolicy": ("sigs.k8s.io/gateway-api", "GATEWAY_API_VERSION",
-                         "config/crd/standard/gateway.networking.k8s.io_backendtlspolicies.yaml"),
+    "HTTPRoute": _gateway_api("httproutes"),
+    "BackendTLSPolicy": _gateway_api("backendtlspolicies"),
 }
 # Installed for the gateway's sake (it watches them, and the tests create a Gateway), never rendered by the program.
-GATEWAY_CRDS = {
-    kind: ("sigs.k8s.io/gateway-api", "GATEWAY_API_VERSION", f"config/crd/standard/gateway.networking.k8s.io_{plural}.yaml")
-    for kind, plural in (("Gateway", "gateways"), ("GatewayClass", "gatewayclasses"), ("GRPCRoute", "grpcroutes"),
-                         ("ReferenceGrant", "referencegrants"))
-}
+GATEWAY_CRDS = {kind: _gateway_api(plural) for kind, plural in (
+    ("Gateway", "gateways"), ("GatewayClass", "gatewayclasses"), ("GRPCRoute", "grpcroutes"),
+    ("ReferenceGrant", "referencegrants"))}
 
 
 class ModuleUnavailable(RuntimeError):

@@ -119,6 +119,27 @@ def test_a_routes_own_annotations_join_the_programs(preview):
         "haproxy.router.openshift.io/timeout": "300s", "example.com/team": "a"}
 
 
+def test_every_annotation_the_program_sets_on_a_way_in_is_one_the_settings_refuse_to_take():
+    """route.annotations may not override what exposure.py writes: the two lists stay in step."""
+    from components import exposure
+    from components.settings import Exposure
+    from components.settings.workload import ROUTE_ANNOTATION_PREFIXES
+    from components.workload import App
+
+    app = App("llama-stack", "llama-stack", "agent-api", 8321)
+    backend = exposure.Backend(timeout_seconds=600, tls=True, marker={"llamastack-mcp.io/allow-unauthenticated": "true"},
+                               ca_config_map="ca")
+    written = set()
+    for kind in ("Route", "Ingress", "HTTPRoute"):
+        for controller in ("ingress-nginx", "traefik", "other"):
+            way_in = Exposure(enabled=True, kind=kind, host="a.example.com", ingress_controller=controller,
+                              gateway={"name": "edge"})
+            written |= {k for m in exposure.objects(app, "openshift", way_in, backend)
+                        for k in (m["metadata"].get("annotations") or {})}
+    assert len(written) >= 6, written
+    assert [k for k in written if not k.startswith(ROUTE_ANNOTATION_PREFIXES)] == []
+
+
 # ------------------------------------------------------------------ refusals, each named as written
 
 @pytest.mark.parametrize("platform, route, fragments", [

@@ -85,6 +85,6 @@ def test_other_names_are_left_alone(lookups):
 def test_the_edge_is_read_from_the_environment_the_local_cluster_sets(monkeypatch):
     monkeypatch.delenv(reach.EDGE_ENV, raising=False)
     assert reach.edge_address() is None
-    assert reach.served_by_edge("llama-stack", "llama-stack") is False  # no edge: nothing asked of kubectl
+    assert reach.edge_serving("llama-stack", "llama-stack") is None  # no edge: nothing asked of kubectl
     monkeypatch.setenv(reach.EDGE_ENV, EDGE)
     assert reach.edge_address() == EDGE

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A real node for the local cluster: containerd + runc, Debian's CNI plugins, the kubelet,
 # kube-proxy (iptables), CoreDNS, a NetworkPolicy agent (kube-router's policy controller),
-# metrics-server and an edge (Traefik: Ingress and Gateway API on loopback), all as processes of this machine with their state under
-# $CLUSTER_DIR/node. Called by testbed/localcluster/cluster.sh (NODE=real); by hand:
+# metrics-server and an edge (Traefik: Ingress and Gateway API on loopback), all as processes of
+# this machine with their state under $CLUSTER_DIR/node. Called by testbed/localcluster/cluster.sh
+# (NODE=real); by hand:
 #
 #   bash testbed/localcluster/node/node.sh up|down|status|add-node|remove-node
 #
