@@ -8,13 +8,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import ssl
 import subprocess
 from typing import Iterator
 
+import httpx
 import openai
 
 from components import meta
 from testbed.localcluster import model as model_endpoint
+from testbed.localcluster.facts import EDGE_ADDRESS
 from testbed.localcluster.harness import TOOLCHAIN_BIN, LocalCluster, Project
 from ops import reach
 from support import LLAMA, MCP, NS, ROOT, TEST_SECRETS, namespace_gone, pulumi_sh
@@ -54,6 +57,21 @@ def port_forward(cluster: LocalCluster, service: str, port: int, scheme: str = "
 def token(cluster: LocalCluster, account: str = "default") -> str:
     return cluster.kubectl("create", "token", account, "-n", "default").stdout.strip()
 
+
+
+def served_at_the_edge(real: LocalCluster, base: str, ca) -> None:
+    """Waits until the local edge routes `base` to the server: a new route, or a new pod behind it, reaches
+    Traefik's configuration a moment after `up` returns (before that: its default certificate, or a 503)."""
+    context = ssl.create_default_context(cafile=str(ca))
+
+    def answers() -> bool:
+        try:
+            return httpx.get(f"{base}/v1/health", verify=context, timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    with reach.connected_at(base, EDGE_ADDRESS):
+        real.wait_until(f"the edge routes {base}", answers, timeout=60)
 
 
 def record(key: str, value) -> None:

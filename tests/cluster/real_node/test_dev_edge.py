@@ -22,7 +22,7 @@ from ops import reach
 from support import LLAMA, NS, ROOT
 from support.agent_clients import MODEL, agent_turn
 from support.provided import edge_certificate, gateway, serving_certificate, tls_secret
-from support.real_node import EDGE_DOMAIN, REAL_CLUSTER_DIR, dev_with
+from support.real_node import EDGE_DOMAIN, REAL_CLUSTER_DIR, dev_with, served_at_the_edge
 from testbed.localcluster.facts import EDGE_ADDRESS
 
 DOMAIN = EDGE_DOMAIN
@@ -58,7 +58,7 @@ def ca(real, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def make(real, ca, tmp_path_factory):
-    yield from dev_with(
+    for run in dev_with(
         real, tmp_path_factory, "real-edge", platform="kubernetes",
         llamaStack={"tls": {"secretName": SERVING_SECRET},
                     "route": {"enabled": True, "kind": "HTTPRoute", "host": AGENTS, "timeoutSeconds": 600,
@@ -66,7 +66,9 @@ def make(real, ca, tmp_path_factory):
                               "backendCaConfigMap": SERVING_CA}},
         mcpServer={"rbac": {"preset": "read-only"},
                    "route": {"enabled": True, "host": TOOLS, "allowUnauthenticated": True,
-                             "ingressController": "traefik", "tlsSecretName": "mcp-edge-tls"}})
+                             "ingressController": "traefik", "tlsSecretName": "mcp-edge-tls"}}):
+        served_at_the_edge(real, f"https://{AGENTS}", ca)
+        yield run
 
 
 @pytest.fixture(scope="module")

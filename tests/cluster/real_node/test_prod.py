@@ -15,7 +15,7 @@ from support import LLAMA, MCP, NS, TEST_SECRETS
 from support import provided
 from support.agent_clients import agent_turn, call
 from support.real_node import (conversation, DATA_NS, KEEP, PROD_EDGE_CA, PROD_HOST, REAL_CLUSTER_DIR, REAL_NODE,
-                               pods, port_forward, recalled, token)
+                               pods, port_forward, recalled, served_at_the_edge, token)
 from testbed.localcluster.facts import EDGE_ADDRESS
 
 
@@ -66,8 +66,9 @@ def test_prod_llama_stack_reaches_the_mcp_server_over_tls_with_the_issued_certif
 
 
 @pytest.fixture
-def at_prods_url(monkeypatch):
+def at_prods_url(real, prod, monkeypatch):
     """prod's real URL, connected at the local edge (Traefik on loopback), its certificate's CA trusted."""
+    served_at_the_edge(real, f"https://{PROD_HOST}", REAL_CLUSTER_DIR / PROD_EDGE_CA)
     monkeypatch.setenv("SSL_CERT_FILE", str(REAL_CLUSTER_DIR / PROD_EDGE_CA))
     with reach.connected_at(f"https://{PROD_HOST}", EDGE_ADDRESS) as url:
         yield url
