@@ -13,6 +13,7 @@ export LOCAL
 export E2E_CACHE ?= $(HOME)/.cache/llamastack-mcp-e2e
 
 .PHONY: help setup system-deps e2e-deps toolchain images prepare cluster cluster-down cluster-clean test e2e test-cluster soak \
+	prepare-compile prepare-fetch \
 	up preview destroy refresh render verify ask policy promote adopt docs docs-check review bench bench-deploy measure \
 	release-tag ci-plan ci-drift ci-deploy ci-diff ci-promote
 
@@ -43,10 +44,18 @@ images: setup system-deps e2e-deps  ## build (once, cached by version) the image
 	bash testbed/localcluster/images/build.sh
 
 # Two lanes at once: the Go toolchain (compiling, CPU-bound) beside setup, Debian's packages, the
-# servers and the images (mostly downloads and unpacking). Cold, that costs about the toolchain's
-# time instead of the sum of both; warm, each lane finds its cache in seconds.
+# servers and the images (mostly downloads and unpacking), then the edge's Traefik (~5 min cold, and
+# nothing else needs it, so the compiling lane does not wait for it).
+# Cold, that costs about the toolchain's time instead of the sum of both; warm, each lane finds its
+# cache in seconds.
 prepare:  ## everything the tests and the local cluster need: `toolchain` and `images` (with their prerequisites) side by side
-	$(MAKE) --no-print-directory -j2 toolchain images
+	$(MAKE) --no-print-directory -j2 prepare-compile prepare-fetch
+
+prepare-compile:
+	TOOLCHAIN_SKIP=traefik bash testbed/localcluster/toolchain.sh
+
+prepare-fetch: images
+	TOOLCHAIN_ONLY=traefik bash testbed/localcluster/toolchain.sh
 
 cluster: prepare  ## start the local cluster with a real node (.cluster/; NODE=kwok: simulated only); then: . .cluster/env
 	bash testbed/localcluster/cluster.sh up

@@ -272,11 +272,14 @@ STEPS=(
 # Only `make bench-deploy` needs Helm: the tests, the cluster and `make up` do without its build.
 (( BENCH )) && STEPS+=("helm|$HELM_VERSION|build_helm|helm")
 
-only="${TOOLCHAIN_ONLY:-}"
+# TOOLCHAIN_ONLY / TOOLCHAIN_SKIP: names of steps (space-separated) to build alone, or to leave out
+# (`make prepare` builds Traefik in its other lane).
+only="${TOOLCHAIN_ONLY:-}" skip="${TOOLCHAIN_SKIP:-}"
 built=0
 for step in "${STEPS[@]}"; do
   IFS='|' read -r name version builder bins <<<"$step"
   [[ -n "$only" && " $only " != *" $name "* ]] && continue
+  [[ " $skip " == *" $name "* ]] && continue
   dir="$TOOLCHAIN/$name-$version"
   if [[ ! -f "$dir/.done" ]]; then
     if (( PRINT_ONLY )); then log "missing: $name $version (run make toolchain)"; exit 1; fi
@@ -298,7 +301,8 @@ for step in "${STEPS[@]}"; do
   for b in $bins; do expose "$b" "$dir"; done
   printf '%-28s %-40s %s\n' "$name" "$version" "$dir" 
 done
-if (( built )) && [[ -z "$only" ]] && flock -x -n "$cachelock"; then
+# Whichever run ends last removes it: one still building in the other lane holds the lock shared.
+if (( built )) && flock -x -n "$cachelock"; then
   rm -rf "$GOCACHE"
   log "removed the build cache ($GOCACHE); Go modules stay in $(go env GOMODCACHE)"
 fi
