@@ -14,7 +14,7 @@ export E2E_CACHE ?= $(HOME)/.cache/llamastack-mcp-e2e
 
 .PHONY: help setup system-deps e2e-deps toolchain images prepare cluster cluster-down cluster-clean test e2e test-cluster soak \
 	prepare-compile prepare-fetch \
-	up preview destroy refresh render verify ask policy promote adopt docs docs-check review bench bench-deploy measure \
+	up preview destroy refresh render verify ask policy promote adopt docs docs-check review bench bench-deploy bench-levers bench-profile measure \
 	release-tag ci-plan ci-drift ci-deploy ci-diff ci-promote
 
 help:  ## list the targets
@@ -156,6 +156,12 @@ review: setup  ## the production review of STACK's objects: kube-score and check
 bench-deploy: setup  ## pulumi up/preview/destroy on the local cluster against Helm and kubectl's floor (after make cluster); ARGS e.g. --repeat 3
 	bash testbed/localcluster/toolchain.sh --bench
 	$(BIN)/python -m testbed.bench.deploy $(ARGS)
+
+bench-levers: setup  ## each of Pulumi's speed levers (client rate, parallel diff, --parallel) against the same deploy without it (after make cluster); ARGS e.g. --size prod --repeat 3
+	$(BIN)/python -m testbed.bench.levers $(ARGS)
+
+bench-profile: setup  ## where a 20-object no-op and one-change up spend their time, from Pulumi's traces (after make cluster); ARGS e.g. --repeat 5
+	$(BIN)/python -m testbed.bench.profile $(ARGS)
 
 bench: setup  ## the program's own overhead against a plain program
 	$(BIN)/python -m testbed.bench.program

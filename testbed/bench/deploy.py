@@ -17,15 +17,15 @@ for teardown (until the namespace is gone).
             vs `kubectl apply --server-side` of the changed Deployment + `kubectl rollout status`
   teardown  `pulumi destroy --yes` vs `kubectl delete` of the same objects, both until the namespace is gone
 
-Also Pulumi's own floor: an empty program's no-op `up`, and a plain program
-registering the same objects (testbed/bench/plain_program.py), no-op preview and up; the
-same objects in one provider-side ConfigGroup (testbed/bench/config_group_program.py);
+Also Pulumi's own floor: a plain program registering the same objects
+(testbed/bench/plain_program.py) through every step above, and an empty program's no-op `up`;
+the same objects in one provider-side ConfigGroup (testbed/bench/config_group_program.py);
 and `up --skip-preview` (what a `--yes` run saves by not previewing first).
 
-Prints absolute seconds (median, and min-max over the repetitions) and the
-ratios ours / Helm and ours / floor; then the Python program's share of a no-op preview (the
-same program timed in-process under mocks) against the rest (engine, provider,
-CLI). Figures, not verdicts.
+Prints absolute seconds (median, and min-max over the repetitions) and the ratios ours / Helm,
+ours / kubectl and ours / plain Pulumi, each with its spread (the lowest and highest ratio of the
+repetitions taken pairwise); then the Python program's share of a no-op preview (the same program
+timed in-process under mocks) against the rest (engine, provider, CLI). Figures, not verdicts.
 """
 
 from __future__ import annotations
@@ -57,8 +57,10 @@ RELEASE = "bench"
 
 
 def settings(namespaces: int) -> dict[str, Any]:
-    """The prod stack's settings; with namespaces, RBAC per namespace (needs passthrough off)."""
+    """The prod stack's settings; with namespaces, RBAC per namespace (needs passthrough off). The namespace
+    goes with the stack, as Helm's and kubectl's do here (prod keeps its own on destroy)."""
     values, _ = offline.stack_settings("prod")
+    values["namespace"] = {**values["namespace"], "keepOnDestroy": False}
     if namespaces:
         values["mcpServer"] = {**values["mcpServer"], "passthrough": False, "rbac": {
             "preset": "read-only", "scope": "namespaces", "namespaces": bench_namespaces(namespaces)}}
@@ -91,9 +93,9 @@ def chart(objects: Path, directory: Path) -> Path:
     return directory
 
 
-def plain_program(values: dict[str, Any], project: Path) -> None:
+def plain_program(values: dict[str, Any], project: Path, data: Path) -> None:
     """Turn a project copy into Pulumi's floor for these objects: the same resources, registered plainly."""
-    program.record(values, project / "plain.json")
+    program.record(values, data)
     shutil.copy2(HERE / "plain_program.py", project / "__main__.py")
 
 
@@ -122,12 +124,15 @@ class Bench:
     def pulumi_args(self) -> list[str]:
         return ["--parallel", str(self.parallel)] if self.parallel else []
 
+    def ensure_namespaces(self, count: int) -> None:
+        """The namespaces RBAC is granted in exist beforehand (not timed)."""
+        docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in bench_namespaces(count)]
+        self.kubectl("apply", "--server-side", "-f", "-", input="\n---\n".join(json.dumps(d) for d in docs))
+
     def run_size(self, size: str, namespaces: int) -> None:
         values = settings(namespaces)
-        if namespaces:  # the namespaces RBAC is granted in exist beforehand (not timed)
-            docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
-                    for n in bench_namespaces(namespaces)]
-            self.kubectl("apply", "--server-side", "-f", "-", input="\n---\n".join(json.dumps(d) for d in docs))
+        if namespaces:
+            self.ensure_namespaces(namespaces)
         base = self.workdir / size
         shutil.rmtree(base, ignore_errors=True)
         base.mkdir(parents=True)
@@ -144,8 +149,11 @@ class Bench:
         charts = {"objects": chart(objects, base / "chart"), "changed": chart(base / "changed-all.yaml",
                                                                                base / "chart-changed")}
         project = Project(self.cluster, base / "project", "prod", secrets=SECRETS)
-        for key in ("mcpServer",):
+        for key in ("namespace", "mcpServer"):
             project.set_setting(key, values[key])
+        plain = Project(self.cluster, base / "plain", "prod", secrets=SECRETS)
+        plain_program(values, plain.workdir, plain.workdir / "plain.json")
+        program.record(changed_values, plain.workdir / "plain-changed.json")
         extra = self.pulumi_args()
         for rep in range(self.repeat):
             # ours
@@ -158,6 +166,14 @@ class Bench:
             project.set_setting("mcpServer", {**values["mcpServer"], "image": CHANGED_IMAGE})
             self.timed(size, "change", "ours", lambda: project.pulumi("up", "--yes", *extra))
             self.timed(size, "teardown", "ours", lambda: (project.pulumi("destroy", "--yes", *extra), self.gone()))
+            # Pulumi's floor: the same registrations, no program logic
+            plain.env_extra["BENCH_PLAIN_DATA"] = str(plain.workdir / "plain.json")
+            self.timed(size, "create", "plain", lambda: plain.pulumi("up", "--yes", *extra))
+            self.timed(size, "no-op preview", "plain", lambda: plain.pulumi("preview", "--expect-no-changes", *extra))
+            self.timed(size, "no-op up", "plain", lambda: plain.pulumi("up", "--yes", "--expect-no-changes", *extra))
+            plain.env_extra["BENCH_PLAIN_DATA"] = str(plain.workdir / "plain-changed.json")
+            self.timed(size, "change", "plain", lambda: plain.pulumi("up", "--yes", *extra))
+            self.timed(size, "teardown", "plain", lambda: (plain.pulumi("destroy", "--yes", *extra), self.gone()))
             # the peer
             self.timed(size, "create", "helm", lambda: self.helm("upgrade", "--install", RELEASE,
                                                                  str(charts["objects"]), "--wait"))
@@ -207,10 +223,6 @@ class Bench:
         empty = Project(self.cluster, base / "empty", "prod", secrets=SECRETS)
         (empty.workdir / "__main__.py").write_text("# Pulumi's floor: a program that registers nothing\n")
         empty.pulumi("up", "--yes")
-        plain = Project(self.cluster, base / "plain", "prod", secrets=SECRETS)
-        plain_program(values, plain.workdir)
-        plain.env_extra["BENCH_PLAIN_DATA"] = str(plain.workdir / "plain.json")
-        plain.pulumi("up", "--yes", *self.pulumi_args())
         group = Project(self.cluster, base / "config-group", "prod", secrets=SECRETS)
         shutil.copy2(HERE / "config_group_program.py", group.workdir / "__main__.py")
         group.env_extra["BENCH_OBJECTS"] = str(base / "objects.yaml")
@@ -224,12 +236,6 @@ class Bench:
                                                               self.gone()))
         for _ in range(self.repeat):
             self.timed(size, "no-op up", "empty program", lambda: empty.pulumi("up", "--yes", "--expect-no-changes"))
-            self.timed(size, "no-op preview", "plain program", lambda: plain.pulumi(
-                "preview", "--expect-no-changes", *self.pulumi_args()))
-            self.timed(size, "no-op up", "plain program", lambda: plain.pulumi(
-                "up", "--yes", "--expect-no-changes", *self.pulumi_args()))
-        plain.pulumi("destroy", "--yes", *self.pulumi_args())
-        self.gone()
         empty.pulumi("destroy", "--yes")
 
     def program_share(self, size: str, namespaces: int) -> tuple[float, float, float]:
@@ -261,31 +267,36 @@ def _cell(values: list[float]) -> str:
 
 
 def _ratio(ours: list[float], other: list[float]) -> str:
-    return f"{statistics.median(ours) / statistics.median(other):.2f}x" if ours and other else "-"
+    """The medians' ratio, and in brackets the lowest and highest of the repetitions' ratios taken pairwise."""
+    if not ours or not other:
+        return "-"
+    pairs = [a / b for a, b in zip(ours, other)] if len(ours) == len(other) else [statistics.median(ours) /
+                                                                                   statistics.median(other)]
+    return f"{statistics.median(ours) / statistics.median(other):.2f} [{min(pairs):.2f}-{max(pairs):.2f}]"
 
 
 def report(bench: Bench, sizes: dict[str, int]) -> None:
     steps = ("create", "no-op preview", "no-op up", "no-op up --skip-preview", "change", "change --skip-preview",
              "teardown")
-    print(f"\n{'size':<12} {'step':<24} {'ours s':>17} {'helm s':>17} {'floor s':>17} {'/helm':>6} {'/floor':>7}")
-    print("-" * 106)
+    print(f"\n{'size':<12} {'step':<24} {'ours s':>16} {'helm s':>16} {'kubectl s':>16} {'plain s':>16} "
+          f"{'ours/helm':>17} {'ours/kubectl':>17} {'ours/plain':>17}")
+    print("-" * 164)
     for size in sizes:
         count = int(bench.results[(size, "objects")]["count"][0])
         for step in steps:
             row = bench.results.get((size, step), {})
-            ours, floor = row.get("ours", []), row.get("floor", [])
-            helm = row.get("helm", []) or bench.results.get((size, step.replace(" --skip-preview", "")), {}).get(
-                "helm", [])
+            base = bench.results.get((size, step.replace(" --skip-preview", "")), {})
+            ours = row.get("ours", [])
+            helm = row.get("helm", []) or base.get("helm", [])
+            floor = row.get("floor", []) or base.get("floor", [])
+            plain = row.get("plain", []) or base.get("plain", [])
             if step.startswith("no-op up"):  # kubectl's no-op is its diff
                 floor = bench.results[(size, "no-op preview")].get("floor", [])
-            if step == "change --skip-preview":
-                floor = bench.results[(size, "change")].get("floor", [])
-            print(f"{size:<12} {step:<24} {_cell(ours):>17} {_cell(helm):>17} {_cell(floor):>17} "
-                  f"{_ratio(ours, helm):>6} {_ratio(ours, floor):>7}")
+            print(f"{size:<12} {step:<24} {_cell(ours):>16} {_cell(helm):>16} {_cell(floor):>16} {_cell(plain):>16} "
+                  f"{_ratio(ours, helm):>17} {_ratio(ours, floor):>17} {_ratio(ours, plain):>17}")
         per_object = statistics.median(bench.results[(size, "create")]["ours"]) / count * 1000
         print(f"{size:<12} {count} objects; create costs {per_object:.0f} ms per object (ours)")
-        for who, step in (("empty program", "no-op up"), ("plain program", "no-op preview"),
-                          ("plain program", "no-op up"), ("config group", "create"),
+        for who, step in (("empty program", "no-op up"), ("config group", "create"),
                           ("config group", "no-op preview"), ("config group", "no-op up"),
                           ("config group", "teardown")):
             values = bench.results.get((size, step), {}).get(who, [])
@@ -299,8 +310,10 @@ def report(bench: Bench, sizes: dict[str, int]) -> None:
               f"({program / preview:.0%}); with interpreter start and imports {process:.2f} s "
               f"({process / preview:.0%}); engine + provider + CLI the rest, {preview - process:.1f} s "
               f"({1 - process / preview:.0%})")
-    print(f"\n{bench.repeat} repetition(s); medians with min-max; kubectl's no-op is `kubectl diff`; Helm's no-op "
-          f"is the same `upgrade --install --wait`; --parallel {bench.parallel or 'default'}")
+    print(f"\n{bench.repeat} repetition(s); medians with min-max; ratios of the medians with [the lowest-highest "
+          f"pairwise ratio]; kubectl's no-op is `kubectl diff`; Helm's no-op is the same `upgrade --install --wait`; "
+          f"Helm and kubectl have no --skip-preview (their plain step is shown); --parallel "
+          f"{bench.parallel or 'default'}")
 
 
 def main(argv: list[str] | None = None) -> int:
