@@ -22,13 +22,13 @@ from .llama_stack import MAIN_CONNECTOR_ID, SUPPORTED_VERSIONS, LlamaStackSettin
 from .loading import SettingsError, defaults, load_settings, parse_value, required_secrets
 from .mcp_server import MCP_TOOLSETS, McpServerSettings
 from .rbac import MemberRbac, PolicyRule, RbacGrant, RbacSettings, system_namespace
-from .stack import PROJECT, SECRET_DESCRIPTIONS, SECRET_KEYS, TOP_LEVEL_KEYS, StackSettings
+from .stack import PROJECT, PROVIDER_CONFIG, SECRET_DESCRIPTIONS, SECRET_KEYS, TOP_LEVEL_KEYS, StackSettings
 from .workload import Exposure, WorkloadSettings
 
 __all__ = [
     "Autoscaling", "Exposure", "FleetMember", "FleetSettings", "HelmReleases", "LlamaStackSettings",
     "MAIN_CONNECTOR_ID", "MCP_TOOLSETS", "McpServerSettings", "MemberRbac", "MigrationSettings",
-    "MonitoringSettings", "NamespaceSettings", "NetworkPolicySettings", "PROJECT", "PolicyRule", "RbacGrant",
+    "MonitoringSettings", "NamespaceSettings", "NetworkPolicySettings", "PROJECT", "PROVIDER_CONFIG", "PolicyRule", "RbacGrant",
     "RbacSettings", "Resources", "SECRET_DESCRIPTIONS", "SECRET_KEYS", "SUPPORTED_VERSIONS", "SettingsError",
     "StackSettings", "TOP_LEVEL_KEYS", "WorkloadSettings", "defaults", "image_tag", "load_settings",
     "parse_value", "required_secrets", "system_namespace",

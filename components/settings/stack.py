@@ -13,6 +13,15 @@ from .telemetry import TelemetrySettings
 
 PROJECT = "llamastack-mcp"
 
+# Pulumi's own Kubernetes provider, for every stack of the project (Pulumi.yaml, written by `make docs`; a stack file
+# may set its own). Its client's default rate, 50 requests/s (burst 120), made a create of 1,022 objects wait
+# 67 s for work that takes 22 s (`make bench-levers`, docs/performance.md); `--parallel` (8) still bounds how
+# many requests are in flight, and the API server's priority and fairness still governs them.
+PROVIDER_CONFIG = {"kubernetes:kubeClientSettings": {
+    "description": "The Kubernetes provider's client rate limits (requests per second and burst): faster creates "
+                   "at scale (docs/performance.md). A stack file may set lower ones for a busy API server.",
+    "value": {"qps": 500, "burst": 1000}}}
+
 
 # Top-level stack keys (`llamastack-mcp:<key>`). Secrets are read separately
 # and never enter the settings objects: only whether they are set does.

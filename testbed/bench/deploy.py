@@ -316,30 +316,38 @@ def report(bench: Bench, sizes: dict[str, int]) -> None:
           f"{bench.parallel or 'default'}")
 
 
+def ready_cluster(extra: list[str] = []) -> LocalCluster | None:
+    """The local cluster the benchmarks run on, with the toolchain built and no stack's namespace in the way;
+    None (having said why) otherwise. Pulumi runs as `make up` runs it on the local cluster's own state
+    (ops/pulumi.sh): PULUMI_SKIP_CHECKPOINTS=false measures Pulumi's default, what your backends keep."""
+    missing = toolchain_missing() + extra
+    if missing:
+        print(f"error: the toolchain lacks {', '.join(missing)}: run `make cluster` first (it builds the "
+              "toolchain, then starts the local cluster)", file=sys.stderr)
+        return None
+    cluster = LocalCluster(Path(os.environ.get("CLUSTER_DIR", ROOT / ".cluster")),
+                           int(os.environ.get("PORT_BASE", "16400")))
+    if cluster.kubectl("get", "--raw", "/readyz", check=False).returncode != 0:
+        print(f"error: no local cluster answers at {cluster.api_url}: run `make cluster` first", file=sys.stderr)
+        return None
+    if cluster.kubectl("get", "namespace", NS, check=False).returncode == 0:
+        print(f"error: namespace {NS} exists on the local cluster: `make destroy` (or `make cluster-clean`) first",
+              file=sys.stderr)
+        return None
+    os.environ.setdefault("PULUMI_SKIP_CHECKPOINTS", "true")
+    print(f"PULUMI_SKIP_CHECKPOINTS={os.environ['PULUMI_SKIP_CHECKPOINTS']}", flush=True)
+    return cluster
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sizes", default=",".join(SIZES), help=f"any of {', '.join(SIZES)}")
     parser.add_argument("--parallel", type=int, default=0, help="pulumi --parallel (0: Pulumi's default)")
     args = parser.parse_args(argv)
-    missing = toolchain_missing() + ([] if HELM.exists() else ["helm"])
-    if missing:
-        print(f"error: the toolchain lacks {', '.join(missing)}: run `make cluster` first (it builds the "
-              "toolchain, then starts the local cluster)", file=sys.stderr)
+    cluster = ready_cluster(extra=[] if HELM.exists() else ["helm"])
+    if cluster is None:
         return 2
-    cluster = LocalCluster(Path(os.environ.get("CLUSTER_DIR", ROOT / ".cluster")),
-                           int(os.environ.get("PORT_BASE", "16400")))
-    if cluster.kubectl("get", "--raw", "/readyz", check=False).returncode != 0:
-        print(f"error: no local cluster answers at {cluster.api_url}: run `make cluster` first", file=sys.stderr)
-        return 2
-    if cluster.kubectl("get", "namespace", NS, check=False).returncode == 0:
-        print(f"error: namespace {NS} exists on the local cluster: `make destroy` (or `make cluster-clean`) first",
-              file=sys.stderr)
-        return 2
-    # As `make up` runs Pulumi on the local cluster's own state (ops/pulumi.sh); PULUMI_SKIP_CHECKPOINTS=false
-    # measures Pulumi's default, what your backends keep.
-    os.environ.setdefault("PULUMI_SKIP_CHECKPOINTS", "true")
-    print(f"PULUMI_SKIP_CHECKPOINTS={os.environ['PULUMI_SKIP_CHECKPOINTS']}", flush=True)
     sizes = {s: SIZES[s] for s in args.sizes.split(",")}
     bench = Bench(cluster, ROOT / "build" / "bench-deploy", args.repeat, args.parallel)
     try:

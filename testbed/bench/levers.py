@@ -4,14 +4,14 @@
 For one size (`make bench-deploy`'s sizes), every repetition runs create (`up --yes`), a no-op
 `up --yes` and teardown (`destroy --yes`, until the namespace is gone) once per configuration,
 the configurations in a rotating order so that a slow minute of the machine does not fall on one
-of them. A lever is an environment or a CLI flag given to Pulumi:
+of them. A lever is the provider's configuration, an environment or a CLI flag given to Pulumi:
 
-  client-rate     the Kubernetes provider's client rate limits: PULUMI_K8S_CLIENT_QPS / _BURST
-                  (the provider's defaults are 50 and 120)
-  parallel-diff   the engine diffs resources in parallel: PULUMI_PARALLEL_DIFF=true
-  parallel-N      `--parallel N` (Pulumi's default is 8)
+  as shipped        the project as it is: Pulumi.yaml's `kubernetes:kubeClientSettings` (500/s, burst 1000)
+  provider 50/120   the Kubernetes provider's own client rate limits (its defaults), set in the stack's config
+  parallel-diff     the engine diffs resources in parallel: PULUMI_PARALLEL_DIFF=true
+  parallel-N        `--parallel N` (Pulumi's default is 8)
 
-Prints each configuration's medians (min-max) and its ratio to the baseline's, with the lowest and
+Prints each configuration's medians (min-max) and its ratio to the first's (the project as shipped), with the lowest and
 highest ratio of the repetitions taken pairwise. Figures, not verdicts.
 """
 
@@ -21,50 +21,55 @@ import argparse
 import os
 import statistics
 import sys
-from pathlib import Path
+from typing import Optional
 
-from testbed.bench.deploy import NS, ROOT, SECRETS, SIZES, Bench, bench_namespaces, settings
-from testbed.localcluster.harness import CommandFailed, LocalCluster, Project, toolchain_missing
+from testbed.bench.deploy import ROOT, SECRETS, SIZES, Bench, bench_namespaces, ready_cluster, settings
+from testbed.localcluster.harness import CommandFailed, Project
 
 STEPS = ("create", "no-op up", "teardown")
 
 
-def configurations(qps: str, burst: str, parallel: int) -> dict[str, tuple[dict[str, str], list[str]]]:
-    """name -> (environment, extra CLI flags)."""
-    rate = {"PULUMI_K8S_CLIENT_QPS": qps, "PULUMI_K8S_CLIENT_BURST": burst}
+Configuration = tuple[dict[str, str], list[str], Optional[tuple[int, int]]]  # environment, CLI flags, client rate
+
+
+def configurations(parallel: int) -> dict[str, Configuration]:
     return {
-        "baseline": ({}, []),
-        f"client-rate {qps}/{burst}": (rate, []),
-        "parallel-diff": ({"PULUMI_PARALLEL_DIFF": "true"}, []),
-        f"client-rate + parallel-{parallel}": (rate, ["--parallel", str(parallel)]),
+        "as shipped": ({}, [], None),
+        "provider 50/120": ({}, [], (50, 120)),
+        "parallel-diff": ({"PULUMI_PARALLEL_DIFF": "true"}, [], None),
+        f"parallel-{parallel}": ({}, ["--parallel", str(parallel)], None),
     }
+
+
+def client_rate(project: Project, rate: Optional[tuple[int, int]]) -> None:
+    """The stack's own client rate (over the project's), or none."""
+    key = "kubernetes:kubeClientSettings"
+    if rate is None:
+        project.pulumi("config", "rm", key, check=False)
+        return
+    for field, value in zip(("qps", "burst"), rate):
+        project.pulumi("config", "set", "--path", f"{key}.{field}", str(value))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="prod+1000ns", choices=list(SIZES))
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--qps", default="500")
-    parser.add_argument("--burst", default="1000")
     parser.add_argument("--parallel", type=int, default=32)
-    parser.add_argument("--only", default="", help="comma-separated configuration names (the baseline always runs)")
+    parser.add_argument("--only", default="", help="comma-separated configuration names, the first the reference "
+                        "(default: all, against the project as shipped)")
     args = parser.parse_args(argv)
-    if toolchain_missing():
-        print("error: the toolchain is not built: run `make cluster` first", file=sys.stderr)
+    cluster = ready_cluster()
+    if cluster is None:
         return 2
-    cluster = LocalCluster(Path(os.environ.get("CLUSTER_DIR", ROOT / ".cluster")),
-                           int(os.environ.get("PORT_BASE", "16400")))
-    if cluster.kubectl("get", "--raw", "/readyz", check=False).returncode != 0:
-        print(f"error: no local cluster answers at {cluster.api_url}: run `make cluster` first", file=sys.stderr)
-        return 2
-    if cluster.kubectl("get", "namespace", NS, check=False).returncode == 0:
-        print(f"error: namespace {NS} exists on the local cluster: `make destroy` (or `make cluster-clean`) first",
-              file=sys.stderr)
-        return 2
-    os.environ.setdefault("PULUMI_SKIP_CHECKPOINTS", "true")  # as `make up` runs on the local cluster's state
-    configs = configurations(args.qps, args.burst, args.parallel)
+    configs = configurations(args.parallel)
     if args.only:
-        configs = {k: v for k, v in configs.items() if k == "baseline" or k in args.only.split(",")}
+        unknown = [k for k in args.only.split(",") if k not in configs]
+        if unknown:
+            print(f"error: no configuration {', '.join(unknown)} (there are: {', '.join(configs)})", file=sys.stderr)
+            return 2
+        configs = {k: configs[k] for k in args.only.split(",")}
+    reference = next(iter(configs))
     namespaces = SIZES[args.size]
     values = settings(namespaces)
     bench = Bench(cluster, ROOT / "build" / "bench-levers", args.repeat, 0)
@@ -79,29 +84,31 @@ def main(argv: list[str] | None = None) -> int:
         names = list(configs)
         for rep in range(args.repeat):
             for name in names[rep % len(names):] + names[:rep % len(names)]:
-                env, flags = configs[name]
+                env, flags, rate = configs[name]
                 project.env_extra.clear()
                 project.env_extra.update(env)
+                client_rate(project, rate)
                 bench.timed(args.size, "create", name, lambda: project.pulumi("up", "--yes", *flags))
                 bench.timed(args.size, "no-op up", name, lambda: project.pulumi(
                     "up", "--yes", "--expect-no-changes", *flags))
                 bench.timed(args.size, "teardown", name, lambda: (project.pulumi("destroy", "--yes", *flags),
                                                                  bench.gone()))
-        if namespaces:
-            cluster.kubectl("delete", "namespace", *bench_namespaces(namespaces), "--wait=false")
     except CommandFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"\n{'configuration':<34} {'step':<10} {'seconds':>18} {'/ baseline':>20}")
+    print(f"\n{'configuration':<34} {'step':<10} {'seconds':>18} {'/ ' + reference:>20}")
     for name in configs:
         for step in STEPS:
             values_ = bench.results[(args.size, step)][name]
-            base = bench.results[(args.size, step)]["baseline"]
+            base = bench.results[(args.size, step)][reference]
             pairs = [a / b for a, b in zip(values_, base)]
             ratio = f"{statistics.median(values_) / statistics.median(base):.2f} [{min(pairs):.2f}-{max(pairs):.2f}]"
             print(f"{name:<34} {step:<10} {statistics.median(values_):8.1f} ({min(values_):.1f}-{max(values_):.1f})"
                   f" {ratio:>20}")
-    print(f"\n{args.repeat} repetition(s); medians (min-max); ratios of the medians with [the lowest-highest pairwise]")
+    print(f"\n{args.repeat} repetition(s); medians (min-max); ratios of the medians with [the lowest-highest pairwise]",
+          flush=True)
+    if namespaces:  # after the figures: a thousand deletions take kubectl minutes
+        cluster.kubectl("delete", "namespace", *bench_namespaces(namespaces), "--wait=false")
     return 0
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -36,8 +35,8 @@ from typing import Iterable
 
 ROOT = Path(__file__).resolve().parents[2]
 
-from testbed.bench.deploy import CHANGED_IMAGE, NS, SECRETS, settings
-from testbed.localcluster.harness import CommandFailed, LocalCluster, Project, toolchain_missing
+from testbed.bench.deploy import CHANGED_IMAGE, SECRETS, ready_cluster, settings
+from testbed.localcluster.harness import CommandFailed, LocalCluster, Project
 
 STEP_CALLS = {f"pulumirpc.ResourceProvider/{m}" for m in ("Check", "Diff", "Create", "Update", "Delete", "Read")}
 PROVIDER_START = {"pulumirpc.ResourceProvider/Handshake", "pulumirpc.ResourceProvider/GetPluginInfo",
@@ -166,20 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    if toolchain_missing():
-        print("error: the toolchain is not built: run `make cluster` first", file=sys.stderr)
+    cluster = ready_cluster()
+    if cluster is None:
         return 2
-    cluster = LocalCluster(Path(os.environ.get("CLUSTER_DIR", ROOT / ".cluster")),
-                           int(os.environ.get("PORT_BASE", "16400")))
-    if cluster.kubectl("get", "--raw", "/readyz", check=False).returncode != 0:
-        print(f"error: no local cluster answers at {cluster.api_url}: run `make cluster` first", file=sys.stderr)
-        return 2
-    if cluster.kubectl("get", "namespace", NS, check=False).returncode == 0:
-        print(f"error: namespace {NS} exists on the local cluster: `make destroy` (or `make cluster-clean`) first",
-              file=sys.stderr)
-        return 2
-    os.environ.setdefault("PULUMI_SKIP_CHECKPOINTS", "true")  # as `make up` runs on the local cluster's state
-    print(f"PULUMI_SKIP_CHECKPOINTS={os.environ['PULUMI_SKIP_CHECKPOINTS']}", flush=True)
     try:
         runs = profile(cluster, ROOT / "build" / "bench-profile", args.repeat)
     except CommandFailed as err:

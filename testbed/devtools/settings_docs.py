@@ -23,7 +23,7 @@ from typing import Any, Iterator, Optional
 
 from pydantic import BaseModel
 
-from components.settings import PROJECT, SECRET_DESCRIPTIONS, StackSettings
+from components.settings import PROJECT, PROVIDER_CONFIG, SECRET_DESCRIPTIONS, StackSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_PAGE = ROOT / "docs" / "settings.md"
@@ -124,6 +124,7 @@ def project_config() -> dict[str, Any]:
         config[f"{PROJECT}:{key}"] = {"type": "object" if isinstance(default, dict) else "string",
                                       "description": " ".join((field.description or "").split()),
                                       "default": default}
+    config.update(PROVIDER_CONFIG)
     return yaml.safe_dump({"config": config}, sort_keys=False, width=100, allow_unicode=True)
 
 
