@@ -44,7 +44,7 @@ images: setup system-deps e2e-deps  ## build (once, cached by version) the image
 	bash testbed/localcluster/images/build.sh
 
 # Two lanes at once: the Go toolchain (compiling, CPU-bound) beside setup, Debian's packages, the
-# servers and the images (mostly downloads and unpacking), then the edge's Traefik (~5 min cold, and
+# servers and the images (mostly downloads and unpacking), then the edge's Traefik (220 s cold alone, and
 # nothing else needs it, so the compiling lane does not wait for it).
 # Cold, that costs about the toolchain's time instead of the sum of both; warm, each lane finds its
 # cache in seconds.
