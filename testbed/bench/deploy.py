@@ -260,13 +260,13 @@ class Bench:
                 statistics.median(self.results[(size, "no-op preview")]["ours"]))
 
 
-def _cell(values: list[float]) -> str:
+def cell(values: list[float]) -> str:
     if not values:
         return "-"
     return f"{statistics.median(values):6.1f} ({min(values):.1f}-{max(values):.1f})"
 
 
-def _ratio(ours: list[float], other: list[float]) -> str:
+def ratio(ours: list[float], other: list[float]) -> str:
     """The medians' ratio, and in brackets the lowest and highest of the repetitions' ratios taken pairwise."""
     if not ours or not other:
         return "-"
@@ -292,8 +292,8 @@ def report(bench: Bench, sizes: dict[str, int]) -> None:
             plain = row.get("plain", []) or base.get("plain", [])
             if step.startswith("no-op up"):  # kubectl's no-op is its diff
                 floor = bench.results[(size, "no-op preview")].get("floor", [])
-            print(f"{size:<12} {step:<24} {_cell(ours):>16} {_cell(helm):>16} {_cell(floor):>16} {_cell(plain):>16} "
-                  f"{_ratio(ours, helm):>17} {_ratio(ours, floor):>17} {_ratio(ours, plain):>17}")
+            print(f"{size:<12} {step:<24} {cell(ours):>16} {cell(helm):>16} {cell(floor):>16} {cell(plain):>16} "
+                  f"{ratio(ours, helm):>17} {ratio(ours, floor):>17} {ratio(ours, plain):>17}")
         per_object = statistics.median(bench.results[(size, "create")]["ours"]) / count * 1000
         print(f"{size:<12} {count} objects; create costs {per_object:.0f} ms per object (ours)")
         for who, step in (("empty program", "no-op up"), ("config group", "create"),
@@ -301,8 +301,8 @@ def report(bench: Bench, sizes: dict[str, int]) -> None:
                           ("config group", "teardown")):
             values = bench.results.get((size, step), {}).get(who, [])
             ours = bench.results.get((size, step), {}).get("ours", [])
-            print(f"{size:<12} Pulumi's floor, {who} {step}: {_cell(values).strip()} s; ours is "
-                  f"{_ratio(ours, values)} of it")
+            print(f"{size:<12} Pulumi's floor, {who} {step}: {cell(values).strip()} s; ours is "
+                  f"{ratio(ours, values)} of it")
     print()
     for size, namespaces in sizes.items():
         program, process, preview = bench.program_share(size, namespaces)

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 from typing import Optional
 
-from testbed.bench.deploy import ROOT, SECRETS, SIZES, Bench, bench_namespaces, ready_cluster, settings
+from testbed.bench.deploy import ROOT, SECRETS, SIZES, Bench, bench_namespaces, cell, ratio, ready_cluster, settings
 from testbed.localcluster.harness import CommandFailed, Project
 
 STEPS = ("create", "no-op up", "teardown")
@@ -99,12 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'configuration':<34} {'step':<10} {'seconds':>18} {'/ ' + reference:>20}")
     for name in configs:
         for step in STEPS:
-            values_ = bench.results[(args.size, step)][name]
-            base = bench.results[(args.size, step)][reference]
-            pairs = [a / b for a, b in zip(values_, base)]
-            ratio = f"{statistics.median(values_) / statistics.median(base):.2f} [{min(pairs):.2f}-{max(pairs):.2f}]"
-            print(f"{name:<34} {step:<10} {statistics.median(values_):8.1f} ({min(values_):.1f}-{max(values_):.1f})"
-                  f" {ratio:>20}")
+            row = bench.results[(args.size, step)]
+            print(f"{name:<34} {step:<10} {cell(row[name]):>18} {ratio(row[name], row[reference]):>20}")
     print(f"\n{args.repeat} repetition(s); medians (min-max); ratios of the medians with [the lowest-highest pairwise]",
           flush=True)
     if namespaces:  # after the figures: a thousand deletions take kubectl minutes

@@ -77,5 +77,5 @@ def test_the_union_of_overlapping_spans_counts_each_second_once():
 
 
 def test_a_ratio_carries_the_lowest_and_highest_of_the_repetitions_pairwise():
-    assert bench_deploy._ratio([10.0, 12.0, 30.0], [5.0, 4.0, 10.0]) == "2.40 [2.00-3.00]"
-    assert bench_deploy._ratio([], [1.0]) == "-"
+    assert bench_deploy.ratio([10.0, 12.0, 30.0], [5.0, 4.0, 10.0]) == "2.40 [2.00-3.00]"
+    assert bench_deploy.ratio([], [1.0]) == "-"
