@@ -111,6 +111,13 @@ else
   say "checkpoints: on (Pulumi's default)"
 fi
 
+# shellcheck source=pulumi.env
+. "$here/pulumi.env"
+if [[ "$cmd" == destroy && -z "${PULUMI_PARALLEL:-}" ]]; then
+  export PULUMI_PARALLEL="$DESTROY_PARALLEL"
+  say "parallel: $DESTROY_PARALLEL deletions in flight (ops/pulumi.env; PULUMI_PARALLEL=N to change)"
+fi
+
 # The cluster named, and refused if the stack is pinned elsewhere or needs a newer server.
 kubectl_bin="$(command -v kubectl || echo "${E2E_CACHE:-$HOME/.cache/llamastack-mcp-e2e}/toolchain/bin/kubectl")"
 export KUBECTL="$kubectl_bin"  # the guard's kubectl too

@@ -15,7 +15,8 @@ for teardown (until the namespace is gone).
             vs `kubectl diff --server-side` of the same objects
   change    the MCP image (a promotion): `pulumi up --yes`
             vs `kubectl apply --server-side` of the changed Deployment + `kubectl rollout status`
-  teardown  `pulumi destroy --yes` vs `kubectl delete` of the same objects, both until the namespace is gone
+  teardown  `pulumi destroy --yes` as `make destroy` runs it (ops/pulumi.env's --parallel) vs `kubectl delete`
+            of the same objects, both until the namespace is gone
 
 Also Pulumi's own floor: a plain program registering the same objects
 (testbed/bench/plain_program.py) through every step above, and an empty program's no-op `up`;
@@ -54,6 +55,13 @@ CHANGED_IMAGE = "quay.io/containers/kubernetes_mcp_server:v0.0.68"
 SIZES = {"prod": 0, "prod+1000ns": 1000}
 HELM = TOOLCHAIN_BIN / "helm"
 RELEASE = "bench"
+
+
+def make_destroy_args() -> list[str]:
+    """What `make destroy` gives `pulumi destroy` (ops/pulumi.sh, from ops/pulumi.env), so the bench times it."""
+    options = dict(line.split("=", 1) for line in (ROOT / "ops" / "pulumi.env").read_text().splitlines()
+                   if line.strip() and not line.startswith("#"))
+    return ["--parallel", options["DESTROY_PARALLEL"]]
 
 
 def settings(namespaces: int) -> dict[str, Any]:
@@ -155,6 +163,7 @@ class Bench:
         plain_program(values, plain.workdir, plain.workdir / "plain.json")
         program.record(changed_values, plain.workdir / "plain-changed.json")
         extra = self.pulumi_args()
+        destroy = ("destroy", "--yes", *make_destroy_args(), *extra)
         for rep in range(self.repeat):
             # ours
             project.set_setting("mcpServer", values["mcpServer"])
@@ -165,7 +174,7 @@ class Bench:
                                                                          *extra))
             project.set_setting("mcpServer", {**values["mcpServer"], "image": CHANGED_IMAGE})
             self.timed(size, "change", "ours", lambda: project.pulumi("up", "--yes", *extra))
-            self.timed(size, "teardown", "ours", lambda: (project.pulumi("destroy", "--yes", *extra), self.gone()))
+            self.timed(size, "teardown", "ours", lambda: (project.pulumi(*destroy), self.gone()))
             # Pulumi's floor: the same registrations, no program logic
             plain.env_extra["BENCH_PLAIN_DATA"] = str(plain.workdir / "plain.json")
             self.timed(size, "create", "plain", lambda: plain.pulumi("up", "--yes", *extra))
@@ -173,7 +182,7 @@ class Bench:
             self.timed(size, "no-op up", "plain", lambda: plain.pulumi("up", "--yes", "--expect-no-changes", *extra))
             plain.env_extra["BENCH_PLAIN_DATA"] = str(plain.workdir / "plain-changed.json")
             self.timed(size, "change", "plain", lambda: plain.pulumi("up", "--yes", *extra))
-            self.timed(size, "teardown", "plain", lambda: (plain.pulumi("destroy", "--yes", *extra), self.gone()))
+            self.timed(size, "teardown", "plain", lambda: (plain.pulumi(*destroy), self.gone()))
             # the peer
             self.timed(size, "create", "helm", lambda: self.helm("upgrade", "--install", RELEASE,
                                                                  str(charts["objects"]), "--wait"))
@@ -204,7 +213,7 @@ class Bench:
             project.set_setting("mcpServer", {**values["mcpServer"], "image": CHANGED_IMAGE})
             self.timed(size, "change --skip-preview", "ours", lambda: project.pulumi(
                 "up", "--yes", "--skip-preview", *extra))
-            project.pulumi("destroy", "--yes", *extra)
+            project.pulumi(*destroy)
             self.gone()
             print(f"  repetition {rep + 1} done", flush=True)
         self.pulumi_floor(size, values, base)
@@ -232,7 +241,8 @@ class Bench:
                 "preview", "--expect-no-changes", *self.pulumi_args()))
             self.timed(size, "no-op up", "config group", lambda: group.pulumi(
                 "up", "--yes", "--expect-no-changes", *self.pulumi_args()))
-        self.timed(size, "teardown", "config group", lambda: (group.pulumi("destroy", "--yes", *self.pulumi_args()),
+        destroy = ("destroy", "--yes", *make_destroy_args(), *self.pulumi_args())
+        self.timed(size, "teardown", "config group", lambda: (group.pulumi(*destroy),
                                                               self.gone()))
         for _ in range(self.repeat):
             self.timed(size, "no-op up", "empty program", lambda: empty.pulumi("up", "--yes", "--expect-no-changes"))

@@ -6,10 +6,15 @@ For one size (`make bench-deploy`'s sizes), every repetition runs create (`up --
 the configurations in a rotating order so that a slow minute of the machine does not fall on one
 of them. A lever is the provider's configuration, an environment or a CLI flag given to Pulumi:
 
-  as shipped        the project as it is: Pulumi.yaml's `kubernetes:kubeClientSettings` (500/s, burst 1000)
+  as shipped        the project as it is: Pulumi.yaml's `kubernetes:kubeClientSettings` (500/s, burst 1000),
+                    objects that own nothing deleted in the background (components/meta.py), teardown
+                    with `make destroy`'s --parallel (ops/pulumi.env)
+  foreground        every object deleted as the provider does by default, in the foreground (an edit of the
+                    bench's copy of the program: what it did before 2026-12-06)
   provider 50/120   the Kubernetes provider's own client rate limits (its defaults), set in the stack's config
   parallel-diff     the engine diffs resources in parallel: PULUMI_PARALLEL_DIFF=true
-  parallel-N        `--parallel N` (Pulumi's default is 8)
+  parallel-N        `--parallel N` for every step (as shipped, `make destroy` runs with ops/pulumi.env's
+                    --parallel; Pulumi's default, 4 per CPU, is the configuration `pulumi default`)
 
 Prints each configuration's medians (min-max) and its ratio to the first's (the project as shipped), with the lowest and
 highest ratio of the repetitions taken pairwise. Figures, not verdicts.
@@ -20,24 +25,48 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass, field
 from typing import Optional
 
-from testbed.bench.deploy import ROOT, SECRETS, SIZES, Bench, bench_namespaces, cell, ratio, ready_cluster, settings
+from testbed.bench.deploy import (ROOT, SECRETS, SIZES, Bench, bench_namespaces, cell, make_destroy_args, ratio,
+                                  ready_cluster, settings)
 from testbed.localcluster.harness import CommandFailed, Project
 
 STEPS = ("create", "no-op up", "teardown")
 
 
-Configuration = tuple[dict[str, str], list[str], Optional[tuple[int, int]]]  # environment, CLI flags, client rate
+@dataclass(frozen=True)
+class Configuration:
+    env: dict[str, str] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()
+    client_rate: Optional[tuple[int, int]] = None  # the stack's own, over the project's
+    program_edit: Optional[tuple[str, str, str]] = None  # (file, text, replacement) in a copy of the project
+
+
+# The program as it deleted before 2026-12-06: the provider's default policy for every object.
+FOREGROUND = ("components/meta.py", "    if kind in OWN_NOTHING:\n",
+              "    if False:  # the bench's copy: every object deleted in the foreground\n")
 
 
 def configurations(parallel: int) -> dict[str, Configuration]:
     return {
-        "as shipped": ({}, [], None),
-        "provider 50/120": ({}, [], (50, 120)),
-        "parallel-diff": ({"PULUMI_PARALLEL_DIFF": "true"}, [], None),
-        f"parallel-{parallel}": ({}, ["--parallel", str(parallel)], None),
+        "as shipped": Configuration(),
+        "foreground": Configuration(program_edit=FOREGROUND),
+        "provider 50/120": Configuration(client_rate=(50, 120)),
+        "parallel-diff": Configuration(env={"PULUMI_PARALLEL_DIFF": "true"}),
+        f"parallel-{parallel}": Configuration(flags=("--parallel", str(parallel))),
+        "pulumi default": Configuration(flags=("--parallel", str(4 * (os.cpu_count() or 1)))),
     }
+
+
+def edited(project: Project, edit: tuple[str, str, str]) -> Project:
+    """The project with one text replaced in one file; fails loudly when the text is no longer there."""
+    path, text, replacement = edit
+    source = (project.workdir / path).read_text()
+    if source.count(text) != 1:
+        raise SystemExit(f"error: {path} no longer holds {text!r} once: update testbed/bench/levers.py")
+    (project.workdir / path).write_text(source.replace(text, replacement))
+    return project
 
 
 def client_rate(project: Project, rate: Optional[tuple[int, int]]) -> None:
@@ -46,8 +75,8 @@ def client_rate(project: Project, rate: Optional[tuple[int, int]]) -> None:
     if rate is None:
         project.pulumi("config", "rm", key, check=False)
         return
-    for field, value in zip(("qps", "burst"), rate):
-        project.pulumi("config", "set", "--path", f"{key}.{field}", str(value))
+    for name, value in zip(("qps", "burst"), rate):
+        project.pulumi("config", "set", "--path", f"{key}.{name}", str(value))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,20 +106,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if namespaces:
             bench.ensure_namespaces(namespaces)
-        project = Project(cluster, bench.workdir / "project", "prod", secrets=SECRETS)
-        for key in ("namespace", "mcpServer"):
-            project.set_setting(key, values[key])
+        projects: dict[Optional[tuple[str, str, str]], Project] = {}
+        for edit in dict.fromkeys(c.program_edit for c in configs.values()):
+            workdir = bench.workdir / ("project" if edit is None else f"project-{len(projects)}")
+            project = Project(cluster, workdir, "prod", secrets=SECRETS)
+            for key in ("namespace", "mcpServer"):
+                project.set_setting(key, values[key])
+            projects[edit] = project if edit is None else edited(project, edit)
         names = list(configs)
+        destroy = make_destroy_args()  # as `make destroy` runs it; a configuration's flags come after and win
         for rep in range(args.repeat):
             for name in names[rep % len(names):] + names[:rep % len(names)]:
-                env, flags, rate = configs[name]
+                config = configs[name]
+                project, flags = projects[config.program_edit], config.flags
                 project.env_extra.clear()
-                project.env_extra.update(env)
-                client_rate(project, rate)
+                project.env_extra.update(config.env)
+                client_rate(project, config.client_rate)
                 bench.timed(args.size, "create", name, lambda: project.pulumi("up", "--yes", *flags))
                 bench.timed(args.size, "no-op up", name, lambda: project.pulumi(
                     "up", "--yes", "--expect-no-changes", *flags))
-                bench.timed(args.size, "teardown", name, lambda: (project.pulumi("destroy", "--yes", *flags),
+                bench.timed(args.size, "teardown", name, lambda: (project.pulumi("destroy", "--yes", *destroy, *flags),
                                                                  bench.gone()))
     except CommandFailed as err:
         print(f"error: {err}", file=sys.stderr)

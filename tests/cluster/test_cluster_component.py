@@ -15,15 +15,17 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from components.meta import DELETION_PROPAGATION, OWN_NOTHING
 from ops import release
 from testbed.gitserver import GitHost, issue_certificate, publish
-from testbed.localcluster.harness import PULUMI_HOME, TOOLCHAIN_BIN, Project, changed
+from testbed.localcluster.harness import PULUMI_HOME, TOOLCHAIN_BIN, Project, changed, urn_name
 from support import CLUSTER_KINDS, NAMESPACED_KINDS, NS, PART_OF, ROOT, leftovers, namespace_gone
 
 TYPE = "llamastack-mcp:index:LlamaStackMcp"
@@ -259,8 +261,8 @@ def test_a_bad_arg_from_yaml_is_refused_with_the_setting_named_and_nothing_regis
 
 def test_a_stack_of_the_program_before_the_component_upgrades_in_place(cluster, tmp_path):
     """The standalone program is now one LlamaStackMcp; its parts' aliases keep every URN of a stack
-    deployed before, so the upgrade only records the new component: no object is replaced, updated
-    or deleted."""
+    deployed before, so the upgrade records the new component and no object is replaced or deleted
+    (updated only by what changed since: how objects that own nothing are deleted)."""
     if shutil.which("git") is None or subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e",
                                                        BEFORE_THE_COMPONENT], capture_output=True).returncode:
         pytest.fail(f"needs the repository's history (commit {BEFORE_THE_COMPONENT}): a full clone")
@@ -288,10 +290,24 @@ def test_a_stack_of_the_program_before_the_component_upgrades_in_place(cluster, 
         stack = settings["llamastack-mcp:llamaStack"]
         project.set_setting("llamaStack", {**stack, "storage": {**stack["storage"], "keepOnDestroy": False}})
         steps = project.preview_steps()
-        assert changed(steps) == [("create", f"{TYPE}::llamastack-mcp")], changed(steps)
+        assert [c for c in changed(steps) if c[0] != "update"] == [("create", f"{TYPE}::llamastack-mcp")], \
+            changed(steps)
+        # The one change since that commit: objects that own nothing are deleted in the background (an
+        # annotation, meta.OWN_NOTHING), so each of those, and only those, is updated in its annotations.
+        updates = [step for step in steps if step["op"] == "update"]
+        assert Counter(urn_name(step["urn"]).split("::")[0].rsplit(":", 1)[-1] for step in updates) == \
+            Counter(key.split("/")[0] for key in before if key.split("/")[0] in OWN_NOTHING), changed(steps)
+        for step in updates:  # the inputs as before, with that annotation added
+            new, old = step["newState"]["inputs"], step["oldState"]["inputs"]
+            assert new["metadata"]["annotations"].pop(DELETION_PROPAGATION) == "background"
+            assert new == old, urn_name(step["urn"])
         project.up()
         uids_after: dict[str, str] = {}
-        assert objects(cluster, uids_after) == before and len(before) > 10
+        after = objects(cluster, uids_after)
+        for key, item in after.items():
+            policy = item["metadata"].get("annotations", {}).pop(DELETION_PROPAGATION, None)
+            assert policy == ("background" if key.split("/")[0] in OWN_NOTHING else None), (key, policy)
+        assert after == before and len(before) > 10
         assert uids_after == uids_before  # the same objects: none was deleted and made again
         state = json.loads(project.pulumi("stack", "export").stdout)["deployment"]["resources"]
         moved = [r["urn"] for r in state if r["type"].startswith("kubernetes:") and "$" in r["urn"]]

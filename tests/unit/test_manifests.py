@@ -283,3 +283,34 @@ def test_rolling_deployments_keep_old_pods_until_new_ones_are_ready(variant):
             continue
         assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}, \
             dep["metadata"]["name"]
+
+
+# Kinds whose objects Kubernetes' controllers give dependents (ownerReferences to them): a Deployment its
+# ReplicaSets and pods, a Service its EndpointSlices, a Namespace everything in it. Written here from Kubernetes,
+# not from the program's list, so a kind moved into the wrong group fails.
+OWNERS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Service", "Namespace"}
+
+
+def misdeleted(objs) -> list[tuple[str, str]]:
+    """(kind, policy) of each object deleted otherwise than its kind asks; [] also needs one background."""
+    policies = {(o["kind"], o["metadata"].get("annotations", {}).get("pulumi.com/deletionPropagationPolicy"))
+                for o in objs}
+    wrong = sorted((kind, str(policy)) for kind, policy in policies
+                   if policy != (None if kind in OWNERS else "background"))
+    return wrong if any(policy == "background" for _, policy in policies) else [("none", "background")]
+
+
+@pytest.mark.parametrize("variant", IDS)
+def test_objects_that_own_nothing_are_deleted_at_once_and_owners_with_what_they_own(variant):
+    """A foreground deletion (the provider's default) waits for the garbage collector even when there is nothing
+    to collect; background removes the same objects at once. Owners keep foreground: `destroy` returns when their
+    pods and EndpointSlices are gone too. No object is ever orphaned."""
+    assert misdeleted(every_object(variant)) == []
+
+
+@pytest.mark.parametrize("variant", ["dev", "prod"])
+def test_a_preview_registers_the_same_deletion_policies(variant):
+    _, base, overrides, secrets, _ = next(v for v in VARIANTS if v[0] == variant)
+    result = run_variant(base, preview=True, secrets=secrets, **overrides)
+    assert result.error is None, result.error
+    assert misdeleted(result.manifests(masked=True)) == []
