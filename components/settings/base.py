@@ -72,9 +72,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True,
                               frozen=True, strict=False,
                               # rules must see defaults too
-                              validate_default=True,
-                              # the docstring under a field is its description (docs, schema)
-                              use_attribute_docstrings=True)
+                              validate_default=True)
+    # The docstring under a field is its description: the docs and schemas read it
+    # (testbed/devtools/descriptions.py), nothing that deploys does, so the models skip parsing their source.
 
     @model_validator(mode="wrap")
     @classmethod

@@ -30,6 +30,9 @@ from pydantic_core import PydanticUndefined
 from components.llamastack_mcp import camel_case
 from components.deferred import Deferrable
 from components.settings import SECRET_DESCRIPTIONS, StackSettings
+from testbed.devtools import descriptions
+
+descriptions.attach()
 
 ROOT = Path(__file__).resolve().parents[2]
 ARGS_MODULE = ROOT / "components" / "component_args.py"

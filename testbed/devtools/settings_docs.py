@@ -24,6 +24,9 @@ from typing import Any, Iterator, Optional
 from pydantic import BaseModel
 
 from components.settings import PROJECT, PROVIDER_CONFIG, SECRET_DESCRIPTIONS, StackSettings
+from testbed.devtools import descriptions
+
+descriptions.attach()
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_PAGE = ROOT / "docs" / "settings.md"

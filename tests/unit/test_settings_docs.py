@@ -8,6 +8,7 @@ by some variant of the validation matrix or a shipped stack file.
 from __future__ import annotations
 
 import copy
+from typing import Optional
 
 import jsonschema
 import pytest
@@ -116,3 +117,37 @@ def test_every_section_of_the_schema_has_a_description():
 
     walk(schema["properties"]["config"], "")
     assert missing == [], f"sections without a description: {missing}"
+
+
+def test_descriptions_come_from_the_docstrings_as_pydantic_reads_them():
+    """descriptions.attach() reads a model's docstrings as pydantic's use_attribute_docstrings would (which the
+    models leave off: it parses their source at every program start), nested models and bases included."""
+    from pydantic import BaseModel, ConfigDict
+
+    from testbed.devtools import descriptions
+
+    def models(config: ConfigDict):
+        class Inner(BaseModel):
+            model_config = config
+            port: int = 1
+            """The port.
+
+                Indented second line."""
+            bare: int = 2
+
+        class Base(BaseModel):
+            model_config = config
+            name: str = "x"
+            """Its name."""
+
+        class Outer(Base):
+            inner: Inner = Inner()
+            """What it holds."""
+            maybe: Optional[Inner] = None
+            "A one-line string."
+        return Outer
+
+    ours, pydantics = models(ConfigDict()), models(ConfigDict(use_attribute_docstrings=True))
+    descriptions.attach(ours)
+    assert ours.model_json_schema() == pydantics.model_json_schema()
+    assert ours.model_fields["inner"].description == "What it holds."
