@@ -157,7 +157,7 @@ bench-deploy: setup  ## pulumi up/preview/destroy on the local cluster against H
 	bash testbed/localcluster/toolchain.sh --bench
 	$(BIN)/python -m testbed.bench.deploy $(ARGS)
 
-bench-levers: setup  ## each of Pulumi's speed levers (client rate, parallel diff, --parallel) against the same deploy without it (after make cluster); ARGS e.g. --size prod --repeat 3
+bench-levers: setup  ## each speed lever (client rate, deletion policy, parallel diff, --parallel) against the project as shipped (after make cluster); ARGS e.g. --size prod --repeat 3
 	$(BIN)/python -m testbed.bench.levers $(ARGS)
 
 bench-profile: setup  ## where a 20-object no-op and one-change up spend their time, from Pulumi's traces (after make cluster); ARGS e.g. --repeat 5

@@ -45,18 +45,18 @@ OWNERSHIP = {"pulumi.com/patchForce": "true"}
 
 
 # How Pulumi deletes an object. The provider's default is a foreground deletion: the object disappears
-# only once the control plane's garbage collector has cleared its dependents, which takes a round trip
-# through the collector at its own client rate (~13 objects a second on a default control plane; a
-# 1,022-object teardown 84 s, docs/performance.md). An object of a kind below owns nothing, so a
-# background deletion removes exactly the same, at once, and the provider still waits until it is gone
-# (finalizers included). Workloads (their pods), Services (their EndpointSlices), Namespaces and any
-# other kind keep the provider's default: `destroy` returns when what they own is gone too.
+# only once the control plane's garbage collector has cleared its dependents, a round trip through the
+# collector even when there are none (a 1,022-object teardown took 84 s, ~13 objects a second:
+# docs/performance.md). No controller gives an object of a kind below dependents, so a background
+# deletion removes exactly the same, at once, and the provider still waits until it is gone (finalizers
+# included). Every other kind keeps the provider's default, so `destroy` returns when what it owns is gone
+# too: workloads (their pods), Services (EndpointSlices), Namespaces, and on OpenShift ServiceAccounts
+# (their generated pull secrets) and Ingresses (the Routes made for them).
 DELETION_PROPAGATION = "pulumi.com/deletionPropagationPolicy"
 OWN_NOTHING = frozenset({
-    "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount", "SecurityContextConstraints",
+    "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "SecurityContextConstraints",
     "ConfigMap", "Secret", "PersistentVolumeClaim", "NetworkPolicy", "PodDisruptionBudget",
-    "HorizontalPodAutoscaler", "Ingress", "Route", "HTTPRoute", "BackendTLSPolicy", "ServiceMonitor",
-    "PrometheusRule",
+    "HorizontalPodAutoscaler", "Route", "HTTPRoute", "BackendTLSPolicy", "ServiceMonitor", "PrometheusRule",
 })
 
 

@@ -113,9 +113,15 @@ fi
 
 # shellcheck source=pulumi.env
 . "$here/pulumi.env"
-if [[ "$cmd" == destroy && -z "${PULUMI_PARALLEL:-}" ]]; then
-  export PULUMI_PARALLEL="$DESTROY_PARALLEL"
-  say "parallel: $DESTROY_PARALLEL deletions in flight (ops/pulumi.env; PULUMI_PARALLEL=N to change)"
+if [[ "$cmd" == destroy ]]; then
+  if [[ " $* " =~ [[:space:]](--parallel|-p)[=[:space:][:digit:]] ]]; then
+    say "parallel: as given in ARGS"
+  elif [[ -n "${PULUMI_PARALLEL:-}" ]]; then
+    say "parallel: $PULUMI_PARALLEL deletions in flight (PULUMI_PARALLEL)"
+  else
+    export PULUMI_PARALLEL="$DESTROY_PARALLEL"
+    say "parallel: $DESTROY_PARALLEL deletions in flight (ops/pulumi.env; PULUMI_PARALLEL=N to change)"
+  fi
 fi
 
 # The cluster named, and refused if the stack is pinned elsewhere or needs a newer server.

@@ -4,20 +4,22 @@
 For one size (`make bench-deploy`'s sizes), every repetition runs create (`up --yes`), a no-op
 `up --yes` and teardown (`destroy --yes`, until the namespace is gone) once per configuration,
 the configurations in a rotating order so that a slow minute of the machine does not fall on one
-of them. A lever is the provider's configuration, an environment or a CLI flag given to Pulumi:
+of them. A lever is the provider's configuration, an environment, a CLI flag given to Pulumi, or an edit
+of the bench's copy of the program:
 
-  as shipped        the project as it is: Pulumi.yaml's `kubernetes:kubeClientSettings` (500/s, burst 1000),
-                    objects that own nothing deleted in the background (components/meta.py), teardown
+  as shipped        the project as `make` runs it: Pulumi.yaml's `kubernetes:kubeClientSettings` (500/s, burst
+                    1000), objects that own nothing deleted in the background (components/meta.py), teardown
                     with `make destroy`'s --parallel (ops/pulumi.env)
-  foreground        every object deleted as the provider does by default, in the foreground (an edit of the
-                    bench's copy of the program: what it did before 2026-12-06)
+  foreground        as before 2026-12-06: every object deleted in the provider's default, foreground (the
+                    bench's copy of the program edited), with Pulumi's default --parallel for every step
+  pulumi default    as shipped, but Pulumi's default --parallel (4 per CPU) for every step, teardown included
   provider 50/120   the Kubernetes provider's own client rate limits (its defaults), set in the stack's config
   parallel-diff     the engine diffs resources in parallel: PULUMI_PARALLEL_DIFF=true
-  parallel-N        `--parallel N` for every step (as shipped, `make destroy` runs with ops/pulumi.env's
-                    --parallel; Pulumi's default, 4 per CPU, is the configuration `pulumi default`)
+  parallel-N        `--parallel N` for every step (`--parallel` sets N; default 32)
 
-Prints each configuration's medians (min-max) and its ratio to the first's (the project as shipped), with the lowest and
-highest ratio of the repetitions taken pairwise. Figures, not verdicts.
+Prints each configuration's medians (min-max) and its ratio to the reference's: the first configuration
+(`--only` names them in order; without it, the project as shipped), with the lowest and highest ratio of the
+repetitions taken pairwise. Figures, not verdicts.
 """
 
 from __future__ import annotations
@@ -49,13 +51,14 @@ FOREGROUND = ("components/meta.py", "    if kind in OWN_NOTHING:\n",
 
 
 def configurations(parallel: int) -> dict[str, Configuration]:
+    pulumi_default = ("--parallel", str(4 * len(os.sched_getaffinity(0))))  # the CLI's own: 4 per CPU it may use
     return {
         "as shipped": Configuration(),
-        "foreground": Configuration(program_edit=FOREGROUND),
+        "foreground": Configuration(program_edit=FOREGROUND, flags=pulumi_default),
+        "pulumi default": Configuration(flags=pulumi_default),
         "provider 50/120": Configuration(client_rate=(50, 120)),
         "parallel-diff": Configuration(env={"PULUMI_PARALLEL_DIFF": "true"}),
         f"parallel-{parallel}": Configuration(flags=("--parallel", str(parallel))),
-        "pulumi default": Configuration(flags=("--parallel", str(4 * (os.cpu_count() or 1)))),
     }
 
 

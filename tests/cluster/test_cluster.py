@@ -293,13 +293,18 @@ def test_with_no_kubeconfig_make_up_deploys_dev_onto_the_local_cluster(cluster, 
     assert "using the local cluster" in up.stderr and f"backend: file://{cluster.directory}/pulumi-state" in up.stderr
     assert available(deployment(cluster, MCP)) and available(deployment(cluster, LLAMA))
     destroyed = wrapper(cluster, bare_project, "dev", "destroy", "--yes", home=home, kubeconfig=False)
+    parallel = next(line.split("=", 1)[1] for line in (ROOT / "ops" / "pulumi.env").read_text().splitlines()
+                    if line.startswith("DESTROY_PARALLEL="))
+    assert f"parallel: {parallel} deletions in flight (ops/pulumi.env" in destroyed.stderr, destroyed.stderr
     assert "kept, as it may hold your data: Namespace llama-stack, PersistentVolumeClaim llama-stack/llama-stack-data" \
         in destroyed.stderr, destroyed.stderr
     command = destroyed.stderr.split("to delete it all too (nothing else keeps it): ", 1)[1].splitlines()[0]
     context = cluster.kubectl("config", "current-context").stdout.strip()
     assert command == f"kubectl --kubeconfig {cluster.kubeconfig} --context {context} delete namespace llama-stack"
     assert leftovers(cluster) == KEPT
-    again = wrapper(cluster, bare_project, "dev", "destroy", "--yes", home=home, kubeconfig=False)
+    again = wrapper(cluster, bare_project, "dev", "destroy", "--yes", "--parallel", "4", home=home,
+                    kubeconfig=False)
+    assert "parallel: as given in ARGS" in again.stderr, again.stderr
     assert "not in stack dev's state" not in again.stderr and leftovers(cluster) == KEPT, "a second destroy kept them too"
     cluster.run(["bash", "-c", command], env=cluster.env())  # the one command, as the user would paste it
     namespace_gone(cluster)

@@ -39,3 +39,24 @@ def test_it_says_to_start_the_cluster_first(tmp_path):
                             env={"CLUSTER_DIR": str(tmp_path), "PORT_BASE": "1", "PATH": "/usr/bin:/bin"},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "run `make cluster` first" in result.stderr, result.stderr
+
+
+def test_the_report_prints_every_ratio_and_the_programs_share(tmp_path, capsys):
+    """The report the bench prints after its ~40 minutes of runs: made from synthetic figures here, so a slip in it
+    (an import, a missing step) fails in seconds rather than after the measurements."""
+    bench = bench_deploy.Bench.__new__(bench_deploy.Bench)
+    bench.results, bench.repeat, bench.parallel, bench.workdir = {}, 2, 0, tmp_path
+    (tmp_path / "prod").mkdir()  # made by the runs
+    bench.results[("prod", "objects")] = {"count": [20.0]}
+    for step in ("create", "no-op preview", "no-op up", "change", "teardown"):
+        bench.results[("prod", step)] = {"ours": [4.0, 6.0], "helm": [2.0, 2.0], "floor": [1.0, 1.0],
+                                         "plain": [4.0, 4.0]}
+    for step in ("no-op up --skip-preview", "change --skip-preview"):
+        bench.results[("prod", step)] = {"ours": [2.0, 2.0]}
+    bench_deploy.report(bench, {"prod": 0})
+    out = capsys.readouterr().out.splitlines()
+    row = {line[13:37].strip(): line for line in out if line.startswith("prod ") and line[13:37].strip()}
+    assert "2.50 [2.00-3.00]" in row["create"] and "1.25 [1.00-1.50]" in row["create"], row["create"]
+    skip = row["no-op up --skip-preview"]
+    assert "1.00 [1.00-1.00]" in skip and skip.rstrip().endswith("-"), "no plain figure stands in for a skipped preview"
+    assert any("the Python program's own run" in line for line in out)

@@ -285,10 +285,12 @@ def test_rolling_deployments_keep_old_pods_until_new_ones_are_ready(variant):
             dep["metadata"]["name"]
 
 
-# Kinds whose objects Kubernetes' controllers give dependents (ownerReferences to them): a Deployment its
-# ReplicaSets and pods, a Service its EndpointSlices, a Namespace everything in it. Written here from Kubernetes,
-# not from the program's list, so a kind moved into the wrong group fails.
-OWNERS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Service", "Namespace"}
+# Kinds whose objects the cluster's controllers give dependents: a Deployment its ReplicaSets and pods, a
+# Service its EndpointSlices, a Namespace everything in it; on OpenShift a ServiceAccount its pull secret and an
+# Ingress the Routes made for it. Written here from Kubernetes and OpenShift, not from the program's list, so a
+# kind moved into the wrong group fails.
+OWNERS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Service", "Namespace",
+          "ServiceAccount", "Ingress"}
 
 
 def misdeleted(objs) -> list[tuple[str, str]]:
