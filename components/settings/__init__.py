@@ -28,8 +28,8 @@ from .workload import Exposure, WorkloadSettings
 __all__ = [
     "Autoscaling", "Exposure", "FleetMember", "FleetSettings", "HelmReleases", "LlamaStackSettings",
     "MAIN_CONNECTOR_ID", "MCP_TOOLSETS", "McpServerSettings", "MemberRbac", "MigrationSettings",
-    "MonitoringSettings", "NamespaceSettings", "NetworkPolicySettings", "PROJECT", "PROVIDER_CONFIG", "PolicyRule", "RbacGrant",
-    "RbacSettings", "Resources", "SECRET_DESCRIPTIONS", "SECRET_KEYS", "SUPPORTED_VERSIONS", "SettingsError",
+    "MonitoringSettings", "NamespaceSettings", "NetworkPolicySettings", "PROJECT", "PROVIDER_CONFIG", "PolicyRule",
+    "RbacGrant", "RbacSettings", "Resources", "SECRET_DESCRIPTIONS", "SECRET_KEYS", "SUPPORTED_VERSIONS", "SettingsError",
     "StackSettings", "TOP_LEVEL_KEYS", "WorkloadSettings", "defaults", "image_tag", "load_settings",
     "parse_value", "required_secrets", "system_namespace",
 ]

@@ -31,8 +31,10 @@ def _annotation_keys(owned: tuple[str, ...], advice: str) -> Callable[[dict[str,
 # Set on the pods by the program: the config checksums, the SCC it asks for.
 POD_ANNOTATION_PREFIXES = ("checksum/", "openshift.io/required-scc")
 # Set on a Route, Ingress or HTTPRoute by the program (components/exposure.py; test_exposure.py keeps the two in
-# step): Pulumi's ownership of every object and how it deletes them, the router's timeouts, the backend's scheme, the policy gate's marker.
-ROUTE_ANNOTATION_PREFIXES = (*OWNERSHIP, DELETION_PROPAGATION, "haproxy.router.openshift.io/timeout", "nginx.ingress.kubernetes.io/proxy-read-timeout",
+# step): Pulumi's ownership of every object and how it deletes them, the router's timeouts, the backend's scheme,
+# the policy gate's marker.
+ROUTE_ANNOTATION_PREFIXES = (*OWNERSHIP, DELETION_PROPAGATION, "haproxy.router.openshift.io/timeout",
+                             "nginx.ingress.kubernetes.io/proxy-read-timeout",
                              "nginx.ingress.kubernetes.io/proxy-send-timeout", "nginx.ingress.kubernetes.io/backend-protocol",
                              "traefik.ingress.kubernetes.io/service.serversscheme", "llamastack-mcp.io/")
 SYSTEM_PRIORITY_CLASSES = ("system-cluster-critical", "system-node-critical")

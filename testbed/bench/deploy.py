@@ -326,11 +326,11 @@ def report(bench: Bench, sizes: dict[str, int]) -> None:
           f"{bench.parallel or 'default'}")
 
 
-def ready_cluster(extra: list[str] = []) -> LocalCluster | None:
+def ready_cluster(extra: tuple[str, ...] = ()) -> LocalCluster | None:
     """The local cluster the benchmarks run on, with the toolchain built and no stack's namespace in the way;
     None (having said why) otherwise. Pulumi runs as `make up` runs it on the local cluster's own state
     (ops/pulumi.sh): PULUMI_SKIP_CHECKPOINTS=false measures Pulumi's default, what your backends keep."""
-    missing = toolchain_missing() + extra
+    missing = [*toolchain_missing(), *extra]
     if missing:
         print(f"error: the toolchain lacks {', '.join(missing)}: run `make cluster` first (it builds the "
               "toolchain, then starts the local cluster)", file=sys.stderr)
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default=",".join(SIZES), help=f"any of {', '.join(SIZES)}")
     parser.add_argument("--parallel", type=int, default=0, help="pulumi --parallel (0: Pulumi's default)")
     args = parser.parse_args(argv)
-    cluster = ready_cluster(extra=[] if HELM.exists() else ["helm"])
+    cluster = ready_cluster(extra=() if HELM.exists() else ("helm",))
     if cluster is None:
         return 2
     sizes = {s: SIZES[s] for s in args.sizes.split(",")}

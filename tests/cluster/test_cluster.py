@@ -18,6 +18,7 @@ import pytest
 
 from support import (CLUSTER_ROLE, LLAMA, MCP, MCP_DEPLOYMENT, NS, ROOT, TEST_SECRETS,
                      available, deep_merge, deployment, leftovers, namespace_gone, pulumi_sh)
+from testbed.bench.deploy import make_destroy_args
 from testbed.localcluster.harness import TOOLCHAIN_BIN, Project, changed
 
 # --------------------------------------------------------------- dev, in order
@@ -293,8 +294,7 @@ def test_with_no_kubeconfig_make_up_deploys_dev_onto_the_local_cluster(cluster, 
     assert "using the local cluster" in up.stderr and f"backend: file://{cluster.directory}/pulumi-state" in up.stderr
     assert available(deployment(cluster, MCP)) and available(deployment(cluster, LLAMA))
     destroyed = wrapper(cluster, bare_project, "dev", "destroy", "--yes", home=home, kubeconfig=False)
-    parallel = next(line.split("=", 1)[1] for line in (ROOT / "ops" / "pulumi.env").read_text().splitlines()
-                    if line.startswith("DESTROY_PARALLEL="))
+    parallel = make_destroy_args()[-1]  # ops/pulumi.env's, as the benchmarks read it
     assert f"parallel: {parallel} deletions in flight (ops/pulumi.env" in destroyed.stderr, destroyed.stderr
     assert "kept, as it may hold your data: Namespace llama-stack, PersistentVolumeClaim llama-stack/llama-stack-data" \
         in destroyed.stderr, destroyed.stderr
